@@ -1,0 +1,2 @@
+//! patchflow
+fn main() {}
