@@ -65,6 +65,8 @@ pub struct HostOutcome {
     pub job_id: Uuid,
     /// The `patch.agent.result` event id, when one arrived.
     pub result_event_id: Option<Uuid>,
+    /// Keys of the remediations the job carried (what read-back must find).
+    pub remediations: Vec<String>,
 }
 
 /// `patch.deployment.wave.completed`: every host of the wave answered or timed

@@ -12,7 +12,7 @@ use crate::deadletter::DeadLettered;
 use crate::deployment::{
     RollbackCompleted, RollbackRequested, WaveCompleted, WaveHalted, WaveStarted,
 };
-use crate::finding::{FindingObserved, FindingPrioritized};
+use crate::finding::{FindingObserved, FindingPrioritized, FindingResolved};
 use crate::scan::{ScanCompleted, ScanRejected, ScanSubmitted};
 use crate::subject::{Namespace, tail};
 use crate::validation::{ValidationFailed, ValidationPassed};
@@ -116,6 +116,8 @@ payloads! {
     AssetUpserted(AssetUpserted) = "patch.asset.upserted.v1",
     /// `patch.finding.observed`
     FindingObserved(FindingObserved) = "patch.finding.observed.v1",
+    /// `patch.finding.resolved`
+    FindingResolved(FindingResolved) = "patch.finding.resolved.v1",
     /// `patch.finding.prioritized.<priority>`
     FindingPrioritized(FindingPrioritized) = "patch.finding.prioritized.v1",
     /// `patch.bundle.planned`
@@ -157,6 +159,7 @@ impl Payload {
             Payload::ScanCompleted(_) => tail::SCAN_COMPLETED.to_owned(),
             Payload::AssetUpserted(_) => tail::ASSET_UPSERTED.to_owned(),
             Payload::FindingObserved(_) => tail::FINDING_OBSERVED.to_owned(),
+            Payload::FindingResolved(_) => tail::FINDING_RESOLVED.to_owned(),
             Payload::FindingPrioritized(p) => tail::finding_prioritized(p.priority),
             Payload::BundlePlanned(_) => tail::BUNDLE_PLANNED.to_owned(),
             Payload::BundleScheduled(_) => tail::BUNDLE_SCHEDULED.to_owned(),
@@ -184,12 +187,10 @@ impl Payload {
             Payload::ScanCompleted(p) => p.scan_id.to_string(),
             Payload::AssetUpserted(p) => p.asset.asset_id.clone(),
             Payload::FindingObserved(p) => p.finding_id.to_string(),
+            Payload::FindingResolved(p) => p.finding_id.to_string(),
             Payload::FindingPrioritized(p) => p.finding_id.to_string(),
             Payload::DeadLettered(p) => format!("{}/{}", p.stream, p.stream_sequence),
-            other => other
-                .bundle_id()
-                .map(|b| b.to_string())
-                .unwrap_or_default(),
+            other => other.bundle_id().map(|b| b.to_string()).unwrap_or_default(),
         }
     }
 
@@ -389,7 +390,10 @@ mod tests {
         assert_eq!(json["type"], "patch.scan.submitted.v1");
         assert_eq!(json["source"], "patchflow/cli");
         assert_eq!(json["datacontenttype"], "application/json");
-        assert_eq!(json["dataschema"], "urn:patchflow:schema:patch.scan.submitted.v1");
+        assert_eq!(
+            json["dataschema"],
+            "urn:patchflow:schema:patch.scan.submitted.v1"
+        );
         assert_eq!(json["subject"], Uuid::from_u128(7).to_string());
         assert_eq!(Event::from_json(&e.to_json()).unwrap(), e);
     }
@@ -406,7 +410,10 @@ mod tests {
 
     #[test]
     fn poison_is_classified() {
-        assert!(matches!(Event::from_json(b"{"), Err(EventError::Envelope(_))));
+        assert!(matches!(
+            Event::from_json(b"{"),
+            Err(EventError::Envelope(_))
+        ));
         let mut v: serde_json::Value = serde_json::from_slice(&submitted().to_json()).unwrap();
         v["type"] = "patch.nope.v1".into();
         assert!(matches!(

@@ -191,7 +191,9 @@ pub struct Check {
 ///
 /// The [`Remediation::key`] is the unit a bundle deduplicates and an agent
 /// records as applied.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Remediation {
     /// Upgrade a package to at least a fixed version.
@@ -273,6 +275,22 @@ pub struct FindingObserved {
     /// When patchflow first observed this finding on this asset (UTC); the SLA
     /// clock starts here.
     pub first_observed_at: DateTime<Utc>,
+}
+
+/// `patch.finding.resolved`: a full rescan that covered the finding's host,
+/// port and check no longer shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FindingResolved {
+    /// The finding.
+    pub finding_id: Uuid,
+    /// Its fingerprint.
+    pub fingerprint: String,
+    /// The asset it was on.
+    pub asset_id: String,
+    /// The scan that proved it gone.
+    pub scan_id: Uuid,
+    /// When that scan observed the host (UTC).
+    pub resolved_at: DateTime<Utc>,
 }
 
 /// A CVSS vector scored by patchflow.

@@ -52,8 +52,8 @@ pub use deployment::{
 };
 pub use envelope::{Event, EventError, Payload, derive_id};
 pub use finding::{
-    Check, CvssVector, CvssVersion, DecisionInputs, EpssInput, FindingObserved,
-    FindingPrioritized, KevInput, Priority, Reason, Remediation, ScoredCvss, Severity,
+    Check, CvssVector, CvssVersion, DecisionInputs, EpssInput, FindingObserved, FindingPrioritized,
+    FindingResolved, KevInput, Priority, Reason, Remediation, ScoredCvss, Severity,
 };
 pub use scan::{ScanCompleted, ScanRejected, ScanScope, ScanSubmitted};
 pub use subject::{Namespace, NamespaceError};

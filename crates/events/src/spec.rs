@@ -164,7 +164,11 @@ pub fn consumers(service: Service) -> Vec<ConsumerSpec> {
             ConsumerSpec::new(name, VALIDATIONS, &[tail::VALIDATION_PASSED]),
             ConsumerSpec::new(name, ROLLBACKS, &[tail::ROLLBACK_REQUESTED]),
         ],
-        Service::Validate => vec![ConsumerSpec::new(name, DEPLOYMENTS, &[tail::WAVE_COMPLETED])],
+        Service::Validate => vec![ConsumerSpec::new(
+            name,
+            DEPLOYMENTS,
+            &[tail::WAVE_COMPLETED],
+        )],
         Service::Report | Service::Agent | Service::Cli => Vec::new(),
     }
 }
@@ -185,7 +189,13 @@ pub fn agent_durable(host: &str) -> String {
     let clean: String = host
         .chars()
         .take(40)
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let hash = sha2::Sha256::digest(host.as_bytes());
     format!("agent_{clean}_{}", hex::encode(&hash[..4]))
@@ -228,7 +238,10 @@ mod tests {
         let a = agent_durable("10.0.0.1");
         let b = agent_durable("10_0_0_1");
         assert_ne!(a, b);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        );
     }
 
     fn covers(pattern: &str, subject: &str) -> bool {

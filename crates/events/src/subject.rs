@@ -151,6 +151,8 @@ pub mod tail {
     pub const ASSET_UPSERTED: &str = "asset.upserted";
     /// `finding.observed`
     pub const FINDING_OBSERVED: &str = "finding.observed";
+    /// `finding.resolved`
+    pub const FINDING_RESOLVED: &str = "finding.resolved";
     /// `finding.prioritized.*` (keyed by priority)
     pub const FINDING_PRIORITIZED_ALL: &str = "finding.prioritized.*";
     /// `bundle.planned`
@@ -228,7 +230,15 @@ mod tests {
 
     #[test]
     fn host_tokens_round_trip_and_never_split_a_subject() {
-        for host in ["qa3app09", "10.31.112.29", "web 1", "a%2Eb", "http://google.com/", "ünï", ""] {
+        for host in [
+            "qa3app09",
+            "10.31.112.29",
+            "web 1",
+            "a%2Eb",
+            "http://google.com/",
+            "ünï",
+            "",
+        ] {
             let t = token(host);
             assert!(!t.contains(['.', '*', '>', ' ']), "{t}");
             assert_eq!(untoken(&t), host);

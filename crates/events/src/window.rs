@@ -13,7 +13,9 @@
 //!
 //! A window's length is absolute (`duration_minutes` of real time).
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, Offset as _, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, Offset as _, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -232,8 +234,6 @@ fn instance(tz: Tz, date: NaiveDate, w: &WeeklyWindow) -> Result<WindowInstance,
         closes_at: opens_at + Duration::minutes(i64::from(w.duration_minutes)),
     })
 }
-
-
 
 #[cfg(test)]
 mod tests {
