@@ -83,7 +83,7 @@ pub fn find_nats_server() -> Result<PathBuf, NatsServerMissing> {
 pub fn server_version(bin: &Path) -> Option<(u32, u32)> {
     let out = Command::new(bin).arg("--version").output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let v = text.split('v').nth(1)?.trim();
+    let v = text.split_whitespace().find_map(|w| w.strip_prefix('v'))?;
     let mut parts = v.split('.');
     let major = parts.next()?.parse().ok()?;
     let minor = parts.next()?.parse().ok()?;
@@ -153,7 +153,10 @@ impl NatsServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("nats-server on port {} did not come up within 10 s", self.port);
+        panic!(
+            "nats-server on port {} did not come up within 10 s",
+            self.port
+        );
     }
 }
 
