@@ -23,6 +23,7 @@
 pub mod clock;
 pub mod consume;
 pub mod lease;
+pub mod local;
 pub mod reports;
 pub mod state;
 pub mod trace;

