@@ -359,10 +359,36 @@ impl Event {
     }
 }
 
+impl Serialize for Event {
+    /// As the CloudEvents structured-mode document of [`Event::to_json`].
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let value: serde_json::Value =
+            serde_json::from_slice(&self.to_json()).map_err(serde::ser::Error::custom)?;
+        value.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    /// From a CloudEvents structured-mode document, as [`Event::from_json`].
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let bytes = serde_json::to_vec(&value).map_err(serde::de::Error::custom)?;
+        Event::from_json(&bytes).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::scan::{ScanScope, ScanSubmitted};
+
+    #[test]
+    fn serde_goes_through_the_cloudevents_form() {
+        let e = submitted();
+        let stored = serde_json::to_string(&vec![e.clone()]).unwrap();
+        let back: Vec<Event> = serde_json::from_str(&stored).unwrap();
+        assert_eq!(back, vec![e]);
+    }
 
     fn submitted() -> Event {
         Event::new(
