@@ -1,0 +1,426 @@
+//! One-line, human-readable summaries of event payloads, for the audit trail.
+//!
+//! Summaries are built from the typed payload only (plus, for a halted wave,
+//! the ring's failure budget from the bundle's `bundle.scheduled` event), are
+//! lower case where they are prose, end without a period, and never contain a
+//! line break (data strings are folded onto one line).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use events::{
+    AssetSource, Event, HostOutcome, JobStatus, Payload, ScanScope, WaveKind, deployment,
+};
+
+use crate::projection::{action_str, job_status_str, wave_kind_str};
+
+/// What a summary needs beyond its own payload: the failure budget
+/// (`RolloutPolicy::max_failed_percent`, percent of attempted hosts) of each
+/// ring, from the bundle's `bundle.scheduled` events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrailContext {
+    max_failed_percent: BTreeMap<String, f64>,
+}
+
+impl TrailContext {
+    /// Collects the ring budgets of `events` (the last `bundle.scheduled` of a
+    /// ring wins).
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> TrailContext {
+        let mut ctx = TrailContext::default();
+        for e in events {
+            if let Payload::BundleScheduled(s) = &e.data {
+                ctx.max_failed_percent
+                    .insert(s.ring.clone(), s.rollout.max_failed_percent);
+            }
+        }
+        ctx
+    }
+
+    /// The failure budget of `ring` in percent, when known.
+    pub fn max_failed_percent(&self, ring: &str) -> Option<f64> {
+        self.max_failed_percent.get(ring).copied()
+    }
+}
+
+/// An instant as RFC 3339 UTC, fractional seconds only when present
+/// (`2025-01-20T00:00:00Z`).
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Folds line breaks and tabs of a data string into spaces.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if matches!(c, '\n' | '\r' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn kind(k: WaveKind) -> &'static str {
+    wave_kind_str(k)
+}
+
+/// `n` of `total` as a percentage with one decimal (`0.0` when `total` is 0).
+fn percent(n: u32, total: u32) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        f64::from(n) * 100.0 / f64::from(total)
+    }
+}
+
+fn failed_hosts(outcomes: &[HostOutcome]) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter(|o| o.status.is_failure())
+        .map(|o| {
+            let status = match o.status {
+                deployment::HostStatus::TimedOut => "timed out",
+                _ => "failed",
+            };
+            match &o.reason {
+                Some(r) => format!("{} {status} ({})", o.host, one_line(r)),
+                None => format!("{} {status}", o.host),
+            }
+        })
+        .collect()
+}
+
+/// The one-line summary of `payload`.
+pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
+    match payload {
+        Payload::ScanSubmitted(p) => format!(
+            "scan {} submitted by {} ({}, {} bytes)",
+            one_line(&p.file_name),
+            one_line(&p.submitted_by),
+            scope(p.scope),
+            p.size_bytes
+        ),
+        Payload::ScanRejected(p) => format!(
+            "scan {} rejected: {}",
+            one_line(&p.file_name),
+            one_line(&p.reason)
+        ),
+        Payload::ScanCompleted(p) => format!(
+            "scan completed ({}, {}): {} findings on {} hosts",
+            one_line(&p.format),
+            scope(p.scope),
+            p.findings,
+            p.hosts.len()
+        ),
+        Payload::AssetUpserted(p) => {
+            let source = match p.source {
+                AssetSource::Inventory => "inventory",
+                AssetSource::Scan => "scan",
+                AssetSource::Cmdb => "cmdb",
+            };
+            let mut s = format!(
+                "asset {} upserted from {source}",
+                one_line(&p.asset.asset_id)
+            );
+            if let Some(ring) = &p.asset.ring {
+                s.push_str(&format!(", ring {}", one_line(ring)));
+            }
+            if let Some(tier) = p.asset.tier {
+                s.push_str(&format!(", tier {tier}"));
+            }
+            s
+        }
+        Payload::FindingObserved(p) => format!(
+            "{} ({}:{}) observed on {} at {}, severity {}",
+            one_line(&p.check.name),
+            one_line(&p.check.scanner),
+            one_line(&p.check.id),
+            one_line(&p.asset.asset_id),
+            rfc3339(p.observed_at),
+            p.severity.as_str()
+        ),
+        Payload::FindingResolved(p) => format!(
+            "finding {} resolved on {} at {}",
+            one_line(&p.fingerprint),
+            one_line(&p.asset_id),
+            rfc3339(p.resolved_at)
+        ),
+        Payload::FindingPrioritized(p) => format!(
+            "{} priority for {} on {}: due {} ({} h SLA, policy {})",
+            p.priority.as_str(),
+            one_line(&p.check.name),
+            one_line(&p.asset.asset_id),
+            rfc3339(p.due_at),
+            p.sla_hours,
+            one_line(&p.policy_version)
+        ),
+        Payload::BundlePlanned(p) => {
+            let hosts: std::collections::BTreeSet<&str> =
+                p.targets.iter().map(|t| t.asset_id.as_str()).collect();
+            let rings: Vec<String> = p.rings.iter().map(|r| one_line(&r.ring)).collect();
+            let mut s = format!(
+                "bundle planned: {} remediations for {} hosts in rings {}; priority {}, deadline {}",
+                p.remediations.len(),
+                hosts.len(),
+                rings.join(", "),
+                p.priority.as_str(),
+                rfc3339(p.deadline)
+            );
+            if p.sla_at_risk {
+                s.push_str("; SLA at risk");
+            }
+            s
+        }
+        Payload::BundleScheduled(p) => format!(
+            "ring {} scheduled (ring index {}{}): {} hosts, window {} to {}",
+            one_line(&p.ring),
+            p.ring_index,
+            if p.last_ring { ", last ring" } else { "" },
+            p.hosts.len(),
+            rfc3339(p.window.opens_at),
+            rfc3339(p.window.closes_at)
+        ),
+        Payload::BundleCompleted(p) => {
+            let rings: Vec<String> = p.rings.iter().map(|r| one_line(r)).collect();
+            format!("bundle completed: rings {}", rings.join(", "))
+        }
+        Payload::BundleHalted(p) => format!(
+            "bundle halted in {}: {}",
+            one_line(&p.ring),
+            one_line(&p.reason)
+        ),
+        Payload::WaveStarted(p) => format!(
+            "wave {} ({}) started in {}: {} hosts, results due {}",
+            p.wave,
+            kind(p.kind),
+            one_line(&p.ring),
+            p.hosts.len(),
+            rfc3339(p.results_due_at)
+        ),
+        Payload::WaveCompleted(p) => {
+            let failed = p.hosts.iter().filter(|h| h.status.is_failure()).count();
+            let mut s = format!(
+                "wave {} ({}) completed in {}: {} of {} hosts succeeded",
+                p.wave,
+                kind(p.kind),
+                one_line(&p.ring),
+                p.hosts.len() - failed,
+                p.hosts.len()
+            );
+            if p.last_wave_in_ring {
+                s.push_str(", last wave of the ring");
+            }
+            s
+        }
+        Payload::WaveHalted(p) => {
+            let pct = percent(p.ring_failed, p.ring_attempted);
+            let mut s = format!(
+                "wave {} ({}) halted in {}: failed {} of {} attempted hosts ({pct:.1}%)",
+                p.wave,
+                kind(p.kind),
+                one_line(&p.ring),
+                p.ring_failed,
+                p.ring_attempted
+            );
+            let all_failed = !p.hosts.is_empty() && p.hosts.iter().all(|h| h.status.is_failure());
+            match ctx.max_failed_percent(&p.ring) {
+                Some(budget) if pct > budget => s.push_str(&format!(" > {budget}%")),
+                _ if all_failed => s.push_str(", every host of the wave failed"),
+                _ if !p.reason.is_empty() => {
+                    s.push_str("; ");
+                    s.push_str(&one_line(&p.reason));
+                }
+                _ => {}
+            }
+            s
+        }
+        Payload::AgentJob(p) => format!(
+            "{} job sent to {} ({} wave {}): {} remediations",
+            action_str(p.action),
+            one_line(&p.host),
+            one_line(&p.ring),
+            p.wave,
+            p.remediations.len()
+        ),
+        Payload::AgentResult(p) => {
+            let mut s = format!(
+                "{} {} on {} ({} wave {})",
+                action_str(p.action),
+                job_status_str(p.status),
+                one_line(&p.host),
+                one_line(&p.ring),
+                p.wave
+            );
+            if p.rebooted {
+                s.push_str(", rebooted");
+            }
+            if p.status != JobStatus::Succeeded
+                && let Some(reason) = &p.reason
+            {
+                s.push_str(": ");
+                s.push_str(&one_line(reason));
+            }
+            s
+        }
+        Payload::ValidationPassed(p) => format!(
+            "validation passed for {} wave {}: {} checks, {} hosts read back",
+            one_line(&p.ring),
+            p.wave,
+            p.checks.len(),
+            p.readback.len()
+        ),
+        Payload::ValidationFailed(p) => {
+            let failed_checks = p.checks.iter().filter(|c| !c.ok).count();
+            let missing = p.readback.iter().filter(|r| !r.ok).count();
+            let mut s = format!(
+                "validation failed for {} wave {}: {} of {} checks failed, {} of {} hosts missing remediations",
+                one_line(&p.ring),
+                p.wave,
+                failed_checks,
+                p.checks.len(),
+                missing,
+                p.readback.len()
+            );
+            if !p.reasons.is_empty() {
+                let reasons: Vec<String> = p.reasons.iter().map(|r| one_line(r)).collect();
+                s.push_str(": ");
+                s.push_str(&reasons.join("; "));
+            }
+            s
+        }
+        Payload::RollbackRequested(p) => {
+            let hosts: Vec<String> = p.hosts.iter().map(|h| one_line(h)).collect();
+            let mut s = format!(
+                "rollback requested for {} ({} wave {})",
+                hosts.join(", "),
+                one_line(&p.ring),
+                p.wave
+            );
+            if !p.reason.is_empty() {
+                s.push_str(": ");
+                s.push_str(&one_line(&p.reason));
+            }
+            s
+        }
+        Payload::RollbackCompleted(p) => {
+            let failed = failed_hosts(&p.hosts);
+            let mut s = format!(
+                "rollback completed in {}: {} of {} hosts rolled back",
+                one_line(&p.ring),
+                p.hosts.len() - failed.len(),
+                p.hosts.len()
+            );
+            if !failed.is_empty() {
+                s.push_str(": ");
+                s.push_str(&failed.join(", "));
+            }
+            s
+        }
+        Payload::DeadLettered(p) => format!(
+            "{} dead-lettered {} (stream {} sequence {}, {} deliveries): {}",
+            p.service,
+            one_line(&p.subject),
+            one_line(&p.stream),
+            p.stream_sequence,
+            p.delivered,
+            one_line(&p.reason)
+        ),
+    }
+}
+
+fn scope(s: ScanScope) -> &'static str {
+    match s {
+        ScanScope::Full => "full",
+        ScanScope::Partial => "partial",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use events::{HostStatus, RolloutPolicy, WaveHalted};
+    use uuid::Uuid;
+
+    fn outcome(host: &str, status: HostStatus) -> HostOutcome {
+        HostOutcome {
+            host: host.to_owned(),
+            status,
+            reason: None,
+            job_id: Uuid::nil(),
+            result_event_id: None,
+            remediations: Vec::new(),
+        }
+    }
+
+    fn halted(failed: u32, attempted: u32, hosts: Vec<HostOutcome>, reason: &str) -> Payload {
+        Payload::WaveHalted(WaveHalted {
+            bundle_id: Uuid::nil(),
+            ring: "prod".to_owned(),
+            wave: 2,
+            kind: WaveKind::Batch,
+            hosts,
+            ring_attempted: attempted,
+            ring_failed: failed,
+            never_started: Vec::new(),
+            reason: reason.to_owned(),
+        })
+    }
+
+    fn check(payload: Payload, budget: Option<f64>, want: &str) {
+        let mut ctx = TrailContext::default();
+        if let Some(b) = budget {
+            ctx.max_failed_percent.insert("prod".to_owned(), b);
+        }
+        assert_eq!(summarize(&payload, &ctx), want);
+    }
+
+    #[test]
+    fn halted_wave_summaries_name_the_rule_that_fired() {
+        let ok = || outcome("a", HostStatus::Succeeded);
+        let bad = || outcome("b", HostStatus::Failed);
+        check(
+            halted(1, 8, vec![ok(), bad()], "r"),
+            Some(10.0),
+            "wave 2 (batch) halted in prod: failed 1 of 8 attempted hosts (12.5%) > 10%",
+        );
+        check(
+            halted(3, 8, vec![ok(), bad()], "r"),
+            Some(RolloutPolicy::default().max_failed_percent + 2.5),
+            "wave 2 (batch) halted in prod: failed 3 of 8 attempted hosts (37.5%) > 12.5%",
+        );
+        // Within the percentage budget: the whole-batch rule halted it.
+        check(
+            halted(1, 20, vec![bad()], "r"),
+            Some(10.0),
+            "wave 2 (batch) halted in prod: failed 1 of 20 attempted hosts (5.0%), every host of the wave failed",
+        );
+        // Budget unknown: the producer's reason, folded onto one line.
+        check(
+            halted(1, 2, vec![ok(), bad()], "budget\nexceeded"),
+            None,
+            "wave 2 (batch) halted in prod: failed 1 of 2 attempted hosts (50.0%); budget exceeded",
+        );
+        check(
+            halted(0, 0, Vec::new(), ""),
+            None,
+            "wave 2 (batch) halted in prod: failed 0 of 0 attempted hosts (0.0%)",
+        );
+    }
+
+    #[test]
+    fn rollback_completion_lists_the_hosts_that_did_not_roll_back() {
+        let mut failed = outcome("web-4", HostStatus::TimedOut);
+        failed.reason = Some("no result in 1800 s".to_owned());
+        check(
+            Payload::RollbackCompleted(events::RollbackCompleted {
+                bundle_id: Uuid::nil(),
+                ring: "prod".to_owned(),
+                hosts: vec![outcome("web-3", HostStatus::Succeeded), failed],
+            }),
+            None,
+            "rollback completed in prod: 1 of 2 hosts rolled back: web-4 timed out (no result in 1800 s)",
+        );
+    }
+}
