@@ -1,0 +1,328 @@
+//! Shared test support: a ring scenario builder, agent answers, and the
+//! `check` helper that compares a decision's outputs with one-line summaries.
+
+#![allow(dead_code)]
+
+use chrono::{DateTime, Utc};
+use deploy::{Decision, Output, RingRun};
+use events::deployment::HostStatus;
+use events::window::{Day, WeeklyWindow};
+use events::{
+    AgentJob, AgentResult, BundleScheduled, HostInventory, HostJobSpec, JobAction, JobStatus,
+    Payload, Remediation, RollbackRequested, RolloutPolicy, ValidationPassed, WindowInstance,
+    WindowSet, derive_id,
+};
+use uuid::Uuid;
+
+/// Parses an RFC 3339 instant.
+pub fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// The bundle every scenario rolls out.
+pub const BUNDLE: Uuid = Uuid::from_u128(0x0b0d_1e00_0000_0000_0000_0000_0000_0001);
+
+/// The remediations host `host` gets: its own package, so jobs can be told apart.
+pub fn remediations(host: &str) -> Vec<Remediation> {
+    vec![
+        Remediation::Package {
+            name: "openssl".into(),
+            fixed_version: "3.0.13-1".into(),
+        },
+        Remediation::Advisory {
+            id: format!("DSA-{host}"),
+        },
+    ]
+}
+
+/// Hosts `h01` … `h<n>`.
+pub fn hosts(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("h{i:02}")).collect()
+}
+
+/// A window instance that is open through all of 2026-2027.
+pub fn wide_window() -> WindowInstance {
+    WindowInstance {
+        opens_at: utc("2026-01-01T00:00:00Z"),
+        closes_at: utc("2028-01-01T00:00:00Z"),
+    }
+}
+
+/// Mondays 02:00 Europe/Berlin for 120 minutes.
+pub fn berlin_mondays() -> WindowSet {
+    WindowSet {
+        timezone: "Europe/Berlin".into(),
+        windows: vec![WeeklyWindow {
+            days: vec![Day::Mon],
+            start: "02:00".into(),
+            duration_minutes: 120,
+        }],
+    }
+}
+
+/// `bundle.scheduled` for ring `prod` with `hosts` (in order).
+pub fn scheduled(
+    hosts: &[String],
+    rollout: RolloutPolicy,
+    window: WindowInstance,
+    windows: WindowSet,
+) -> BundleScheduled {
+    BundleScheduled {
+        bundle_id: BUNDLE,
+        ring: "prod".into(),
+        ring_index: 3,
+        last_ring: true,
+        window,
+        windows,
+        hosts: hosts
+            .iter()
+            .map(|h| HostJobSpec {
+                asset_id: h.clone(),
+                remediations: remediations(h),
+            })
+            .collect(),
+        rollout,
+    }
+}
+
+/// The agent's answer to `job`.
+pub fn answer(job: &AgentJob, status: JobStatus, reason: Option<&str>) -> AgentResult {
+    AgentResult {
+        job_id: job.job_id,
+        bundle_id: job.bundle_id,
+        ring: job.ring.clone(),
+        wave: job.wave,
+        host: job.host.clone(),
+        action: job.action,
+        status,
+        reason: reason.map(str::to_owned),
+        steps: Vec::new(),
+        rebooted: false,
+        inventory: HostInventory::default(),
+        finished_at: job.issued_at,
+    }
+}
+
+/// The result event id of `host`'s answer to its `action` job.
+pub fn result_id(host: &str, action: JobAction) -> Uuid {
+    Uuid::new_v5(&BUNDLE, format!("result/{host}/{action:?}").as_bytes())
+}
+
+/// `validation.passed` for wave `wave` of ring `prod`.
+pub fn passed(wave: u32) -> ValidationPassed {
+    ValidationPassed {
+        bundle_id: BUNDLE,
+        ring: "prod".into(),
+        wave,
+        last_wave_in_ring: false,
+        checks: Vec::new(),
+        readback: Vec::new(),
+    }
+}
+
+/// `rollback.requested` for `hosts` of wave `wave` of ring `prod`.
+pub fn rollback(wave: u32, hosts: &[&str], reason: &str) -> RollbackRequested {
+    RollbackRequested {
+        bundle_id: BUNDLE,
+        ring: "prod".into(),
+        wave,
+        hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+        reason: reason.into(),
+    }
+}
+
+/// A ring run plus every job it sent, so tests can answer by host.
+pub struct Sim {
+    /// The run under test.
+    pub run: RingRun,
+    /// Every output so far, in order.
+    pub log: Vec<Output>,
+}
+
+impl Sim {
+    /// Starts the run; returns it with the start decision's outputs.
+    pub fn start(s: &BundleScheduled, now: DateTime<Utc>) -> (Sim, Vec<Output>) {
+        let (run, outputs) = RingRun::start(s, now).unwrap();
+        ids_follow_keys(&outputs);
+        let sim = Sim {
+            run,
+            log: outputs.clone(),
+        };
+        (sim, outputs)
+    }
+
+    /// The last job of `action` sent to `host`.
+    pub fn job(&self, host: &str, action: JobAction) -> AgentJob {
+        self.log
+            .iter()
+            .rev()
+            .find_map(|o| match &o.payload {
+                Payload::AgentJob(j) if j.host == host && j.action == action => Some(j.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no {action:?} job was sent to {host}"))
+    }
+
+    fn keep(&mut self, d: Decision) -> Decision {
+        ids_follow_keys(d.outputs());
+        self.log.extend(d.outputs().iter().cloned());
+        d
+    }
+
+    /// `host` answers its last `action` job with `status`.
+    pub fn answer(
+        &mut self,
+        host: &str,
+        action: JobAction,
+        status: JobStatus,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        let job = self.job(host, action);
+        let reason = (status != JobStatus::Succeeded).then_some("dpkg: error processing openssl");
+        let r = answer(&job, status, reason);
+        let d = self.run.on_result(&r, result_id(host, action), now);
+        self.keep(d)
+    }
+
+    /// `host` answers its apply job.
+    pub fn apply(&mut self, host: &str, status: JobStatus, now: DateTime<Utc>) -> Decision {
+        self.answer(host, JobAction::Apply, status, now)
+    }
+
+    /// A raw result.
+    pub fn result(&mut self, r: &AgentResult, id: Uuid, now: DateTime<Utc>) -> Decision {
+        let d = self.run.on_result(r, id, now);
+        self.keep(d)
+    }
+
+    /// A clock tick.
+    pub fn tick(&mut self, now: DateTime<Utc>) -> Decision {
+        let d = self.run.on_tick(now).unwrap();
+        self.keep(d)
+    }
+
+    /// Validation passed for `wave`.
+    pub fn passed(&mut self, wave: u32, now: DateTime<Utc>) -> Decision {
+        let d = self.run.on_validation_passed(&passed(wave), now).unwrap();
+        self.keep(d)
+    }
+
+    /// A rollback request.
+    pub fn rollback(&mut self, req: &RollbackRequested, now: DateTime<Utc>) -> Decision {
+        let d = self.run.on_rollback_requested(req, now);
+        self.keep(d)
+    }
+
+    /// The payloads of the last decision's kind found in the log, by key.
+    pub fn output(&self, key: &str) -> Output {
+        self.log
+            .iter()
+            .find(|o| o.key == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no output with key {key}"))
+    }
+}
+
+/// Every output's id is `derive_id(bundle, "deploy", key)`; a job's id is its event id.
+pub fn ids_follow_keys(outputs: &[Output]) {
+    for o in outputs {
+        assert_eq!(o.id, derive_id(BUNDLE, "deploy", &o.key), "{}", o.key);
+        if let Payload::AgentJob(j) = &o.payload {
+            assert_eq!(j.job_id, o.id, "{}", o.key);
+        }
+    }
+}
+
+fn status(s: HostStatus) -> &'static str {
+    match s {
+        HostStatus::Succeeded => "ok",
+        HostStatus::Failed => "failed",
+        HostStatus::TimedOut => "timed_out",
+    }
+}
+
+/// One line per output: what it is and the values that matter.
+pub fn summary(o: &Output) -> String {
+    let line = match &o.payload {
+        Payload::AgentJob(j) => format!(
+            "job {} w{} {} [{}] expires {}",
+            match j.action {
+                JobAction::Apply => "apply",
+                JobAction::Rollback => "rollback",
+            },
+            j.wave,
+            j.host,
+            j.remediations
+                .iter()
+                .map(Remediation::key)
+                .collect::<Vec<_>>()
+                .join(","),
+            j.expires_at.format("%d %H:%M"),
+        ),
+        Payload::WaveStarted(w) => format!(
+            "started w{} {:?} [{}] due {}",
+            w.wave,
+            w.kind,
+            w.hosts.join(","),
+            w.results_due_at.format("%d %H:%M")
+        ),
+        Payload::WaveCompleted(w) => format!(
+            "completed w{} {:?} ring {}/{} last={} [{}]",
+            w.wave,
+            w.kind,
+            w.ring_failed,
+            w.ring_attempted,
+            w.last_wave_in_ring,
+            w.hosts
+                .iter()
+                .map(|h| format!("{}:{}", h.host, status(h.status)))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        Payload::WaveHalted(w) => format!(
+            "halted w{} {:?} ring {}/{} [{}] never_started={} reason={}",
+            w.wave,
+            w.kind,
+            w.ring_failed,
+            w.ring_attempted,
+            w.hosts
+                .iter()
+                .map(|h| format!("{}:{}", h.host, status(h.status)))
+                .collect::<Vec<_>>()
+                .join(","),
+            w.never_started.len(),
+            w.reason
+        ),
+        Payload::RollbackRequested(r) => format!(
+            "rollback-requested w{} [{}] reason={}",
+            r.wave,
+            r.hosts.join(","),
+            r.reason
+        ),
+        Payload::RollbackCompleted(r) => format!(
+            "rollback-completed [{}]",
+            r.hosts
+                .iter()
+                .map(|h| format!("{}:{}", h.host, status(h.status)))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        other => format!("unexpected {}", other.event_type()),
+    };
+    format!("{} | {line}", o.key)
+}
+
+/// Asserts that `d` advanced the run with exactly these outputs (by summary).
+pub fn check(d: &Decision, want: &[&str]) {
+    assert!(d.changed(), "expected an advance, got {d:?}");
+    let got: Vec<String> = d.outputs().iter().map(summary).collect();
+    assert_eq!(got, want, "outputs differ");
+}
+
+/// Asserts that `d` is a skip whose reason contains `why`.
+pub fn check_skip(d: &Decision, why: &str) {
+    match d {
+        Decision::Skip { reason } => assert!(reason.contains(why), "skip reason {reason:?}"),
+        other => panic!("expected a skip ({why}), got {other:?}"),
+    }
+}
