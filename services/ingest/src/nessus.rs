@@ -1,0 +1,1221 @@
+//! Streaming parser for Tenable Nessus v2 reports (`.nessus`, root element
+//! `NessusClientData_v2`).
+//!
+//! [`NessusReader`] pulls one [`ReportHost`] at a time from any
+//! [`BufRead`], so a 1 GB report never sits in memory: only the current host
+//! and its items do. The `<Policy>` block (megabytes of preferences and plugin
+//! lists) is walked without keeping anything but its `policyName`. Long free
+//! text (`description`, `plugin_output`, `see_also`, …) is never kept; kept
+//! text fields are capped at [`MAX_FIELD_BYTES`].
+//!
+//! # Rejections
+//!
+//! Every way a report can be unusable is a [`NessusError`] with a one-line
+//! reason, never a panic: an empty file, XML that is not well-formed (with
+//! the byte offset), a legacy v1 (`NessusClientData`) or foreign root, a
+//! truncated file, invalid UTF-8, any `DOCTYPE` (DTDs can declare entities:
+//! refusing them is the XXE and "billion laughs" protection; only the five
+//! predefined XML entities and character references are resolved), and
+//! attribute or field values that do not parse (a non-numeric `port`, a
+//! `severity` outside 0–4, an unknown CVSS vector prefix, …), named by host
+//! and item.
+//!
+//! [`check`] runs a whole validating pass and counts, so a caller can refuse
+//! a broken report before publishing anything from it.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::{Reader, XmlVersion};
+
+use crate::normalize::{VectorField, canonical_cvss};
+
+/// The most bytes kept of one text field (a `<solution>`, a host `<tag>`);
+/// longer text is cut at a character boundary. 64 KiB.
+pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+/// Why a Nessus report was rejected. `Display` is the one-line reason that
+/// goes into `patch.scan.rejected`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NessusError {
+    /// The input holds no XML element at all (0 bytes, or only whitespace,
+    /// comments and an XML declaration).
+    #[error("empty report: no XML element in {bytes} bytes")]
+    Empty {
+        /// Bytes read.
+        bytes: u64,
+    },
+    /// The XML is not well-formed.
+    #[error("not well-formed XML at byte {position}: {message}")]
+    Xml {
+        /// Byte offset of the offending markup.
+        position: u64,
+        /// What the XML parser found.
+        message: String,
+    },
+    /// The input ended before the document was complete.
+    #[error("truncated report: input ended at byte {position} {context}")]
+    Truncated {
+        /// Byte offset where the input stopped making sense.
+        position: u64,
+        /// Where it ended (`inside <ReportHost> (depth 3)`).
+        context: String,
+    },
+    /// Bytes that are not UTF-8 (the only encoding accepted).
+    #[error("invalid UTF-8 at byte {position}")]
+    InvalidUtf8 {
+        /// Byte offset of the event holding the bad bytes.
+        position: u64,
+    },
+    /// The XML declaration names an encoding other than UTF-8.
+    #[error("unsupported encoding {encoding:?}: only UTF-8 reports are accepted")]
+    UnsupportedEncoding {
+        /// The declared encoding.
+        encoding: String,
+    },
+    /// A `<!DOCTYPE …>`: refused, since a DTD can declare entities (XXE,
+    /// billion laughs).
+    #[error(
+        "refused DOCTYPE declaration at byte {position}: DTDs and entity declarations are not allowed"
+    )]
+    Doctype {
+        /// Byte offset of the declaration.
+        position: u64,
+    },
+    /// A reference to an entity other than the five predefined XML ones.
+    #[error("undeclared entity reference &{name}; at byte {position}")]
+    UndeclaredEntity {
+        /// Entity name.
+        name: String,
+        /// Byte offset.
+        position: u64,
+    },
+    /// The legacy v1 format (root `NessusClientData`).
+    #[error("unsupported Nessus v1 format (NessusClientData); export as .nessus v2")]
+    LegacyV1,
+    /// Some other document.
+    #[error("not a Nessus v2 report: {found}")]
+    NotNessusV2 {
+        /// What was found instead (`root element is <html>`).
+        found: String,
+    },
+    /// A value inside an otherwise well-formed report does not parse.
+    #[error("{location}: {reason} (at byte {position})")]
+    Invalid {
+        /// Byte offset of the element.
+        position: u64,
+        /// Which host and item (`host "qa3app09", item 4 (pluginID 19506)`).
+        location: String,
+        /// What is wrong (`port "http" is not a number 0-65535`).
+        reason: String,
+    },
+    /// The underlying reader failed.
+    #[error("read error at byte {position}: {message}")]
+    Io {
+        /// Bytes read before the failure.
+        position: u64,
+        /// The I/O error.
+        message: String,
+    },
+}
+
+/// Report-level metadata, filled in as the reader passes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReportMeta {
+    /// `Policy/policyName`, when present.
+    pub policy_name: Option<String>,
+    /// `Report@name` of the first `<Report>`.
+    pub report_name: Option<String>,
+}
+
+/// The `<HostProperties>` of a host: the tags patchflow uses, typed, and the
+/// rest as they are.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HostProperties {
+    /// `host-ip`.
+    pub host_ip: Option<String>,
+    /// `host-fqdn` (may be a URL in Nessus WAS exports).
+    pub host_fqdn: Option<String>,
+    /// `hostname`.
+    pub hostname: Option<String>,
+    /// `netbios-name`.
+    pub netbios_name: Option<String>,
+    /// `host-rdns`.
+    pub host_rdns: Option<String>,
+    /// `operating-system` (may hold several newline-separated guesses).
+    pub operating_system: Option<String>,
+    /// `mac-address` (may hold several newline-separated addresses).
+    pub mac_address: Option<String>,
+    /// `HOST_START` as written (`Mon Jul  1 11:33:11 2013`, no zone; WAS
+    /// writes RFC 3339). Validated by the parser (see [`parse_host_time`]).
+    pub host_start: Option<String>,
+    /// `HOST_END` as written, same forms.
+    pub host_end: Option<String>,
+    /// `HOST_START_TIMESTAMP`: Unix seconds.
+    pub host_start_timestamp: Option<i64>,
+    /// `HOST_END_TIMESTAMP`: Unix seconds.
+    pub host_end_timestamp: Option<i64>,
+    /// The FQDNs of `host-fqdns` (a JSON array of `{"FQDN": …, "sources": […]}`
+    /// serialised in the tag text by newer scanners), in order. A tag that is
+    /// not such JSON is kept in `other` instead.
+    pub host_fqdns: Vec<String>,
+    /// Every other tag by name (`patch-summary-total-cves`, `cpe-0`, …); for
+    /// a repeated name the last one wins.
+    pub other: BTreeMap<String, String>,
+}
+
+impl HostProperties {
+    /// When the scan of this host started (UTC): `HOST_START_TIMESTAMP`, else
+    /// `HOST_START` (see [`parse_host_time`]).
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.host_start_timestamp
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+            .or_else(|| self.host_start.as_deref().and_then(parse_host_time))
+    }
+
+    /// When the scan of this host ended (UTC): `HOST_END_TIMESTAMP`, else
+    /// `HOST_END`.
+    pub fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.host_end_timestamp
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+            .or_else(|| self.host_end.as_deref().and_then(parse_host_time))
+    }
+}
+
+/// One `<ReportItem>`: a plugin's result on one port of the host.
+///
+/// Text fields are trimmed; an empty element counts as absent. Free text not
+/// needed downstream (`description`, `plugin_output`, `see_also`) is not kept.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReportItem {
+    /// `pluginID`.
+    pub plugin_id: u32,
+    /// `pluginName` (else the `<plugin_name>` element, else empty).
+    pub plugin_name: String,
+    /// `pluginFamily`.
+    pub plugin_family: Option<String>,
+    /// `port`; `0` = host level.
+    pub port: u16,
+    /// `protocol` as written (`tcp`, `udp`, `icmp`; WAS writes `TCP`).
+    pub protocol: String,
+    /// `svc_name` as written (`www`, `general`, `http?`).
+    pub svc_name: Option<String>,
+    /// `severity`: 0 = informational, 1 low, 2 medium, 3 high, 4 critical.
+    pub severity: u8,
+    /// `<risk_factor>` as written (`None`, `Low`, …, `high` in WAS).
+    pub risk_factor: Option<String>,
+    /// Every `<cve>`, in order, as written.
+    pub cves: Vec<String>,
+    /// Every `<cwe>`, in order, as written (`20`, `CWE-20`).
+    pub cwes: Vec<String>,
+    /// Every `<xref>`, in order (`CWE:200`, `IAVA:2020-A-0510-S`).
+    pub xrefs: Vec<String>,
+    /// Every `<bid>`, in order.
+    pub bids: Vec<String>,
+    /// `<cvss_vector>` (v2, usually `CVSS2#`-prefixed), as written.
+    pub cvss_vector: Option<String>,
+    /// `<cvss_base_score>` (0.0–10.0).
+    pub cvss_base_score: Option<f64>,
+    /// `<cvss3_vector>`, as written (prefix `CVSS:3.x/` or bare).
+    pub cvss3_vector: Option<String>,
+    /// `<cvss3_base_score>` (0.0–10.0).
+    pub cvss3_base_score: Option<f64>,
+    /// `<cvss4_vector>`, as written.
+    pub cvss4_vector: Option<String>,
+    /// `<cvss4_base_score>` (0.0–10.0).
+    pub cvss4_base_score: Option<f64>,
+    /// `<solution>`.
+    pub solution: Option<String>,
+    /// `<synopsis>`.
+    pub synopsis: Option<String>,
+}
+
+/// One `<ReportHost>` and everything reported for it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReportHost {
+    /// `ReportHost@name`: an IP, a host name or a URL (WAS).
+    pub name: String,
+    /// Its `<HostProperties>`.
+    pub properties: HostProperties,
+    /// Its `<ReportItem>`s in report order.
+    pub items: Vec<ReportItem>,
+}
+
+/// What a validating pass over a whole report found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReportSummary {
+    /// Policy and report names.
+    pub meta: ReportMeta,
+    /// `<ReportHost>` elements.
+    pub hosts: u64,
+    /// Items with severity 1–4. A plugin repeated on the same host, port and
+    /// protocol counts each time here; normalization merges such repeats into
+    /// one finding.
+    pub findings: u64,
+    /// Items with severity 0.
+    pub info_items: u64,
+    /// Earliest host scan start (UTC), if any host states one.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Latest host scan end (UTC), if any host states one.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Reads a whole report, validating everything the publishing pass relies
+/// on, and counts hosts and items.
+///
+/// # Errors
+/// The first [`NessusError`] of the report.
+pub fn check<R: BufRead>(r: R) -> Result<ReportSummary, NessusError> {
+    let mut reader = NessusReader::new(r);
+    let mut summary = ReportSummary::default();
+    for host in reader.by_ref() {
+        let host = host?;
+        summary.hosts += 1;
+        for item in &host.items {
+            if item.severity == 0 {
+                summary.info_items += 1;
+            } else {
+                summary.findings += 1;
+            }
+        }
+        if let Some(t) = host.properties.started_at() {
+            summary.started_at = Some(summary.started_at.map_or(t, |s| s.min(t)));
+        }
+        if let Some(t) = host.properties.ended_at() {
+            summary.finished_at = Some(summary.finished_at.map_or(t, |s| s.max(t)));
+        }
+    }
+    summary.meta = reader.meta().clone();
+    Ok(summary)
+}
+
+/// Parses a `HOST_START`/`HOST_END` text as UTC.
+///
+/// Accepted forms: the ctime-like text Nessus writes (`Mon Jul  1 11:33:11
+/// 2013`; it carries no zone and is interpreted as UTC, since Nessus does
+/// not say which zone its scanner ran in — prefer `HOST_START_TIMESTAMP`,
+/// which is unambiguous) and RFC 3339 (`2021-03-12T12:34:30.12031+00:00`,
+/// Nessus WAS). Returns `None` for anything else.
+pub fn parse_host_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    NaiveDateTime::parse_from_str(&collapsed, "%a %b %d %H:%M:%S %Y")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// Where the reader is: one frame per open element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    Root,
+    Policy,
+    PolicyName,
+    Report,
+    Host,
+    HostProperties,
+    Tag,
+    Item,
+    Field(ItemField),
+    Ignored,
+}
+
+impl Frame {
+    fn name(self) -> &'static str {
+        match self {
+            Frame::Root => "NessusClientData_v2",
+            Frame::Policy => "Policy",
+            Frame::PolicyName => "policyName",
+            Frame::Report => "Report",
+            Frame::Host => "ReportHost",
+            Frame::HostProperties => "HostProperties",
+            Frame::Tag => "tag",
+            Frame::Item => "ReportItem",
+            Frame::Field(f) => f.name(),
+            Frame::Ignored => "an element",
+        }
+    }
+
+    fn captures_text(self) -> bool {
+        matches!(self, Frame::PolicyName | Frame::Tag | Frame::Field(_))
+    }
+}
+
+/// The `<ReportItem>` children that are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ItemField {
+    Cve,
+    Cwe,
+    Xref,
+    Bid,
+    CvssVector,
+    CvssBaseScore,
+    Cvss3Vector,
+    Cvss3BaseScore,
+    Cvss4Vector,
+    Cvss4BaseScore,
+    Solution,
+    Synopsis,
+    RiskFactor,
+    PluginName,
+}
+
+impl ItemField {
+    const ALL: [ItemField; 14] = [
+        ItemField::Cve,
+        ItemField::Cwe,
+        ItemField::Xref,
+        ItemField::Bid,
+        ItemField::CvssVector,
+        ItemField::CvssBaseScore,
+        ItemField::Cvss3Vector,
+        ItemField::Cvss3BaseScore,
+        ItemField::Cvss4Vector,
+        ItemField::Cvss4BaseScore,
+        ItemField::Solution,
+        ItemField::Synopsis,
+        ItemField::RiskFactor,
+        ItemField::PluginName,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            ItemField::Cve => "cve",
+            ItemField::Cwe => "cwe",
+            ItemField::Xref => "xref",
+            ItemField::Bid => "bid",
+            ItemField::CvssVector => "cvss_vector",
+            ItemField::CvssBaseScore => "cvss_base_score",
+            ItemField::Cvss3Vector => "cvss3_vector",
+            ItemField::Cvss3BaseScore => "cvss3_base_score",
+            ItemField::Cvss4Vector => "cvss4_vector",
+            ItemField::Cvss4BaseScore => "cvss4_base_score",
+            ItemField::Solution => "solution",
+            ItemField::Synopsis => "synopsis",
+            ItemField::RiskFactor => "risk_factor",
+            ItemField::PluginName => "plugin_name",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<ItemField> {
+        ItemField::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// The host being read.
+#[derive(Debug, Default)]
+struct HostState {
+    host: ReportHost,
+    /// `<ReportItem>`s seen so far (1-based index of the current one).
+    items_seen: usize,
+    /// The item being read.
+    item: Option<ReportItem>,
+}
+
+impl HostState {
+    fn location(&self) -> String {
+        match &self.item {
+            Some(item) => format!(
+                "host {:?}, item {} (pluginID {})",
+                self.host.name, self.items_seen, item.plugin_id
+            ),
+            None => format!("host {:?}", self.host.name),
+        }
+    }
+}
+
+/// A pull parser yielding one [`ReportHost`] at a time.
+///
+/// After the first error it yields nothing more (it is fused). Report-level
+/// metadata is available from [`NessusReader::meta`] once the reader has
+/// passed it (the `Policy` comes before the hosts in Nessus exports).
+///
+/// ```
+/// let xml = br#"<NessusClientData_v2><Report name="r"><ReportHost name="10.0.0.1">
+/// <HostProperties><tag name="host-ip">10.0.0.1</tag></HostProperties>
+/// <ReportItem port="22" protocol="tcp" svc_name="ssh" severity="2" pluginID="10881"
+///   pluginName="SSH Protocol Versions Supported" pluginFamily="General"/>
+/// </ReportHost></Report></NessusClientData_v2>"#;
+/// let mut reader = ingest::nessus::NessusReader::new(&xml[..]);
+/// let host = reader.next().unwrap().unwrap();
+/// assert_eq!(host.items[0].port, 22);
+/// assert!(reader.next().is_none());
+/// assert_eq!(reader.meta().report_name.as_deref(), Some("r"));
+/// ```
+pub struct NessusReader<R> {
+    xml: Reader<R>,
+    buf: Vec<u8>,
+    frames: Vec<Frame>,
+    /// Text of the innermost capturing element.
+    text: String,
+    /// `name` of the `<tag>` being read.
+    tag_name: String,
+    meta: ReportMeta,
+    host: Option<HostState>,
+    root_seen: bool,
+    root_closed: bool,
+    finished: bool,
+}
+
+enum Step {
+    Continue,
+    Host(Box<ReportHost>),
+    Eof,
+}
+
+impl<R: BufRead> NessusReader<R> {
+    /// A reader over `input`, which is consumed as hosts are pulled.
+    pub fn new(input: R) -> NessusReader<R> {
+        let mut xml = Reader::from_reader(input);
+        let config = xml.config_mut();
+        config.expand_empty_elements = true;
+        config.check_end_names = true;
+        config.trim_text(false);
+        NessusReader {
+            xml,
+            buf: Vec::new(),
+            frames: Vec::new(),
+            text: String::new(),
+            tag_name: String::new(),
+            meta: ReportMeta::default(),
+            host: None,
+            root_seen: false,
+            root_closed: false,
+            finished: false,
+        }
+    }
+
+    /// Policy and report names seen so far.
+    pub fn meta(&self) -> &ReportMeta {
+        &self.meta
+    }
+
+    /// Bytes of input consumed so far.
+    pub fn position(&self) -> u64 {
+        self.xml.buffer_position()
+    }
+
+    fn step(&mut self) -> Result<Step, NessusError> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let position = self.xml.buffer_position();
+        let event = match self.xml.read_event_into(&mut buf) {
+            Ok(e) => e,
+            Err(e) => return Err(self.xml_error(e, position)),
+        };
+        let step = match event {
+            Event::Start(e) => self.start(&e, position).map(|()| Step::Continue),
+            Event::End(_) => self.end(position),
+            Event::Empty(e) => {
+                // Not produced with `expand_empty_elements`; handled the same.
+                self.start(&e, position)?;
+                self.end(position)
+            }
+            Event::Text(t) => {
+                let content = t.xml10_content();
+                self.text_event(&content, position).map(|()| Step::Continue)
+            }
+            Event::CData(c) => {
+                let content = c.xml10_content();
+                self.text_event(&content, position).map(|()| Step::Continue)
+            }
+            Event::GeneralRef(r) => {
+                let resolved = if r.is_char_ref() {
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) => c.to_string(),
+                        _ => {
+                            return Err(NessusError::Xml {
+                                position,
+                                message: format!("invalid character reference &{};", &*r),
+                            });
+                        }
+                    }
+                } else {
+                    match quick_xml::escape::resolve_xml_entity(&r) {
+                        Some(s) => s.to_owned(),
+                        None => {
+                            return Err(NessusError::UndeclaredEntity {
+                                name: r.to_string(),
+                                position,
+                            });
+                        }
+                    }
+                };
+                self.text_event(&resolved, position)
+                    .map(|()| Step::Continue)
+            }
+            Event::Decl(d) => {
+                if let Some(enc) = d.encoding() {
+                    let enc = enc.map_err(|e| NessusError::Xml {
+                        position,
+                        message: e.to_string(),
+                    })?;
+                    let norm = enc.trim().to_ascii_lowercase();
+                    if !matches!(norm.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii") {
+                        return Err(NessusError::UnsupportedEncoding {
+                            encoding: enc.into_owned(),
+                        });
+                    }
+                }
+                Ok(Step::Continue)
+            }
+            Event::DocType(_) => Err(NessusError::Doctype { position }),
+            Event::Comment(_) | Event::PI(_) => Ok(Step::Continue),
+            Event::Eof => self.eof().map(|()| Step::Eof),
+        };
+        self.buf = buf;
+        step
+    }
+
+    /// Maps a quick-xml error; `event_start` is where the failing event
+    /// began (quick-xml records no position for encoding errors).
+    fn xml_error(&self, e: quick_xml::Error, event_start: u64) -> NessusError {
+        use quick_xml::errors::SyntaxError;
+        let position = self.xml.error_position().max(event_start);
+        match e {
+            quick_xml::Error::Encoding(_) => NessusError::InvalidUtf8 { position },
+            quick_xml::Error::Io(io) => NessusError::Io {
+                position: self.xml.buffer_position(),
+                message: io.to_string(),
+            },
+            quick_xml::Error::Syntax(SyntaxError::InvalidBangMarkup) => NessusError::Xml {
+                position,
+                message: SyntaxError::InvalidBangMarkup.to_string(),
+            },
+            quick_xml::Error::Syntax(s) => NessusError::Truncated {
+                position,
+                context: format!("{} ({s})", self.context()),
+            },
+            other => NessusError::Xml {
+                position,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    /// `inside <ReportHost> (depth 3)` for the innermost known element.
+    fn context(&self) -> String {
+        match self.frames.iter().rev().find(|f| **f != Frame::Ignored) {
+            Some(f) => format!("inside <{}> (depth {})", f.name(), self.frames.len()),
+            None if self.root_closed => "after the root element".to_owned(),
+            None => "before the root element".to_owned(),
+        }
+    }
+
+    fn invalid(&self, position: u64, reason: String) -> NessusError {
+        let location = match &self.host {
+            Some(h) => h.location(),
+            None => "report".to_owned(),
+        };
+        NessusError::Invalid {
+            position,
+            location,
+            reason,
+        }
+    }
+
+    fn start(&mut self, e: &BytesStart<'_>, position: u64) -> Result<(), NessusError> {
+        let name = e.name();
+        let name: &str = name.as_ref();
+        let Some(&parent) = self.frames.last() else {
+            return self.root(name, position);
+        };
+        let frame = match (parent, name) {
+            (Frame::Root, "Policy") => Frame::Policy,
+            (Frame::Root, "Report") => {
+                if self.meta.report_name.is_none() {
+                    self.meta.report_name = attribute(e, "name", position)?;
+                }
+                Frame::Report
+            }
+            (Frame::Policy, "policyName") => Frame::PolicyName,
+            (Frame::Report, "ReportHost") => {
+                let name = attribute(e, "name", position)?
+                    .map(|n| n.trim().to_owned())
+                    .unwrap_or_default();
+                if name.is_empty() {
+                    return Err(
+                        self.invalid(position, "<ReportHost> without a name attribute".to_owned())
+                    );
+                }
+                self.host = Some(HostState {
+                    host: ReportHost {
+                        name,
+                        ..ReportHost::default()
+                    },
+                    ..HostState::default()
+                });
+                Frame::Host
+            }
+            (Frame::Host, "HostProperties") => Frame::HostProperties,
+            (Frame::Host, "ReportItem") => {
+                self.item_start(e, position)?;
+                Frame::Item
+            }
+            (Frame::HostProperties, "tag") => {
+                self.tag_name = attribute(e, "name", position)?.unwrap_or_default();
+                Frame::Tag
+            }
+            (Frame::Item, field) => {
+                ItemField::from_name(field).map_or(Frame::Ignored, Frame::Field)
+            }
+            _ => Frame::Ignored,
+        };
+        if frame.captures_text() {
+            self.text.clear();
+        }
+        self.frames.push(frame);
+        Ok(())
+    }
+
+    fn root(&mut self, name: &str, position: u64) -> Result<(), NessusError> {
+        if self.root_closed {
+            return Err(NessusError::Xml {
+                position,
+                message: format!("element <{name}> after the root element"),
+            });
+        }
+        match name {
+            "NessusClientData_v2" => {
+                self.root_seen = true;
+                self.frames.push(Frame::Root);
+                Ok(())
+            }
+            "NessusClientData" => Err(NessusError::LegacyV1),
+            other => Err(NessusError::NotNessusV2 {
+                found: format!("root element is <{other}>"),
+            }),
+        }
+    }
+
+    fn item_start(&mut self, e: &BytesStart<'_>, position: u64) -> Result<(), NessusError> {
+        let Some(state) = self.host.as_mut() else {
+            return Ok(());
+        };
+        state.items_seen += 1;
+        let location = format!("host {:?}, item {}", state.host.name, state.items_seen);
+        let bad = |reason: String| NessusError::Invalid {
+            position,
+            location: location.clone(),
+            reason,
+        };
+        let mut item = ReportItem::default();
+        let (mut id, mut port, mut protocol, mut severity) = (None, None, None, None);
+        for attr in e.attributes() {
+            let attr = attr.map_err(|err| NessusError::Xml {
+                position,
+                message: err.to_string(),
+            })?;
+            let value = attr
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|err| NessusError::Xml {
+                    position,
+                    message: err.to_string(),
+                })?;
+            let value = value.trim();
+            match attr.key.as_ref() {
+                "pluginID" => id = Some(value.to_owned()),
+                "port" => port = Some(value.to_owned()),
+                "protocol" => protocol = Some(value.to_owned()),
+                "severity" => severity = Some(value.to_owned()),
+                "pluginName" => item.plugin_name = value.to_owned(),
+                "pluginFamily" if !value.is_empty() => item.plugin_family = Some(value.to_owned()),
+                "svc_name" if !value.is_empty() => item.svc_name = Some(value.to_owned()),
+                _ => {}
+            }
+        }
+        let id = id.ok_or_else(|| bad("missing attribute pluginID".to_owned()))?;
+        item.plugin_id = id
+            .parse()
+            .map_err(|_| bad(format!("pluginID {id:?} is not a number")))?;
+        let location = format!("{location} (pluginID {})", item.plugin_id);
+        let bad = |reason: String| NessusError::Invalid {
+            position,
+            location: location.clone(),
+            reason,
+        };
+        let port = port.ok_or_else(|| bad("missing attribute port".to_owned()))?;
+        item.port = port
+            .parse()
+            .map_err(|_| bad(format!("port {port:?} is not a number 0-65535")))?;
+        item.protocol = protocol.ok_or_else(|| bad("missing attribute protocol".to_owned()))?;
+        if item.protocol.is_empty() {
+            return Err(bad("protocol is empty".to_owned()));
+        }
+        let severity = severity.ok_or_else(|| bad("missing attribute severity".to_owned()))?;
+        item.severity = match severity.parse::<u8>() {
+            Ok(s) if s <= 4 => s,
+            _ => return Err(bad(format!("severity {severity:?} is not an integer 0-4"))),
+        };
+        state.item = Some(item);
+        Ok(())
+    }
+
+    fn text_event(&mut self, content: &str, position: u64) -> Result<(), NessusError> {
+        match self.frames.last() {
+            Some(f) if f.captures_text() => {
+                push_capped(&mut self.text, content);
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None if content.trim().is_empty() => Ok(()),
+            None if self.root_closed => Err(NessusError::Xml {
+                position,
+                message: "text after the root element".to_owned(),
+            }),
+            None => Err(NessusError::NotNessusV2 {
+                found: "text outside any XML element (not an XML document)".to_owned(),
+            }),
+        }
+    }
+
+    fn end(&mut self, position: u64) -> Result<Step, NessusError> {
+        let Some(frame) = self.frames.pop() else {
+            // quick-xml refuses unmatched end tags; nothing to do otherwise.
+            return Ok(Step::Continue);
+        };
+        match frame {
+            Frame::Root => self.root_closed = true,
+            Frame::PolicyName => {
+                if self.meta.policy_name.is_none() {
+                    self.meta.policy_name = non_empty(&self.text);
+                }
+            }
+            Frame::Tag => self.tag_end(position)?,
+            Frame::Field(field) => self.field_end(field, position)?,
+            Frame::Item => self.item_end(position)?,
+            Frame::Host => {
+                if let Some(state) = self.host.take() {
+                    return Ok(Step::Host(Box::new(state.host)));
+                }
+            }
+            Frame::Policy | Frame::Report | Frame::HostProperties | Frame::Ignored => {}
+        }
+        Ok(Step::Continue)
+    }
+
+    fn tag_end(&mut self, position: u64) -> Result<(), NessusError> {
+        let Some(value) = non_empty(&self.text) else {
+            return Ok(());
+        };
+        let name = std::mem::take(&mut self.tag_name);
+        if name.is_empty() {
+            // A <tag> without a name says nothing usable.
+            return Ok(());
+        }
+        let epoch = |value: &str| -> Result<i64, String> {
+            value
+                .parse::<i64>()
+                .ok()
+                .filter(|s| DateTime::from_timestamp(*s, 0).is_some())
+                .ok_or_else(|| format!("tag {name} {value:?} is not a Unix timestamp"))
+        };
+        let time = |value: &str| -> Result<(), String> {
+            parse_host_time(value)
+                .map(|_| ())
+                .ok_or_else(|| format!("tag {name} {value:?} is not a recognised time"))
+        };
+        let checked = match name.as_str() {
+            "HOST_START_TIMESTAMP" | "HOST_END_TIMESTAMP" => epoch(&value).map(Some),
+            "HOST_START" | "HOST_END" => time(&value).map(|()| None),
+            _ => Ok(None),
+        };
+        let stamp = match checked {
+            Ok(stamp) => stamp,
+            Err(reason) => return Err(self.invalid(position, reason)),
+        };
+        let Some(state) = self.host.as_mut() else {
+            return Ok(());
+        };
+        let p = &mut state.host.properties;
+        match name.as_str() {
+            "host-ip" => p.host_ip = Some(value),
+            "host-fqdn" => p.host_fqdn = Some(value),
+            "hostname" => p.hostname = Some(value),
+            "netbios-name" => p.netbios_name = Some(value),
+            "host-rdns" => p.host_rdns = Some(value),
+            "operating-system" => p.operating_system = Some(value),
+            "mac-address" => p.mac_address = Some(value),
+            "HOST_START" => p.host_start = Some(value),
+            "HOST_END" => p.host_end = Some(value),
+            "HOST_START_TIMESTAMP" => p.host_start_timestamp = stamp,
+            "HOST_END_TIMESTAMP" => p.host_end_timestamp = stamp,
+            "host-fqdns" => match parse_host_fqdns(&value) {
+                Some(list) => p.host_fqdns = list,
+                None => {
+                    p.other.insert(name, value);
+                }
+            },
+            _ => {
+                p.other.insert(name, value);
+            }
+        }
+        Ok(())
+    }
+
+    fn field_end(&mut self, field: ItemField, position: u64) -> Result<(), NessusError> {
+        let Some(value) = non_empty(&self.text) else {
+            return Ok(());
+        };
+        let score = |value: &str| -> Result<f64, String> {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|s| (0.0..=10.0).contains(s))
+                .ok_or_else(|| format!("{} {value:?} is not a score 0.0-10.0", field.name()))
+        };
+        let parsed = match field {
+            ItemField::CvssBaseScore | ItemField::Cvss3BaseScore | ItemField::Cvss4BaseScore => {
+                score(&value).map(Some)
+            }
+            _ => Ok(None),
+        };
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(reason) => return Err(self.invalid(position, reason)),
+        };
+        let Some(item) = self.host.as_mut().and_then(|h| h.item.as_mut()) else {
+            return Ok(());
+        };
+        match field {
+            ItemField::Cve => item.cves.push(value),
+            ItemField::Cwe => item.cwes.push(value),
+            ItemField::Xref => item.xrefs.push(value),
+            ItemField::Bid => item.bids.push(value),
+            ItemField::CvssVector => item.cvss_vector = Some(value),
+            ItemField::Cvss3Vector => item.cvss3_vector = Some(value),
+            ItemField::Cvss4Vector => item.cvss4_vector = Some(value),
+            ItemField::CvssBaseScore => item.cvss_base_score = parsed,
+            ItemField::Cvss3BaseScore => item.cvss3_base_score = parsed,
+            ItemField::Cvss4BaseScore => item.cvss4_base_score = parsed,
+            ItemField::Solution => item.solution = Some(value),
+            ItemField::Synopsis => item.synopsis = Some(value),
+            ItemField::RiskFactor => item.risk_factor = Some(value),
+            ItemField::PluginName => {
+                if item.plugin_name.is_empty() {
+                    item.plugin_name = value;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn item_end(&mut self, position: u64) -> Result<(), NessusError> {
+        let problem = self
+            .host
+            .as_ref()
+            .and_then(|h| h.item.as_ref())
+            .and_then(vector_problem);
+        if let Some(reason) = problem {
+            return Err(self.invalid(position, reason));
+        }
+        if let Some(state) = self.host.as_mut() {
+            state.host.items.extend(state.item.take());
+        }
+        Ok(())
+    }
+
+    fn eof(&mut self) -> Result<(), NessusError> {
+        if !self.root_seen {
+            return Err(NessusError::Empty {
+                bytes: self.xml.buffer_position(),
+            });
+        }
+        if !self.frames.is_empty() {
+            return Err(NessusError::Truncated {
+                position: self.xml.buffer_position(),
+                context: self.context(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Iterator for NessusReader<R> {
+    type Item = Result<ReportHost, NessusError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        loop {
+            match self.step() {
+                Ok(Step::Continue) => {}
+                Ok(Step::Host(h)) => return Some(Ok(*h)),
+                Ok(Step::Eof) => {
+                    self.finished = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.finished = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl<R: BufRead> std::iter::FusedIterator for NessusReader<R> {}
+
+/// The value of attribute `key` of `e`, entity references resolved.
+fn attribute(e: &BytesStart<'_>, key: &str, position: u64) -> Result<Option<String>, NessusError> {
+    let xml_err = |message: String| NessusError::Xml { position, message };
+    for attr in e.attributes() {
+        let attr = attr.map_err(|err| xml_err(err.to_string()))?;
+        if attr.key.as_ref() == key {
+            let value = attr
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|err| xml_err(err.to_string()))?;
+            return Ok(Some(value.into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// The first problem of an item's CVSS vectors, if any.
+fn vector_problem(item: &ReportItem) -> Option<String> {
+    [
+        (VectorField::V2, "cvss_vector", &item.cvss_vector),
+        (VectorField::V3, "cvss3_vector", &item.cvss3_vector),
+        (VectorField::V4, "cvss4_vector", &item.cvss4_vector),
+    ]
+    .into_iter()
+    .find_map(|(field, name, raw)| {
+        let raw = raw.as_deref()?;
+        canonical_cvss(field, raw)
+            .err()
+            .map(|why| format!("{name} {raw:?} {why}"))
+    })
+}
+
+/// The FQDNs of a `host-fqdns` JSON array, or `None` when it is not one.
+fn parse_host_fqdns(text: &str) -> Option<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(rename = "FQDN")]
+        fqdn: String,
+    }
+    let entries: Vec<Entry> = serde_json::from_str(text).ok()?;
+    Some(entries.into_iter().map(|e| e.fqdn).collect())
+}
+
+fn non_empty(text: &str) -> Option<String> {
+    let t = text.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+/// Appends `s` to `text` up to [`MAX_FIELD_BYTES`], cutting at a character
+/// boundary.
+fn push_capped(text: &mut String, s: &str) {
+    let room = MAX_FIELD_BYTES.saturating_sub(text.len());
+    if s.len() <= room {
+        text.push_str(s);
+        return;
+    }
+    let mut cut = room;
+    while cut > 0 && !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.push_str(s.get(..cut).unwrap_or_default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(xml: &[u8]) -> Result<Vec<ReportHost>, NessusError> {
+        NessusReader::new(xml).collect()
+    }
+
+    fn reason(xml: &[u8]) -> String {
+        match parse(xml) {
+            Ok(hosts) => panic!("accepted: {hosts:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const HOST: &str = r#"<NessusClientData_v2><Report name="r"><ReportHost name="h1">
+<HostProperties><tag name="host-ip">10.0.0.1</tag></HostProperties>
+<ReportItem port="@PORT@" protocol="tcp" severity="@SEV@" pluginID="@ID@" pluginName="n"/>
+</ReportHost></Report></NessusClientData_v2>"#;
+
+    fn item(port: &str, sev: &str, id: &str) -> Vec<u8> {
+        HOST.replace("@PORT@", port)
+            .replace("@SEV@", sev)
+            .replace("@ID@", id)
+            .into_bytes()
+    }
+
+    #[test]
+    fn host_times_parse_as_utc() {
+        let table = [
+            ("Mon Jul  1 11:33:11 2013", Some("2013-07-01T11:33:11Z")),
+            ("Wed Mar 23 14:31:51 2022", Some("2022-03-23T14:31:51Z")),
+            (
+                "2021-03-12T12:34:30.12031+00:00",
+                Some("2021-03-12T12:34:30.120310Z"),
+            ),
+            ("2021-03-12T14:34:30+02:00", Some("2021-03-12T12:34:30Z")),
+            ("yesterday", None),
+        ];
+        for (text, want) in table {
+            let want = want.map(|w| w.parse::<DateTime<Utc>>().unwrap());
+            assert_eq!(parse_host_time(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_item_attributes_are_rejected_naming_host_and_item() {
+        let table = [
+            (
+                item("http", "1", "42"),
+                "host \"h1\", item 1 (pluginID 42): port \"http\" is not a number 0-65535",
+            ),
+            (item("99999", "1", "42"), "port \"99999\""),
+            (
+                item("80", "5", "42"),
+                "severity \"5\" is not an integer 0-4",
+            ),
+            (item("80", "high", "42"), "severity \"high\""),
+            (
+                item("80", "1", "x1"),
+                "host \"h1\", item 1: pluginID \"x1\" is not a number",
+            ),
+        ];
+        for (xml, want) in table {
+            let got = reason(&xml);
+            assert!(got.contains(want), "{got} does not contain {want}");
+        }
+    }
+
+    #[test]
+    fn good_item_parses_all_attributes() {
+        let hosts = parse(&item("443", "3", "1234")).unwrap();
+        assert_eq!(hosts.len(), 1);
+        let it = &hosts[0].items[0];
+        assert_eq!((it.plugin_id, it.port, it.severity), (1234, 443, 3));
+        assert_eq!(it.protocol, "tcp");
+        assert_eq!(hosts[0].properties.host_ip.as_deref(), Some("10.0.0.1"));
+    }
+
+    #[test]
+    fn structural_rejections_give_their_reason() {
+        let table: [(&[u8], &str); 9] = [
+            (b"", "empty report"),
+            (b"  \n<?xml version=\"1.0\"?>\n", "empty report"),
+            (b"<NessusClientData><Report/></NessusClientData>", "unsupported Nessus v1 format (NessusClientData); export as .nessus v2"),
+            (b"<html><body/></html>", "not a Nessus v2 report: root element is <html>"),
+            (b"{\"json\": true}", "not a Nessus v2 report"),
+            (b"<NessusClientData_v2><Report>", "truncated report"),
+            (b"<NessusClientData_v2><Report><ReportHost name=\"a\"><HostProp", "truncated report"),
+            (b"<!DOCTYPE x [<!ENTITY a \"aaaa\">]><NessusClientData_v2>&a;</NessusClientData_v2>", "refused DOCTYPE"),
+            (b"<NessusClientData_v2/><extra/>", "after the root element"),
+        ];
+        for (xml, want) in table {
+            let got = reason(xml);
+            assert!(got.contains(want), "{got:?} does not contain {want:?}");
+        }
+    }
+
+    #[test]
+    fn entities_other_than_the_predefined_ones_are_refused() {
+        let got =
+            reason(b"<NessusClientData_v2><Report name=\"a\">&xxe;</Report></NessusClientData_v2>");
+        assert!(
+            got.starts_with("undeclared entity reference &xxe;"),
+            "{got}"
+        );
+        let ok = parse(
+            b"<NessusClientData_v2><Policy><policyName>a &amp; b&#33;</policyName></Policy></NessusClientData_v2>",
+        );
+        assert_eq!(ok, Ok(vec![]));
+        let mut r = NessusReader::new(
+            &b"<NessusClientData_v2><Policy><policyName>a &amp; b&#33;</policyName></Policy></NessusClientData_v2>"[..],
+        );
+        assert!(r.next().is_none());
+        assert_eq!(r.meta().policy_name.as_deref(), Some("a & b!"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_rejected_with_its_position() {
+        let mut xml = b"<NessusClientData_v2><Report name=\"".to_vec();
+        xml.extend_from_slice(&[0xff, 0xfe]);
+        xml.extend_from_slice(b"\"/></NessusClientData_v2>");
+        assert!(reason(&xml).starts_with("invalid UTF-8 at byte"));
+        let mut text = b"<NessusClientData_v2><Policy><policyName>".to_vec();
+        text.extend_from_slice(&[b'a', 0xc3, 0x28]);
+        text.extend_from_slice(b"</policyName></Policy></NessusClientData_v2>");
+        assert!(reason(&text).starts_with("invalid UTF-8 at byte"));
+    }
+
+    #[test]
+    fn non_utf8_declared_encodings_are_refused() {
+        let got = reason(b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><NessusClientData_v2/>");
+        assert_eq!(
+            got,
+            "unsupported encoding \"ISO-8859-1\": only UTF-8 reports are accepted"
+        );
+    }
+
+    #[test]
+    fn reader_is_fused_after_an_error() {
+        let xml = item("x", "1", "1");
+        let mut r = NessusReader::new(&xml[..]);
+        assert!(matches!(r.next(), Some(Err(NessusError::Invalid { .. }))));
+        assert!(r.next().is_none());
+    }
+
+    #[test]
+    fn kept_text_is_capped_at_a_char_boundary() {
+        let mut s = String::new();
+        push_capped(&mut s, &"é".repeat(MAX_FIELD_BYTES));
+        assert_eq!(s.len(), MAX_FIELD_BYTES);
+        push_capped(&mut s, "more");
+        assert_eq!(s.len(), MAX_FIELD_BYTES);
+    }
+
+    #[test]
+    fn bad_scores_timestamps_and_vectors_are_rejected() {
+        let with = |inner: &str| {
+            HOST.replace("@PORT@", "80")
+                .replace("@SEV@", "2")
+                .replace("@ID@", "7")
+                .replace(
+                    "pluginName=\"n\"/>",
+                    &format!("pluginName=\"n\">{inner}</ReportItem>"),
+                )
+        };
+        let table = [
+            (
+                with("<cvss3_base_score>high</cvss3_base_score>"),
+                "cvss3_base_score \"high\" is not a score",
+            ),
+            (
+                with("<cvss_base_score>11</cvss_base_score>"),
+                "cvss_base_score \"11\"",
+            ),
+            (
+                with("<cvss3_vector>CVSS:3.7/AV:N</cvss3_vector>"),
+                "cvss3_vector \"CVSS:3.7/AV:N\"",
+            ),
+            (
+                HOST.replace("@PORT@", "80")
+                    .replace("@SEV@", "2")
+                    .replace("@ID@", "7")
+                    .replace(
+                        "<tag name=\"host-ip\">",
+                        "<tag name=\"HOST_START_TIMESTAMP\">soon</tag><tag name=\"host-ip\">",
+                    ),
+                "host \"h1\": tag HOST_START_TIMESTAMP \"soon\" is not a Unix timestamp",
+            ),
+        ];
+        for (xml, want) in table {
+            let got = reason(xml.as_bytes());
+            assert!(got.contains(want), "{got:?} does not contain {want:?}");
+        }
+    }
+}

@@ -1,0 +1,697 @@
+//! From a parsed Nessus [`ReportHost`] to the events model: the host's
+//! [`Asset`], its scan time, its findings ([`Observation`]s, severity 1–4) and
+//! its informational items ([`AssetFact`]s, severity 0).
+//!
+//! Pure: no clock (the fallback time is passed in), no I/O.
+//!
+//! # Rules
+//!
+//! - **Asset identity** ([`host_asset`]): the lower-case short host name when
+//!   one is known — the `hostname` tag, else the first label of `host-fqdn`,
+//!   else `netbios-name`, else `ReportHost@name`; IP literals are not names,
+//!   and a URL (Nessus WAS, `http://google.com/`) stands for its whole host
+//!   (`google.com`) — else the IP address, else the raw name.
+//! - **Scan time** (`observed_at`, UTC): `HOST_START_TIMESTAMP`, else
+//!   `HOST_START` (zone-less text read as UTC), else `HOST_END_TIMESTAMP`,
+//!   else `HOST_END`, else the caller's fallback.
+//! - **Severity**: Nessus 0 is informational (a fact, never a finding); 1 low,
+//!   2 medium, 3 high, 4 critical. The scanner's severity is kept as written
+//!   even when its CVSS v3 score says otherwise (plugin 142591: severity 2,
+//!   CVSS v3 7.5): the vectors travel with the finding and prioritize scores
+//!   them, the vector winning over the label.
+//! - **Identity of a finding**: the fingerprint
+//!   `nessus:v1:<asset_id>:<pluginID>:<port>/<protocol lower-case>` and
+//!   `finding_id = UUIDv5(FINDING_NAMESPACE, fingerprint)`. Items of one host
+//!   with the same fingerprint (a plugin reporting twice on one port) are
+//!   merged into one observation.
+//! - **Identifiers**: CVEs upper-case, de-duplicated, report order; CWEs as
+//!   numbers from `<cwe>` and `CWE:` xrefs (`CWE-20`, `CWE:20`, `20`),
+//!   sorted and de-duplicated.
+//! - **CVSS vectors** in canonical spelling ([`canonical_cvss`]), reported
+//!   scores kept beside them; nothing is scored here.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use events::{
+    Asset, AssetFact, AssetSource, AssetUpserted, Check, CvssVector, CvssVersion, FindingObserved,
+    Remediation, Severity,
+};
+use uuid::Uuid;
+
+use crate::identity;
+use crate::nessus::{ReportHost, ReportItem};
+
+/// The scanner family name used in checks, remediations and CVSS sources.
+pub const SCANNER: &str = "nessus";
+
+/// The UUID namespace of finding ids: `finding_id = UUIDv5(FINDING_NAMESPACE,
+/// fingerprint)`.
+///
+/// Fixed forever (changing it would change every finding id). It is itself
+/// `UUIDv5(NAMESPACE_URL, "https://github.com/patchflow/patchflow/ns/finding")`
+/// = `dd965c77-0806-5ad7-93a7-e0c8dd59e31b`.
+pub const FINDING_NAMESPACE: Uuid = Uuid::from_u128(0xdd96_5c77_0806_5ad7_93a7_e0c8_dd59_e31b);
+
+/// A finding as one report observed it: every field of
+/// [`FindingObserved`] except `asset`, `scan_id` and `first_observed_at`,
+/// which the adapter supplies ([`Observation::to_finding`]): the asset is the
+/// host's [`NormalizedHost::asset`] after inventory enrichment, and the first
+/// observation comes from ingest's fingerprint state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// `UUIDv5(FINDING_NAMESPACE, fingerprint)`.
+    pub finding_id: Uuid,
+    /// `nessus:v1:<asset_id>:<pluginID>:<port>/<protocol>`.
+    pub fingerprint: String,
+    /// The Nessus plugin.
+    pub check: Check,
+    /// Port; `0` = host level.
+    pub port: u16,
+    /// Lower-case protocol.
+    pub protocol: String,
+    /// Nessus severity 1–4 as low…critical.
+    pub severity: Severity,
+    /// Service name as reported (`www`, `http?`).
+    pub service: Option<String>,
+    /// CVE ids, upper case, de-duplicated, report order.
+    pub cves: Vec<String>,
+    /// CWE numbers, sorted, de-duplicated.
+    pub cwes: Vec<u32>,
+    /// CVSS vectors in canonical spelling (v2, then v3, then v4).
+    pub cvss: Vec<CvssVector>,
+    /// The plugin's solution.
+    pub remediation: Remediation,
+    /// The host's scan time (UTC).
+    pub observed_at: DateTime<Utc>,
+}
+
+impl Observation {
+    /// The `patch.finding.observed` payload for this observation on `asset`
+    /// (normally [`NormalizedHost::asset`], enriched from inventory), in scan
+    /// `scan_id`, first observed at `first_observed_at` (UTC).
+    pub fn to_finding(
+        &self,
+        asset: &Asset,
+        scan_id: Uuid,
+        first_observed_at: DateTime<Utc>,
+    ) -> FindingObserved {
+        FindingObserved {
+            finding_id: self.finding_id,
+            fingerprint: self.fingerprint.clone(),
+            scan_id,
+            asset: asset.clone(),
+            check: self.check.clone(),
+            port: self.port,
+            protocol: self.protocol.clone(),
+            service: self.service.clone(),
+            severity: self.severity,
+            cves: self.cves.clone(),
+            cwes: self.cwes.clone(),
+            cvss: self.cvss.clone(),
+            remediation: self.remediation.clone(),
+            observed_at: self.observed_at,
+            first_observed_at,
+        }
+    }
+
+    /// Folds a repeat of the same fingerprint into this observation: the
+    /// higher severity, the union of CVEs (report order), CWEs and vectors;
+    /// the first item's check, service and solution stay.
+    fn merge(&mut self, other: Observation) {
+        self.severity = self.severity.max(other.severity);
+        for cve in other.cves {
+            if !self.cves.contains(&cve) {
+                self.cves.push(cve);
+            }
+        }
+        self.cwes.extend(other.cwes);
+        self.cwes.sort_unstable();
+        self.cwes.dedup();
+        for v in other.cvss {
+            if !self
+                .cvss
+                .iter()
+                .any(|c| c.version == v.version && c.vector == v.vector)
+            {
+                self.cvss.push(v);
+            }
+        }
+    }
+}
+
+/// One host of a report in the events model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormalizedHost {
+    /// The asset as the scanner described it (no inventory attributes yet).
+    pub asset: Asset,
+    /// The host's scan time (UTC), see the module rules.
+    pub observed_at: DateTime<Utc>,
+    /// When the host's scan started (UTC), when the report says.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the host's scan ended (UTC), when the report says.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Findings (severity 1–4), one per fingerprint, in report order.
+    pub findings: Vec<Observation>,
+    /// Informational items (severity 0), in report order.
+    pub facts: Vec<AssetFact>,
+}
+
+impl NormalizedHost {
+    /// The `patch.asset.upserted` payload for this host, as scan `scan_id`
+    /// saw it (source `scan`, with its facts).
+    pub fn asset_upserted(&self, scan_id: Uuid) -> AssetUpserted {
+        AssetUpserted {
+            asset: self.asset.clone(),
+            source: AssetSource::Scan,
+            scan_id: Some(scan_id),
+            facts: self.facts.clone(),
+        }
+    }
+}
+
+/// Normalizes one host. `fallback_time` (UTC) is the scan time used when the
+/// host states none (normally the time the report was submitted).
+pub fn normalize_host(host: &ReportHost, fallback_time: DateTime<Utc>) -> NormalizedHost {
+    let asset = host_asset(host);
+    let started_at = host.properties.started_at();
+    let finished_at = host.properties.ended_at();
+    let observed_at = started_at.or(finished_at).unwrap_or(fallback_time);
+    let mut findings: Vec<Observation> = Vec::new();
+    let mut by_fingerprint: HashMap<String, usize> = HashMap::new();
+    let mut facts = Vec::new();
+    for item in &host.items {
+        let protocol = item.protocol.to_lowercase();
+        if item.severity == 0 {
+            facts.push(AssetFact {
+                check_id: item.plugin_id.to_string(),
+                name: item.plugin_name.clone(),
+                port: item.port,
+                protocol,
+                service: item.svc_name.clone(),
+            });
+            continue;
+        }
+        let obs = observation(&asset.asset_id, item, protocol, observed_at);
+        match by_fingerprint.get(&obs.fingerprint) {
+            Some(&i) => {
+                if let Some(first) = findings.get_mut(i) {
+                    first.merge(obs);
+                }
+            }
+            None => {
+                by_fingerprint.insert(obs.fingerprint.clone(), findings.len());
+                findings.push(obs);
+            }
+        }
+    }
+    NormalizedHost {
+        asset,
+        observed_at,
+        started_at,
+        finished_at,
+        findings,
+        facts,
+    }
+}
+
+/// The scanner's view of a host as an [`Asset`] (inventory attributes unset).
+///
+/// - `asset_id`: see the module rules.
+/// - `hostname`: the name the id came from, case kept (a short name, or a
+///   URL's whole host).
+/// - `ip`: `host-ip`, else `ReportHost@name`, `host-fqdn` or `host-rdns` when
+///   one of them is an IP literal.
+/// - `fqdn`: `host-fqdn` (a URL's host), else `host-rdns`, else a dotted
+///   `ReportHost@name`, whichever is not an IP literal.
+/// - `os`, `mac`: `operating-system`, `mac-address` as reported.
+pub fn host_asset(host: &ReportHost) -> Asset {
+    let p = &host.properties;
+    let name = host.name.trim();
+    let fqdn_tag = p.host_fqdn.as_deref().map(str::trim);
+    let hostname = [
+        p.hostname.as_deref(),
+        fqdn_tag,
+        p.netbios_name.as_deref(),
+        Some(name),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(identity::host_name_of);
+    let ip = p
+        .host_ip
+        .as_deref()
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .or_else(|| {
+            [Some(name), fqdn_tag, p.host_rdns.as_deref()]
+                .into_iter()
+                .flatten()
+                .map(str::trim)
+                .find(|s| identity::is_ip(s))
+        })
+        .map(str::to_owned);
+    let as_fqdn = |s: &str| {
+        let host = identity::url_host(s).unwrap_or(s).trim();
+        (!host.is_empty() && !identity::is_ip(host)).then(|| host.to_owned())
+    };
+    let fqdn = fqdn_tag
+        .and_then(as_fqdn)
+        .or_else(|| p.host_rdns.as_deref().and_then(as_fqdn))
+        .or_else(|| as_fqdn(name).filter(|n| n.contains('.')));
+    let asset_id = identity::asset_id(hostname.as_deref(), ip.as_deref())
+        .unwrap_or_else(|| name.to_lowercase());
+    Asset {
+        asset_id,
+        hostname,
+        ip,
+        fqdn,
+        os: p.operating_system.clone(),
+        mac: p.mac_address.clone(),
+        ..Asset::default()
+    }
+}
+
+/// `nessus:v1:<asset_id>:<plugin_id>:<port>/<protocol>`, protocol lower-cased.
+pub fn fingerprint(asset_id: &str, plugin_id: u32, port: u16, protocol: &str) -> String {
+    format!(
+        "nessus:v1:{asset_id}:{plugin_id}:{port}/{}",
+        protocol.to_lowercase()
+    )
+}
+
+/// `UUIDv5(FINDING_NAMESPACE, fingerprint)`.
+pub fn finding_id(fingerprint: &str) -> Uuid {
+    Uuid::new_v5(&FINDING_NAMESPACE, fingerprint.as_bytes())
+}
+
+/// The normalized severity of a Nessus `severity` (0–4; above 4 is critical).
+pub fn severity(nessus: u8) -> Severity {
+    match nessus {
+        0 => Severity::Info,
+        1 => Severity::Low,
+        2 => Severity::Medium,
+        3 => Severity::High,
+        _ => Severity::Critical,
+    }
+}
+
+/// A CWE number from `CWE-20`, `CWE:20`, `cwe 20` or `20`; `None` for
+/// anything else (`NVD-CWE-noinfo`, `NVD-CWE-Other`, empty).
+pub fn parse_cwe(text: &str) -> Option<u32> {
+    let t = text.trim();
+    let digits = match t.get(..3) {
+        Some(p) if p.eq_ignore_ascii_case("cwe") => t
+            .get(3..)
+            .unwrap_or_default()
+            .trim_start_matches(['-', ':', ' ']),
+        _ => t,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Which Nessus element a vector came from, which decides the version of a
+/// vector written without a prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorField {
+    /// `cvss_vector`: bare means CVSS v2.
+    V2,
+    /// `cvss3_vector`: bare means CVSS v3.0 (Nessus writes 3.0).
+    V3,
+    /// `cvss4_vector`: bare means CVSS v4.0.
+    V4,
+}
+
+/// A vector in its canonical spelling and version ([`CvssVector::vector`]):
+/// v2 bare (`CVSS2#` and surrounding parentheses removed), v3 with its
+/// `CVSS:3.0/` or `CVSS:3.1/` prefix exactly once, v4 with `CVSS:4.0/`.
+///
+/// A version prefix wins over the field; a vector without one takes the
+/// field's version (see [`VectorField`]). Stacked prefixes
+/// (`CVSS:3.0/CVSS:3.1/…`, a peer's bug) collapse to the innermost one.
+/// Metrics are not checked here (prioritize scores the vector and refuses a
+/// bad one); only the shape `KEY:VALUE/KEY:VALUE…` is.
+///
+/// # Errors
+/// A one-phrase reason: an unknown `CVSS:x.y/` version, or a body that is not
+/// `/`-separated `KEY:VALUE` pairs.
+pub fn canonical_cvss(field: VectorField, raw: &str) -> Result<(CvssVersion, String), String> {
+    let mut s = raw.trim();
+    if let Some(inner) = s.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
+        s = inner.trim();
+    }
+    let mut version = None;
+    if let Some(rest) = s.strip_prefix("CVSS2#") {
+        s = rest;
+        version = Some(CvssVersion::V2);
+    }
+    while let Some(rest) = s.strip_prefix("CVSS:") {
+        let (label, body) = rest.split_once('/').unwrap_or((rest, ""));
+        version = Some(match label {
+            "3.0" => CvssVersion::V3_0,
+            "3.1" => CvssVersion::V3_1,
+            "4.0" => CvssVersion::V4_0,
+            other => return Err(format!("has an unknown version prefix CVSS:{other}")),
+        });
+        s = body;
+    }
+    let body = s.trim().trim_end_matches('/');
+    let well_formed = !body.is_empty()
+        && body.split('/').all(|metric| {
+            metric.split_once(':').is_some_and(|(k, v)| {
+                !k.is_empty()
+                    && !v.is_empty()
+                    && k.bytes().all(|b| b.is_ascii_alphanumeric())
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric())
+            })
+        });
+    if !well_formed {
+        return Err("is not a CVSS vector (KEY:VALUE/KEY:VALUE…)".to_owned());
+    }
+    let version = version.unwrap_or(match field {
+        VectorField::V2 => CvssVersion::V2,
+        VectorField::V3 => CvssVersion::V3_0,
+        VectorField::V4 => CvssVersion::V4_0,
+    });
+    let vector = match version {
+        CvssVersion::V2 => body.to_owned(),
+        v => format!("CVSS:{}/{body}", v.as_str()),
+    };
+    Ok((version, vector))
+}
+
+fn observation(
+    asset_id: &str,
+    item: &ReportItem,
+    protocol: String,
+    observed_at: DateTime<Utc>,
+) -> Observation {
+    let fingerprint = fingerprint(asset_id, item.plugin_id, item.port, &protocol);
+    let mut cves: Vec<String> = Vec::new();
+    for cve in &item.cves {
+        let cve = cve.trim().to_uppercase();
+        if !cve.is_empty() && !cves.contains(&cve) {
+            cves.push(cve);
+        }
+    }
+    let mut cwes: Vec<u32> = item
+        .cwes
+        .iter()
+        .filter_map(|c| parse_cwe(c))
+        .chain(item.xrefs.iter().filter_map(|x| {
+            let (kind, value) = x.split_once(':')?;
+            if kind.trim().eq_ignore_ascii_case("cwe") {
+                parse_cwe(value)
+            } else {
+                None
+            }
+        }))
+        .collect();
+    cwes.sort_unstable();
+    cwes.dedup();
+    let cvss = [
+        (VectorField::V2, &item.cvss_vector, item.cvss_base_score),
+        (VectorField::V3, &item.cvss3_vector, item.cvss3_base_score),
+        (VectorField::V4, &item.cvss4_vector, item.cvss4_base_score),
+    ]
+    .into_iter()
+    .filter_map(|(field, raw, score)| {
+        // The parser already refused reports with a vector that does not
+        // canonicalize, so nothing is dropped here for a parsed report.
+        let (version, vector) = canonical_cvss(field, raw.as_deref()?).ok()?;
+        Some(CvssVector {
+            version,
+            vector,
+            reported_score: score,
+            source: SCANNER.to_owned(),
+        })
+    })
+    .collect();
+    let id = item.plugin_id.to_string();
+    Observation {
+        finding_id: finding_id(&fingerprint),
+        fingerprint,
+        check: Check {
+            scanner: SCANNER.to_owned(),
+            id: id.clone(),
+            name: item.plugin_name.clone(),
+            family: item.plugin_family.clone(),
+        },
+        port: item.port,
+        protocol,
+        service: item.svc_name.clone(),
+        severity: severity(item.severity),
+        cves,
+        cwes,
+        cvss,
+        remediation: Remediation::Solution {
+            scanner: SCANNER.to_owned(),
+            check_id: id,
+            text: item.solution.clone().unwrap_or_else(|| "n/a".to_owned()),
+        },
+        observed_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nessus::HostProperties;
+
+    #[test]
+    fn finding_namespace_is_the_documented_v5() {
+        assert_eq!(
+            FINDING_NAMESPACE,
+            Uuid::new_v5(
+                &Uuid::NAMESPACE_URL,
+                b"https://github.com/patchflow/patchflow/ns/finding"
+            )
+        );
+    }
+
+    #[test]
+    fn vectors_get_their_canonical_spelling() {
+        use CvssVersion::*;
+        use VectorField as F;
+        let table = [
+            (
+                F::V2,
+                "CVSS2#AV:N/AC:L/Au:N/C:P/I:N/A:N",
+                Ok((V2, "AV:N/AC:L/Au:N/C:P/I:N/A:N")),
+            ),
+            (
+                F::V2,
+                "(AV:N/AC:L/Au:N/C:P/I:N/A:N)",
+                Ok((V2, "AV:N/AC:L/Au:N/C:P/I:N/A:N")),
+            ),
+            (
+                F::V3,
+                "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N",
+                Ok((V3_0, "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N")),
+            ),
+            (
+                F::V3,
+                "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H",
+                Ok((V3_1, "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H")),
+            ),
+            (
+                F::V3,
+                "CVSS:3.0/CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H",
+                Ok((V3_1, "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H")),
+            ),
+            (
+                F::V4,
+                "AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+                Ok((
+                    V4_0,
+                    "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+                )),
+            ),
+            (
+                F::V3,
+                " CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:N/A:N/ ",
+                Ok((V3_0, "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:N/A:N")),
+            ),
+        ];
+        for (field, raw, want) in table {
+            let got = canonical_cvss(field, raw);
+            let want = want.map(|(v, s): (CvssVersion, &str)| (v, s.to_owned()));
+            assert_eq!(got, want, "{raw}");
+        }
+        for bad in ["CVSS:3.7/AV:N", "garbage", "", "AV:N//AC:L", "CVSS:3.1/"] {
+            assert!(canonical_cvss(F::V3, bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn cwe_spellings_become_one_number() {
+        let table = [
+            ("CWE-20", Some(20)),
+            ("CWE:20", Some(20)),
+            ("cwe 79", Some(79)),
+            ("79", Some(79)),
+            (" 352 ", Some(352)),
+            ("NVD-CWE-noinfo", None),
+            ("CWE-", None),
+            ("-5", None),
+        ];
+        for (text, want) in table {
+            assert_eq!(parse_cwe(text), want, "{text}");
+        }
+    }
+
+    fn host(name: &str, props: HostProperties) -> ReportHost {
+        ReportHost {
+            name: name.to_owned(),
+            properties: props,
+            items: vec![],
+        }
+    }
+
+    #[test]
+    fn asset_identity_follows_the_documented_order() {
+        let tags = |hostname: Option<&str>,
+                    fqdn: Option<&str>,
+                    netbios: Option<&str>,
+                    ip: Option<&str>| {
+            HostProperties {
+                hostname: hostname.map(str::to_owned),
+                host_fqdn: fqdn.map(str::to_owned),
+                netbios_name: netbios.map(str::to_owned),
+                host_ip: ip.map(str::to_owned),
+                ..HostProperties::default()
+            }
+        };
+        let table = [
+            (
+                host(
+                    "10.0.0.1",
+                    tags(
+                        Some("Host-A"),
+                        Some("other.example"),
+                        Some("NB"),
+                        Some("10.0.0.1"),
+                    ),
+                ),
+                "host-a",
+            ),
+            (
+                host(
+                    "10.0.0.1",
+                    tags(
+                        None,
+                        Some("Web01.Example.com"),
+                        Some("NB"),
+                        Some("10.0.0.1"),
+                    ),
+                ),
+                "web01",
+            ),
+            (
+                host(
+                    "10.0.0.1",
+                    tags(
+                        None,
+                        Some("10.0.0.1"),
+                        Some("MIKE-MACBOOK"),
+                        Some("10.0.0.1"),
+                    ),
+                ),
+                "mike-macbook",
+            ),
+            (
+                host("Srv.Corp.example", tags(None, None, None, None)),
+                "srv",
+            ),
+            (
+                host(
+                    "http://google.com/",
+                    tags(None, Some("http://google.com/"), None, None),
+                ),
+                "google.com",
+            ),
+            (
+                host(
+                    "192.168.2.104",
+                    tags(None, None, None, Some("192.168.2.104")),
+                ),
+                "192.168.2.104",
+            ),
+            (
+                host("2001:DB8::0:1", tags(None, None, None, None)),
+                "2001:db8::1",
+            ),
+        ];
+        for (h, want) in table {
+            assert_eq!(host_asset(&h).asset_id, want, "{h:?}");
+        }
+    }
+
+    #[test]
+    fn asset_fields_fall_back_per_notes() {
+        let was = host_asset(&host(
+            "http://google.com/",
+            HostProperties {
+                host_fqdn: Some("http://google.com/".into()),
+                ..HostProperties::default()
+            },
+        ));
+        assert_eq!(was.hostname.as_deref(), Some("google.com"));
+        assert_eq!(was.fqdn.as_deref(), Some("google.com"));
+        assert_eq!(was.ip, None);
+        let bare = host_asset(&host("10.1.2.3", HostProperties::default()));
+        assert_eq!(bare.ip.as_deref(), Some("10.1.2.3"));
+        assert_eq!((bare.hostname, bare.fqdn), (None, None));
+    }
+
+    #[test]
+    fn fingerprint_and_id_are_stable() {
+        let fp = fingerprint("qa3app09", 10114, 0, "ICMP");
+        assert_eq!(fp, "nessus:v1:qa3app09:10114:0/icmp");
+        assert_eq!(
+            finding_id(&fp),
+            Uuid::new_v5(&FINDING_NAMESPACE, fp.as_bytes())
+        );
+        assert_ne!(
+            finding_id(&fp),
+            finding_id("nessus:v1:qa3app08:10114:0/icmp")
+        );
+    }
+
+    #[test]
+    fn repeated_items_merge_into_one_observation() {
+        let item = |sev: u8, cve: &str| ReportItem {
+            plugin_id: 58987,
+            plugin_name: "PHP Unsupported Version Detection".into(),
+            port: 80,
+            protocol: "TCP".into(),
+            severity: sev,
+            cves: vec![cve.into()],
+            ..ReportItem::default()
+        };
+        let mut h = host("web", HostProperties::default());
+        h.items = vec![item(3, "cve-2000-1"), item(4, "CVE-2000-2"), item(0, "")];
+        let t: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let n = normalize_host(&h, t);
+        assert_eq!(n.observed_at, t);
+        assert_eq!(n.findings.len(), 1);
+        let f = &n.findings[0];
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.cves, ["CVE-2000-1", "CVE-2000-2"]);
+        assert_eq!(f.protocol, "tcp");
+        assert_eq!(f.fingerprint, "nessus:v1:web:58987:80/tcp");
+        assert_eq!(
+            f.remediation,
+            Remediation::Solution {
+                scanner: "nessus".into(),
+                check_id: "58987".into(),
+                text: "n/a".into()
+            }
+        );
+        assert_eq!(n.facts.len(), 1);
+        assert_eq!(n.facts[0].protocol, "tcp");
+    }
+}
