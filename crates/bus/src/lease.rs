@@ -65,3 +65,50 @@ impl Lease {
         }
     }
 }
+
+/// Calls `tick` every `period` while this process holds the lease `name`, until
+/// `token` fires. A tick that fails is logged and retried at the next period;
+/// a lost lease stops the ticks until it is won back.
+///
+/// # Errors
+/// [`BusError::Ensure`] when the lease bucket cannot be opened at start.
+pub async fn run_ticks<F, Fut>(
+    bus: &Bus,
+    name: &str,
+    period: Duration,
+    token: tokio_util::sync::CancellationToken,
+    mut tick: F,
+) -> Result<(), BusError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), BusError>>,
+{
+    let lease = Lease::new(bus, name).await?;
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut leading = false;
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return Ok(()),
+            _ = interval.tick() => {}
+        }
+        match lease.hold().await {
+            Ok(true) => {
+                if !leading {
+                    tracing::info!(lease = name, "lease acquired, ticking");
+                    leading = true;
+                }
+                if let Err(e) = tick().await {
+                    tracing::warn!(lease = name, error = %e, "tick failed, retrying next period");
+                }
+            }
+            Ok(false) => {
+                if leading {
+                    tracing::warn!(lease = name, "lease lost");
+                    leading = false;
+                }
+            }
+            Err(e) => tracing::warn!(lease = name, error = %e, "lease check failed"),
+        }
+    }
+}

@@ -41,7 +41,7 @@ use tracing::{debug, info, warn};
 
 pub use clock::Clock;
 pub use consume::{Delivery, HandleError, Handler, serve};
-pub use lease::Lease;
+pub use lease::{Lease, run_ticks};
 pub use reports::{ReportStore, StoredReport};
 pub use state::{StateStore, Versioned, kv_key};
 
@@ -95,6 +95,12 @@ pub enum BusError {
         key: String,
         /// The revision the write expected.
         revision: u64,
+    },
+    /// The named object, key or stream does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked up.
+        what: String,
     },
     /// Any other KV, object-store or stream read failure.
     #[error("{op}: {reason}")]
@@ -207,6 +213,9 @@ impl Bus {
                     match event {
                         async_nats::Event::Connected => info!("nats connected"),
                         async_nats::Event::Disconnected => warn!("nats disconnected, reconnecting"),
+                        async_nats::Event::Draining | async_nats::Event::Closed => {
+                            debug!(event = %event, "nats connection closing");
+                        }
                         other => warn!(event = %other, "nats connection event"),
                     }
                 });
@@ -519,6 +528,13 @@ impl Bus {
             .await
             .map_err(|e| BusError::io(format!("info of stream {name}"), e))?;
         Ok(info.state.last_sequence)
+    }
+
+    /// Flushes and closes the connection (no reconnect attempts afterwards):
+    /// call it before stopping a local server.
+    pub async fn close(&self) {
+        let _ = self.client.flush().await;
+        let _ = self.client.drain().await;
     }
 
     /// Waits until every message buffered by the client is flushed to the server.

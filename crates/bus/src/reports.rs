@@ -65,15 +65,18 @@ impl ReportStore {
     /// Opens a stored report for streaming reads.
     ///
     /// # Errors
-    /// [`BusError::Io`] when it does not exist or cannot be read.
+    /// [`BusError::NotFound`] when it does not exist, [`BusError::Io`] when it
+    /// cannot be read.
     pub async fn open(
         &self,
         name: &str,
     ) -> Result<impl AsyncRead + Unpin + Send + 'static, BusError> {
-        self.os
-            .get(name)
-            .await
-            .map_err(|e| BusError::io(format!("open report {name}"), e))
+        self.os.get(name).await.map_err(|e| match e.kind() {
+            async_nats::jetstream::object_store::GetErrorKind::NotFound => BusError::NotFound {
+                what: format!("report {name:?} in the object store"),
+            },
+            _ => BusError::io(format!("open report {name}"), e),
+        })
     }
 
     /// Size and digest of a stored report.

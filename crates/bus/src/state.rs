@@ -170,6 +170,19 @@ impl StateStore {
     }
 }
 
+impl StateStore {
+    /// Live keys that start with `prefix`. Lists the whole bucket: for
+    /// occasional work (planning a scan), not for every tick.
+    ///
+    /// # Errors
+    /// [`BusError::Io`].
+    pub async fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, BusError> {
+        let mut keys = self.keys().await?;
+        keys.retain(|k| k.starts_with(prefix));
+        Ok(keys)
+    }
+}
+
 /// Builds a valid KV key from parts joined with `.`: characters outside
 /// `[A-Za-z0-9_-]` become `=XX` (hex of each UTF-8 byte), so any host name or
 /// id can be a key part and distinct parts never collide.

@@ -32,8 +32,10 @@
 //!   a torn file.
 //! - [`lab::handle_job`] is pure: time and the next boot id are passed in.
 
+pub mod adapter;
 pub mod config;
 pub mod lab;
 
+pub use adapter::LabAgent;
 pub use config::{Backend, Config};
 pub use lab::{AppliedRemediation, FailMode, LabError, LabState, handle_job, result_event};

@@ -33,12 +33,14 @@
 //! - The failure budget counts hosts attempted so far in the ring (completed
 //!   waves), halting only when strictly more than `max_failed_percent` failed.
 
+pub mod adapter;
 pub mod budget;
 pub mod config;
 pub mod output;
 pub mod run;
 pub mod waves;
 
+pub use adapter::DeployService;
 pub use config::DeployConfig;
 pub use output::{Output, to_events};
 pub use run::{

@@ -31,6 +31,7 @@
 //!   0) are facts about the asset, never findings.
 //! - All instants are UTC.
 
+pub mod adapter;
 pub mod identity;
 pub mod inventory;
 pub mod nessus;

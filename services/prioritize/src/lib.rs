@@ -32,12 +32,14 @@
 //!   never yields an empty table, so a broken feed cannot wipe the intel the
 //!   service already holds.
 
+pub mod adapter;
 pub mod config;
 pub mod cvss;
 pub mod intel;
 pub mod policy;
 pub mod stage;
 
+pub use adapter::PrioritizeService;
 pub use config::{Config, ConfigError};
 pub use intel::{EpssTable, Intel, IntelError, KevCatalog, load_epss, load_kev};
 pub use policy::{Policy, PolicyError};

@@ -26,6 +26,7 @@
 //!   an argument; nothing here reads the clock.
 //! - All instants are UTC.
 
+pub mod adapter;
 mod codec;
 mod error;
 pub mod projection;
@@ -33,6 +34,7 @@ pub mod query;
 pub mod render;
 pub mod summary;
 
+pub use adapter::{ReportService, catch_up};
 pub use error::ReportError;
 pub use projection::{Applied, BrokenLink, ChainReport, Projection, SCHEMA_VERSION, SkipReason};
 pub use query::{

@@ -42,6 +42,7 @@
 //!   ring, and the plan says so ([`PlanNote`]).
 //! - Completed and halted bundles are final.
 
+pub mod adapter;
 pub mod config;
 pub mod keys;
 pub mod output;
@@ -52,6 +53,7 @@ pub mod rollout;
 #[cfg(test)]
 mod test_support;
 
+pub use adapter::ScheduleService;
 pub use config::{Config, ConfigError, RingConfig};
 pub use output::Output;
 pub use plan::{

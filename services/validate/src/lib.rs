@@ -26,10 +26,12 @@
 //! - A probe never returns a Rust error: a failing target is evidence
 //!   (`ok: false` with the reason), not broken machinery.
 
+pub mod adapter;
 pub mod checks;
 pub mod config;
 pub mod stage;
 
+pub use adapter::ValidateService;
 pub use checks::{http_check, run_check, run_checks, tcp_check};
 pub use config::{CheckConfig, CheckKind, Config, ConfigError};
 pub use stage::{Reported, Verdict, decide};

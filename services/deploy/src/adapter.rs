@@ -1,0 +1,212 @@
+//! The bus adapter of deploy: consumes released rings, agent results,
+//! verdicts and rollback requests, and ticks (as the lease holder) to time
+//! out silent hosts and resume paused rings. Order per input: decide →
+//! publish jobs and progress events, awaiting every PubAck → store the ring
+//! run with compare-and-set → ack. State is handled one message at a time per
+//! process, and only the lease holder ticks, so a wave is finished once.
+//!
+//! KV layout (bucket `<ns>_deploy`): `run.<bundle>.<ring>` [`RingRun`], and
+//! `index.waking`, the runs that wait for a deadline (read by the tick).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bus::{Bus, BusError, Clock, Delivery, HandleError, Handler, StateStore};
+use events::{Payload, Service, spec};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::{Decision, DeployConfig, Output, RingRun, input_key};
+
+const WAKING: &str = "index.waking";
+
+/// The deploy service: build it, then [`DeployService::run`] it.
+#[derive(Debug, Clone)]
+pub struct DeployService {
+    bus: Bus,
+    clock: Clock,
+    cfg: Arc<DeployConfig>,
+    state: StateStore,
+}
+
+impl DeployService {
+    /// Opens the state bucket.
+    ///
+    /// # Errors
+    /// [`BusError`] when the bucket cannot be created or opened.
+    pub async fn build(cfg: DeployConfig, bus: Bus, clock: Clock) -> Result<Self, BusError> {
+        let state = bus.state(Service::Deploy).await?;
+        Ok(DeployService {
+            bus,
+            clock,
+            cfg: Arc::new(cfg),
+            state,
+        })
+    }
+
+    /// Consumes and ticks until `token` fires, then drains in-flight work.
+    ///
+    /// # Errors
+    /// [`BusError`] when a consumer or the lease bucket cannot be set up.
+    pub async fn run(self, token: CancellationToken) -> Result<(), BusError> {
+        let period = Duration::from_millis(self.cfg.tick_interval_ms.max(10));
+        let ticker = self.clone();
+        let consume = bus::serve(
+            &self.bus,
+            Service::Deploy,
+            spec::consumers(Service::Deploy),
+            Arc::new(self.clone()),
+            true,
+            token.clone(),
+        );
+        let tick = bus::run_ticks(&self.bus, "deploy", period, token, move || {
+            let s = ticker.clone();
+            async move { s.tick().await }
+        });
+        let (a, b) = tokio::join!(consume, tick);
+        a.and(b)
+    }
+
+    async fn tick(&self) -> Result<(), BusError> {
+        let waking = self.state.load::<BTreeSet<String>>(WAKING).await?;
+        for key in waking.value.unwrap_or_default() {
+            let stored = self.state.load::<RingRun>(&key).await?;
+            let Some(mut run) = stored.value else {
+                self.set_waking(&key, false).await?;
+                continue;
+            };
+            let now = self.clock.now();
+            if run.wakes_at().is_none_or(|t| t > now) {
+                continue;
+            }
+            let decision = match run.on_tick(now) {
+                Ok(d) => d,
+                Err(e) => {
+                    warn!(run = %key, error = %e, "tick failed on the stored run");
+                    continue;
+                }
+            };
+            match self
+                .commit(&key, stored.revision, true, run, decision, None)
+                .await
+            {
+                Ok(()) | Err(BusError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes a decision's outputs, stores the run, keeps the waking index.
+    async fn commit(
+        &self,
+        key: &str,
+        revision: u64,
+        was_waking: bool,
+        run: RingRun,
+        decision: Decision,
+        traceparent: Option<&str>,
+    ) -> Result<(), BusError> {
+        let outputs = match decision {
+            Decision::Advance(outputs) => outputs,
+            Decision::Skip { reason } => {
+                debug!(run = %key, %reason, "skip");
+                return Ok(());
+            }
+        };
+        self.publish(outputs, traceparent).await?;
+        self.state.save(key, &run, revision).await?;
+        let waking = run.wakes_at().is_some();
+        if waking != was_waking {
+            self.set_waking(key, waking).await?;
+        }
+        Ok(())
+    }
+
+    async fn publish(
+        &self,
+        outputs: Vec<Output>,
+        traceparent: Option<&str>,
+    ) -> Result<(), BusError> {
+        let now = self.clock.now();
+        let events: Vec<_> = outputs
+            .into_iter()
+            .map(|o| {
+                let mut e = o.into_event(now);
+                e.traceparent = Some(bus::trace::child(traceparent));
+                e
+            })
+            .collect();
+        self.bus.publish_all(&events).await
+    }
+
+    async fn set_waking(&self, key: &str, waking: bool) -> Result<(), BusError> {
+        loop {
+            let current = self.state.load::<BTreeSet<String>>(WAKING).await?;
+            let mut set = current.value.unwrap_or_default();
+            let changed = if waking {
+                set.insert(key.to_owned())
+            } else {
+                set.remove(key)
+            };
+            if !changed {
+                return Ok(());
+            }
+            match self.state.save(WAKING, &set, current.revision).await {
+                Ok(_) => return Ok(()),
+                Err(BusError::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Handler for DeployService {
+    async fn handle(&self, d: Delivery) -> Result<(), HandleError> {
+        let Some(key) = input_key(&d.event.data) else {
+            return Err(HandleError::Poison(format!(
+                "deploy does not consume {}",
+                d.event.event_type()
+            )));
+        };
+        let now = self.clock.now();
+        let traceparent = d.event.traceparent.as_deref();
+        let stored = self.state.load::<RingRun>(&key).await?;
+        match (stored.value, &d.event.data) {
+            (None, Payload::BundleScheduled(s)) => {
+                let (run, outputs) = RingRun::start(s, now).map_err(|e| {
+                    HandleError::Poison(format!(
+                        "cannot roll out {} in {}: {e}",
+                        s.bundle_id, s.ring
+                    ))
+                })?;
+                info!(bundle = %s.bundle_id, ring = %s.ring, hosts = s.hosts.len(), "ring rollout started");
+                self.commit(&key, 0, false, run, Decision::Advance(outputs), traceparent)
+                    .await?;
+                Ok(())
+            }
+            (None, _) => {
+                // A result or verdict for a run this deploy never started.
+                warn!(run = %key, event = %d.event.id, kind = d.event.event_type(), "no ring run for this input, ignored");
+                Ok(())
+            }
+            (Some(mut run), _) => {
+                let was_waking = run.wakes_at().is_some();
+                let decision = run.on_event(&d.event, now).map_err(|e| {
+                    HandleError::Poison(format!("{} on run {key}: {e}", d.event.event_type()))
+                })?;
+                self.commit(
+                    &key,
+                    stored.revision,
+                    was_waking,
+                    run,
+                    decision,
+                    traceparent,
+                )
+                .await?;
+                Ok(())
+            }
+        }
+    }
+}
