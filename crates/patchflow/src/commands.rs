@@ -1,0 +1,546 @@
+//! What each command does. Errors carry context and end as one line on
+//! stderr with exit status 1.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use bus::Bus;
+use chrono::{DateTime, NaiveDate, Utc};
+use events::{Event, Payload, ScanScope, ScanSubmitted, Service};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+use uuid::Uuid;
+
+use crate::cli::{
+    AuditCommand, Cli, Command, ReportCommand, ScanCommand, SchemasCommand, ScopeArg, ServiceArg,
+};
+use crate::config::{Config, Overrides};
+use crate::{demo, local_nats, run};
+
+/// Runs one command.
+pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let overrides = Overrides {
+        nats_url: cli.global.nats_url.clone(),
+        namespace: cli.global.namespace.clone(),
+        data_dir: cli.global.data_dir.clone(),
+        replicas: cli.global.replicas,
+    };
+    let quiet_default = matches!(cli.command, Command::Up { demo: true });
+    match cli.command {
+        Command::Up { demo: true } => {
+            init_logging(cli.global.log.as_deref(), None, quiet_default);
+            demo::run(cli.global.config.as_deref(), &overrides).await
+        }
+        Command::Parse { file } => parse(&file),
+        Command::Cvss { vectors } => cvss(&vectors),
+        Command::Schemas(cmd) => schemas(cmd),
+        command => {
+            let cfg = Config::load(cli.global.config.as_deref(), &overrides)?;
+            init_logging(
+                cli.global.log.as_deref(),
+                cfg.telemetry.log.as_deref(),
+                false,
+            );
+            match command {
+                Command::Up { .. } => up(cfg).await,
+                Command::Serve { service } => serve(cfg, service).await,
+                Command::Agent {
+                    host,
+                    backend,
+                    state,
+                } => {
+                    agent_cmd(
+                        cfg,
+                        agent::Config {
+                            host,
+                            backend,
+                            state,
+                        },
+                    )
+                    .await
+                }
+                Command::Scan(ScanCommand::Submit {
+                    file,
+                    format,
+                    scope,
+                    by,
+                    wait,
+                }) => scan_submit(&cfg, &file, format, scope, &by, wait).await,
+                Command::Report(cmd) => report_cmd(&cfg, cmd).await,
+                Command::Audit(AuditCommand::Verify) => audit_verify(&cfg),
+                Command::Parse { .. } | Command::Cvss { .. } | Command::Schemas(_) => {
+                    unreachable_command()
+                }
+            }
+        }
+    }
+}
+
+fn unreachable_command() -> Result<ExitCode> {
+    bail!("command dispatched twice")
+}
+
+/// Starts `tracing` with the first filter of: `--log`, `RUST_LOG`, the
+/// config's, `info` (or `warn` for the demo, which prints its own progress).
+pub fn init_logging(flag: Option<&str>, config: Option<&str>, quiet: bool) {
+    let filter = flag
+        .map(str::to_owned)
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .or_else(|| config.map(str::to_owned))
+        .unwrap_or_else(|| if quiet { "warn".into() } else { "info".into() });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+async fn connect(cfg: &Config, name: &str) -> Result<Bus> {
+    let bus = Bus::connect(&cfg.bus_config(name)?).await?;
+    bus.ensure().await?;
+    Ok(bus)
+}
+
+/// Fills in the URL of a running `patchflow up` on this machine, if any.
+fn with_discovered_nats(mut cfg: Config) -> Config {
+    if cfg.nats.url.is_none() {
+        cfg.nats.url = local_nats::discovered_url(&cfg.data_dir());
+    }
+    cfg
+}
+
+async fn up(cfg: Config) -> Result<ExitCode> {
+    let mut cfg = cfg;
+    let data_dir = cfg.data_dir();
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("create data folder {}", data_dir.display()))?;
+    let mut local = None;
+    if cfg.nats.url.is_none() {
+        let server = local_nats::LocalNats::start(&data_dir)?;
+        info!(url = server.url(), "started a local nats-server");
+        cfg.nats.url = Some(server.url().to_owned());
+        local = Some(server);
+    }
+    let bus = connect(&cfg, "patchflow-up").await?;
+    let clock = cfg.clock.clock();
+    let token = CancellationToken::new();
+    run::cancel_on_signal(token.clone());
+    let services = run::start(&cfg, &bus, &clock, &Service::PIPELINE, true, &token).await?;
+    eprintln!(
+        "patchflow up: every service running on {} (namespace {}); Ctrl-C or SIGTERM stops",
+        cfg.nats.url.as_deref().unwrap_or_default(),
+        cfg.nats.namespace
+    );
+    let result = run::join(services).await;
+    bus.close().await;
+    if let Some(mut server) = local {
+        server.stop();
+    }
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+async fn serve(cfg: Config, service: ServiceArg) -> Result<ExitCode> {
+    let service = match service {
+        ServiceArg::Ingest => Service::Ingest,
+        ServiceArg::Prioritize => Service::Prioritize,
+        ServiceArg::Schedule => Service::Schedule,
+        ServiceArg::Deploy => Service::Deploy,
+        ServiceArg::Validate => Service::Validate,
+        ServiceArg::Report => Service::Report,
+    };
+    let bus = connect(&cfg, &format!("patchflow-{service}")).await?;
+    let clock = cfg.clock.clock();
+    let token = CancellationToken::new();
+    run::cancel_on_signal(token.clone());
+    let services = run::start(&cfg, &bus, &clock, &[service], false, &token).await?;
+    info!(%service, "serving");
+    run::join(services).await?;
+    let _ = bus.flush().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn agent_cmd(cfg: Config, agent_cfg: agent::Config) -> Result<ExitCode> {
+    agent_cfg.validate()?;
+    let cfg = with_discovered_nats(cfg);
+    let bus = connect(&cfg, &format!("patchflow-agent-{}", agent_cfg.host)).await?;
+    let token = CancellationToken::new();
+    run::cancel_on_signal(token.clone());
+    let agent = agent::LabAgent::build(&agent_cfg, bus.clone(), cfg.clock.clock())?;
+    info!(host = %agent_cfg.host, "agent running");
+    agent.run(token).await?;
+    let _ = bus.flush().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stores `file` in the reports bucket and publishes `patch.scan.submitted`.
+pub async fn submit(
+    bus: &Bus,
+    now: DateTime<Utc>,
+    file: &Path,
+    format: Option<String>,
+    scope: ScanScope,
+    by: &str,
+) -> Result<Event> {
+    let scan_id = Uuid::now_v7();
+    let file_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
+    let object = format!("{scan_id}-{}", sanitize(&file_name));
+    let mut reader = tokio::fs::File::open(file)
+        .await
+        .with_context(|| format!("open {}", file.display()))?;
+    let stored = bus.reports().await?.put(&object, &mut reader).await?;
+    let event = Event::new(
+        scan_id,
+        Service::Cli,
+        now,
+        ScanSubmitted {
+            scan_id,
+            object,
+            digest: stored.digest,
+            size_bytes: stored.size_bytes,
+            file_name,
+            format_hint: format,
+            scope,
+            submitted_by: by.to_owned(),
+        },
+    );
+    let mut event = event;
+    event.traceparent = Some(bus::trace::child(None));
+    bus.publish(&event).await?;
+    Ok(event)
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+async fn scan_submit(
+    cfg: &Config,
+    file: &Path,
+    format: Option<String>,
+    scope: ScopeArg,
+    by: &str,
+    wait: bool,
+) -> Result<ExitCode> {
+    let cfg = with_discovered_nats(cfg.clone());
+    let bus = connect(&cfg, "patchflow-cli").await?;
+    let scope = match scope {
+        ScopeArg::Full => ScanScope::Full,
+        ScopeArg::Partial => ScanScope::Partial,
+    };
+    let event = submit(&bus, cfg.clock.clock().now(), file, format, scope, by).await?;
+    println!("submitted scan {} ({})", event.id, file.display());
+    if !wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    match wait_for_scan(&bus, event.id).await? {
+        Payload::ScanCompleted(c) => {
+            println!(
+                "completed: {} hosts, {} findings, {} informational items",
+                c.hosts.len(),
+                c.findings,
+                c.info_facts
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Payload::ScanRejected(r) => {
+            println!("rejected: {}", r.reason);
+            Ok(ExitCode::from(2))
+        }
+        _ => bail!("unexpected outcome"),
+    }
+}
+
+/// Waits (up to 10 min) for the `scan.completed` or `scan.rejected` of `scan_id`.
+pub async fn wait_for_scan(bus: &Bus, scan_id: Uuid) -> Result<Payload> {
+    use futures::StreamExt as _;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(600);
+    let mut from = 1;
+    while tokio::time::Instant::now() < deadline {
+        let last = bus.stream_last_sequence(&events::spec::SCANS).await?;
+        if last >= from {
+            let messages = bus::consume::replay(bus, &events::spec::SCANS, from).await?;
+            let mut messages = std::pin::pin!(messages);
+            while let Some(m) = messages.next().await {
+                let m = m?;
+                from = m.stream_sequence + 1;
+                if let Ok(e) = Event::from_json(&m.payload) {
+                    match &e.data {
+                        Payload::ScanCompleted(c) if c.scan_id == scan_id => return Ok(e.data),
+                        Payload::ScanRejected(r) if r.scan_id == scan_id => return Ok(e.data),
+                        _ => {}
+                    }
+                }
+                if m.stream_sequence >= last {
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    bail!("scan {scan_id} was neither completed nor rejected within 10 minutes")
+}
+
+/// Parses `--as-of`: RFC 3339, or a date meaning its midnight UTC.
+pub fn parse_instant(s: &str) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    bail!("--as-of {s:?} is neither RFC 3339 (2025-01-20T00:00:00Z) nor a date (2025-01-20)")
+}
+
+async fn open_projection(cfg: &Config, no_sync: bool) -> Result<report::Projection> {
+    let cfg = with_discovered_nats(cfg.clone());
+    let db = cfg.report_db();
+    if !no_sync && cfg.nats.url.is_some() {
+        let mut bus_cfg = cfg.bus_config("patchflow-report-cli")?;
+        bus_cfg.connect_timeout = std::time::Duration::from_secs(10);
+        let bus = Bus::connect(&bus_cfg).await?;
+        report::catch_up(&bus, &db).await?;
+    } else if !db.exists() {
+        bail!(
+            "no report projection at {} and no NATS to build it from (set NATS_URL or run patchflow up)",
+            db.display()
+        );
+    }
+    Ok(report::Projection::open(&db)?)
+}
+
+async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
+    let out = &mut std::io::stdout().lock();
+    match cmd {
+        ReportCommand::Compliance {
+            as_of,
+            json,
+            no_sync,
+        } => {
+            let p = open_projection(cfg, no_sync).await?;
+            let as_of = match as_of {
+                Some(s) => parse_instant(&s)?,
+                None => cfg.clock.clock().now(),
+            };
+            let r = p.compliance(as_of)?;
+            if json {
+                writeln!(out, "{}", report::compliance_json(&r)?)?;
+            } else {
+                write!(out, "{}", report::render_compliance(&r))?;
+            }
+        }
+        ReportCommand::Audit {
+            bundle,
+            json,
+            no_sync,
+        } => {
+            let p = open_projection(cfg, no_sync).await?;
+            let trail = p.audit_trail(bundle)?;
+            if trail.is_empty() {
+                bail!("no events for bundle {bundle}");
+            }
+            if json {
+                writeln!(out, "{}", report::audit_json(&trail)?)?;
+            } else {
+                write!(out, "{}", report::render_audit(&trail))?;
+            }
+        }
+        ReportCommand::Bundles { no_sync } => {
+            let p = open_projection(cfg, no_sync).await?;
+            for b in p.bundles()? {
+                writeln!(
+                    out,
+                    "{}  {:<9} {:<10} hosts {:>3}  remediations {:>3}{}",
+                    b.bundle_id,
+                    b.priority.map(|p| p.as_str()).unwrap_or("-"),
+                    format!("{:?}", b.status).to_lowercase(),
+                    b.hosts,
+                    b.remediations,
+                    b.halt_reason
+                        .map(|r| format!("  halted in {}: {r}", b.halted_ring.unwrap_or_default()))
+                        .unwrap_or_default()
+                )?;
+            }
+        }
+        ReportCommand::DeadLetters { no_sync } => {
+            let p = open_projection(cfg, no_sync).await?;
+            for d in p.dead_letters()? {
+                writeln!(out, "{}", serde_json::to_string(&d)?)?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit_verify(cfg: &Config) -> Result<ExitCode> {
+    let db = cfg.report_db();
+    let p = report::Projection::open(&db)?;
+    let chain = p.verify_chain()?;
+    match &chain.broken {
+        None => {
+            println!(
+                "audit trail intact: {} events, head {}",
+                chain.rows,
+                chain.head.as_deref().unwrap_or("-")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(b) => {
+            println!(
+                "audit trail BROKEN at position {} (event {}): {}",
+                b.position,
+                b.event_id.as_deref().unwrap_or("?"),
+                b.problem
+            );
+            Ok(ExitCode::from(3))
+        }
+    }
+}
+
+/// `patchflow parse FILE`: the same parser and normalization ingest runs.
+fn parse(file: &Path) -> Result<ExitCode> {
+    let open = || -> Result<BufReader<std::fs::File>> {
+        Ok(BufReader::with_capacity(
+            256 * 1024,
+            std::fs::File::open(file).with_context(|| format!("open {}", file.display()))?,
+        ))
+    };
+    let summary = match ingest::nessus::check(open()?) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rejected: {}: {e}", file.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let out = &mut std::io::BufWriter::new(std::io::stdout().lock());
+    let fallback = Utc::now();
+    let (mut findings, mut facts, mut hosts) = (0u64, 0u64, 0u64);
+    for host in ingest::nessus::NessusReader::new(open()?) {
+        let host = ingest::normalize::normalize_host(&host?, fallback);
+        hosts += 1;
+        facts += host.facts.len() as u64;
+        for obs in &host.findings {
+            let finding = obs.to_finding(&host.asset, Uuid::nil(), host.observed_at);
+            serde_json::to_writer(&mut *out, &finding)?;
+            out.write_all(b"\n")?;
+            findings += 1;
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "format nessus-v2, hosts {hosts}, findings {findings}, info items {facts} (kept as asset facts), report items {} ",
+        summary.findings + summary.info_items
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `patchflow cvss [VECTOR…]`: `<score> <SEVERITY> <version> <vector>` per
+/// line; a vector that cannot be scored prints `error: …` on stderr and makes
+/// the exit status 1.
+fn cvss(vectors: &[String]) -> Result<ExitCode> {
+    let mut failed = false;
+    let mut score = |line: &str| {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return;
+        }
+        match prioritize::cvss::score(line) {
+            Ok(s) => println!(
+                "{:.1} {} {} {}",
+                s.score,
+                s.rating().to_ascii_uppercase(),
+                s.version.as_str(),
+                s.vector
+            ),
+            Err(e) => {
+                failed = true;
+                eprintln!("error: {line}: {e}");
+            }
+        }
+    };
+    if vectors.is_empty() {
+        for line in std::io::stdin().lock().lines() {
+            score(&line?);
+        }
+    } else {
+        for v in vectors {
+            score(v);
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn schemas(cmd: SchemasCommand) -> Result<ExitCode> {
+    match cmd {
+        SchemasCommand::Write { dir } => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+            for (name, schema) in events::schema::all() {
+                let path = dir.join(&name);
+                std::fs::write(
+                    &path,
+                    format!("{}\n", serde_json::to_string_pretty(&schema)?),
+                )
+                .with_context(|| format!("write {}", path.display()))?;
+            }
+            println!(
+                "wrote {} schemas to {}",
+                events::schema::all().len(),
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        SchemasCommand::Check { dir } => {
+            let drift = schema_drift(&dir)?;
+            if drift.is_empty() {
+                println!("schemas in {} match the event types", dir.display());
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for d in &drift {
+                    eprintln!("drift: {d}");
+                }
+                eprintln!("regenerate with: patchflow schemas write {}", dir.display());
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
+}
+
+/// Differences between `dir` and the generated schemas (empty = in sync).
+pub fn schema_drift(dir: &Path) -> Result<Vec<String>> {
+    let mut drift = Vec::new();
+    let expected = events::schema::all();
+    for (name, schema) in &expected {
+        let path = dir.join(name);
+        let want = format!("{}\n", serde_json::to_string_pretty(schema)?);
+        match std::fs::read_to_string(&path) {
+            Ok(have) if have == want => {}
+            Ok(_) => drift.push(format!("{name} differs from the type")),
+            Err(_) => drift.push(format!("{name} is missing")),
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".json") && !expected.iter().any(|(n, _)| *n == name) {
+                drift.push(format!("{name} has no event type"));
+            }
+        }
+    }
+    Ok(drift)
+}

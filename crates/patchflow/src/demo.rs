@@ -1,0 +1,321 @@
+//! `patchflow up --demo`: the main job on the bundled example lab.
+//!
+//! Writes the lab (config, report, inventory, KEV and EPSS excerpts, one
+//! state file per lab host) into a fresh `<data_dir>/demo`, starts a local
+//! nats-server, every service and one in-process lab agent per host, serves
+//! the lab's health endpoint, submits the report, prints the rollout as it
+//! happens on the simulated clock, and ends with the compliance report and
+//! the audit trail of a bundle. Exits 0 when every bundle finished (completed,
+//! or halted with its rollbacks done) and the audit chain verifies.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use bus::Bus;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use events::{ScanScope, Service};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Overrides};
+use crate::{commands, local_nats, run};
+
+/// The lab's files, compiled in so the demo runs from any folder.
+const LAB: &[(&str, &str)] = &[
+    (
+        "patchflow.toml",
+        include_str!("../../../examples/lab/patchflow.toml"),
+    ),
+    (
+        "scan.nessus",
+        include_str!("../../../examples/lab/scan.nessus"),
+    ),
+    (
+        "inventory.csv",
+        include_str!("../../../examples/lab/inventory.csv"),
+    ),
+    ("kev.json", include_str!("../../../examples/lab/kev.json")),
+    ("epss.csv", include_str!("../../../examples/lab/epss.csv")),
+    (
+        "agents/dev-web-01.json",
+        include_str!("../../../examples/lab/agents/dev-web-01.json"),
+    ),
+    (
+        "agents/dev-db-01.json",
+        include_str!("../../../examples/lab/agents/dev-db-01.json"),
+    ),
+    (
+        "agents/test-web-01.json",
+        include_str!("../../../examples/lab/agents/test-web-01.json"),
+    ),
+    (
+        "agents/test-db-01.json",
+        include_str!("../../../examples/lab/agents/test-db-01.json"),
+    ),
+    (
+        "agents/stg-web-01.json",
+        include_str!("../../../examples/lab/agents/stg-web-01.json"),
+    ),
+    (
+        "agents/stg-db-01.json",
+        include_str!("../../../examples/lab/agents/stg-db-01.json"),
+    ),
+    (
+        "agents/prod-web-01.json",
+        include_str!("../../../examples/lab/agents/prod-web-01.json"),
+    ),
+    (
+        "agents/prod-web-02.json",
+        include_str!("../../../examples/lab/agents/prod-web-02.json"),
+    ),
+    (
+        "agents/prod-db-01.json",
+        include_str!("../../../examples/lab/agents/prod-db-01.json"),
+    ),
+    (
+        "agents/prod-db-02.json",
+        include_str!("../../../examples/lab/agents/prod-db-02.json"),
+    ),
+];
+
+/// How long the demo waits for every bundle to finish (real time).
+const DEMO_TIMEOUT: Duration = Duration::from_secs(110);
+
+/// Runs the demo.
+pub async fn run(config: Option<&Path>, overrides: &Overrides) -> Result<ExitCode> {
+    let data_dir = overrides
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".patchflow"));
+    let dir = data_dir.join("demo");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clear {}", dir.display()))?;
+    }
+    for (name, content) in LAB {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("create {}", parent.display()))?;
+        }
+        std::fs::write(&path, content).with_context(|| format!("write {}", path.display()))?;
+    }
+    // The lab's application health endpoint, probed by validate; the config
+    // names it `{demo_health}`.
+    let health = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("bind the lab health endpoint")?;
+    let health_addr = health.local_addr()?.to_string();
+    let app = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
+    let health_task = tokio::spawn(async move { axum::serve(health, app).await });
+    let config_path = dir.join("patchflow.toml");
+    let text = match config {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?,
+        None => std::fs::read_to_string(&config_path)?,
+    };
+    std::fs::write(&config_path, text.replace("{demo_health}", &health_addr))?;
+    let demo_overrides = Overrides {
+        nats_url: None,
+        namespace: overrides.namespace.clone(),
+        data_dir: Some(dir.clone()),
+        replicas: None,
+    };
+    let mut cfg = Config::load(Some(&config_path), &demo_overrides)?;
+
+    let mut nats = local_nats::LocalNats::start(&dir)?;
+    cfg.nats.url = Some(nats.url().to_owned());
+    let bus = Bus::connect(&cfg.bus_config("patchflow-demo")?).await?;
+    bus.ensure().await?;
+    let clock = cfg.clock.clock();
+    let tz: Tz = cfg.schedule.timezone.parse().unwrap_or(Tz::UTC);
+    let token = CancellationToken::new();
+    run::cancel_on_signal(token.clone());
+    let services = run::start(&cfg, &bus, &clock, &Service::PIPELINE, true, &token).await?;
+
+    println!(
+        "patchflow demo: {} lab hosts in rings {}; prod-web-02 is set to fail the nginx fix",
+        cfg.agents.len(),
+        cfg.schedule
+            .rings
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" → ")
+    );
+    println!(
+        "  data {}  nats {}  clock simulated from {} at {}x",
+        dir.display(),
+        nats.url(),
+        local(clock.now(), tz),
+        cfg.clock.rate
+    );
+    let scan = commands::submit(
+        &bus,
+        clock.now(),
+        &dir.join("scan.nessus"),
+        Some("nessus".into()),
+        ScanScope::Full,
+        "demo",
+    )
+    .await?;
+    println!(
+        "[{}] submitted scan.nessus as scan {}",
+        local(clock.now(), tz),
+        scan.id
+    );
+
+    let outcome = follow(&cfg.report_db(), &clock, tz).await;
+    let finished = match outcome {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("demo: {e:#}");
+            false
+        }
+    };
+
+    token.cancel();
+    let joined = run::join(services).await;
+    bus.close().await;
+    nats.stop();
+    health_task.abort();
+    joined?;
+    if !finished {
+        return Ok(ExitCode::FAILURE);
+    }
+    summarize(&cfg, &clock, tz)
+}
+
+fn local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%a %H:%M").to_string()
+}
+
+/// Prints bundle events as they land, until every bundle is finished.
+async fn follow(db: &Path, clock: &bus::Clock, tz: Tz) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + DEMO_TIMEOUT;
+    let mut seen = BTreeSet::new();
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if !db.exists() {
+            continue;
+        }
+        let p = report::Projection::open(db)?;
+        let bundles = p.bundles()?;
+        let mut entries = Vec::new();
+        for b in &bundles {
+            for e in p.audit_trail(b.bundle_id)? {
+                if seen.insert(e.event_id) {
+                    entries.push((b.bundle_id, e));
+                }
+            }
+        }
+        entries.sort_by_key(|(_, e)| e.time);
+        for (bundle, e) in entries {
+            // The live view shows a bundle's life; the audit trail at the end has every step.
+            let shown = [
+                "patch.bundle.",
+                "patch.deployment.wave.halted",
+                "patch.validation.failed",
+                "patch.rollback.",
+            ];
+            if !shown.iter().any(|p| e.event_type.starts_with(p)) {
+                continue;
+            }
+            println!(
+                "[{}] bundle {} {}",
+                local(e.time, tz),
+                &bundle.to_string()[..8],
+                e.summary
+            );
+        }
+        let done = !bundles.is_empty()
+            && bundles.iter().all(|b| {
+                matches!(
+                    b.status,
+                    report::BundleStatus::Completed | report::BundleStatus::Halted
+                ) && b.rollbacks.iter().all(|r| r.completed_at.is_some())
+            });
+        if done {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            let dead = p.dead_letters()?;
+            bail!(
+                "not finished after {:?} (simulated {}): {} bundles, {} dead letters",
+                DEMO_TIMEOUT,
+                local(clock.now(), tz),
+                bundles.len(),
+                dead.len()
+            );
+        }
+    }
+}
+
+fn summarize(cfg: &Config, clock: &bus::Clock, tz: Tz) -> Result<ExitCode> {
+    let p = report::Projection::open(cfg.report_db())?;
+    let now = clock.now();
+    println!();
+    println!(
+        "== compliance as of {} ({})",
+        now.format("%Y-%m-%dT%H:%M:%SZ"),
+        local(now, tz)
+    );
+    print!("{}", report::render_compliance(&p.compliance(now)?));
+
+    let bundles = p.bundles()?;
+    let shown = bundles
+        .iter()
+        .find(|b| !b.rollbacks.is_empty())
+        .or_else(|| bundles.first())
+        .context("no bundle was planned")?;
+    println!();
+    println!(
+        "== audit trail of bundle {} ({}, {})",
+        shown.bundle_id,
+        shown.priority.map_or("-", |p| p.as_str()),
+        format!("{:?}", shown.status).to_lowercase()
+    );
+    print!("{}", report::render_audit(&p.audit_trail(shown.bundle_id)?));
+
+    println!();
+    println!(
+        "== lab hosts (state files in {})",
+        cfg.data_dir().join("agents").display()
+    );
+    for a in &cfg.agents {
+        let state = agent::LabState::load(&a.state)?;
+        println!(
+            "  {:<12} applied {:>2} remediations, {} reboot(s), boot id {}",
+            a.host,
+            state.applied.len(),
+            state.reboots,
+            state.boot_id
+        );
+    }
+    let chain = p.verify_chain()?;
+    println!();
+    println!(
+        "audit chain {}: {} events; bundles: {}",
+        if chain.is_intact() {
+            "intact"
+        } else {
+            "BROKEN"
+        },
+        chain.rows,
+        bundles
+            .iter()
+            .map(|b| format!(
+                "{} {}",
+                b.priority.map_or("-", |p| p.as_str()),
+                format!("{:?}", b.status).to_lowercase()
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(if chain.is_intact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,135 @@
+//! Building and running services: every pipeline service in one process
+//! (`up`), or one (`serve <service>`), plus the lab agents of the config.
+//! A `CancellationToken` goes down to every service; SIGTERM or Ctrl-C
+//! cancels it, and each service finishes its in-flight message first.
+
+use std::fs::File;
+use std::io::BufReader;
+
+use anyhow::{Context, Result};
+use bus::{Bus, Clock};
+use events::Service;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::config::Config;
+
+/// Running services: each task returns its name and outcome.
+pub type Running = JoinSet<(String, Result<()>)>;
+
+/// Builds `services` (failing fast on bad configuration) and starts them and
+/// the configured lab agents.
+pub async fn start(
+    cfg: &Config,
+    bus: &Bus,
+    clock: &Clock,
+    services: &[Service],
+    with_agents: bool,
+    token: &CancellationToken,
+) -> Result<Running> {
+    let mut set = JoinSet::new();
+    for &service in services {
+        let (bus, clock, token) = (bus.clone(), clock.clone(), token.clone());
+        match service {
+            Service::Ingest => {
+                let inventory = match &cfg.ingest.inventory {
+                    Some(path) => ingest::inventory::Inventory::from_reader(BufReader::new(
+                        File::open(path)
+                            .with_context(|| format!("open inventory {}", path.display()))?,
+                    ))
+                    .with_context(|| format!("read inventory {}", path.display()))?,
+                    None => ingest::inventory::Inventory::default(),
+                };
+                let svc = ingest::adapter::IngestService::build(inventory, bus, clock).await?;
+                set.spawn(
+                    async move { ("ingest".into(), svc.run(token).await.map_err(Into::into)) },
+                );
+            }
+            Service::Prioritize => {
+                let (policy, intel) = cfg.prioritize.load().context("load prioritize inputs")?;
+                let svc = prioritize::PrioritizeService::build(policy, intel, bus, clock).await?;
+                set.spawn(async move {
+                    (
+                        "prioritize".into(),
+                        svc.run(token).await.map_err(Into::into),
+                    )
+                });
+            }
+            Service::Schedule => {
+                let svc =
+                    schedule::ScheduleService::build(cfg.schedule.clone(), bus, clock).await?;
+                set.spawn(
+                    async move { ("schedule".into(), svc.run(token).await.map_err(Into::into)) },
+                );
+            }
+            Service::Deploy => {
+                let svc = deploy::DeployService::build(cfg.deploy.clone(), bus, clock).await?;
+                set.spawn(
+                    async move { ("deploy".into(), svc.run(token).await.map_err(Into::into)) },
+                );
+            }
+            Service::Validate => {
+                let svc =
+                    validate::ValidateService::build(cfg.validate.clone(), bus, clock).await?;
+                set.spawn(
+                    async move { ("validate".into(), svc.run(token).await.map_err(Into::into)) },
+                );
+            }
+            Service::Report => {
+                let svc = report::ReportService::new(bus, cfg.report_db());
+                set.spawn(
+                    async move { ("report".into(), svc.run(token).await.map_err(Into::into)) },
+                );
+            }
+            Service::Agent | Service::Cli => {}
+        }
+    }
+    if with_agents {
+        for a in &cfg.agents {
+            let agent = agent::LabAgent::build(a, bus.clone(), clock.clone())
+                .with_context(|| format!("start the lab agent of {}", a.host))?;
+            let (name, token) = (format!("agent {}", a.host), token.clone());
+            set.spawn(async move { (name, agent.run(token).await.map_err(Into::into)) });
+        }
+    }
+    info!(services = set.len(), "started");
+    Ok(set)
+}
+
+/// Waits for every task; returns the first failure.
+pub async fn join(mut set: Running) -> Result<()> {
+    let mut first = None;
+    while let Some(done) = set.join_next().await {
+        match done {
+            Ok((_, Ok(()))) => {}
+            Ok((name, Err(e))) => {
+                error!(service = %name, error = %format!("{e:#}"), "service failed");
+                first.get_or_insert(e.context(format!("{name} failed")));
+            }
+            Err(e) => {
+                first.get_or_insert(anyhow::anyhow!("a service task panicked: {e}"));
+            }
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+/// Cancels `token` on SIGTERM or Ctrl-C.
+pub fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    error!(error = %e, "cannot listen for SIGTERM");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM: draining in-flight work"),
+            _ = tokio::signal::ctrl_c() => info!("interrupt: draining in-flight work"),
+        }
+        token.cancel();
+    });
+}
