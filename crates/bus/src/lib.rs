@@ -440,6 +440,27 @@ impl Bus {
         }
     }
 
+    /// Publishes raw bytes on a full `subject` and waits for the PubAck: for
+    /// tools and tests that must put something other than an event on the bus.
+    ///
+    /// # Errors
+    /// [`BusError::Publish`].
+    pub async fn publish_raw(&self, subject: &str, payload: Vec<u8>) -> Result<u64, BusError> {
+        let fail = |e: &dyn std::fmt::Display| BusError::Publish {
+            subject: subject.to_owned(),
+            event_type: "raw".to_owned(),
+            id: uuid::Uuid::nil(),
+            reason: e.to_string(),
+        };
+        self.js
+            .publish(subject.to_owned(), Bytes::from(payload))
+            .await
+            .map_err(|e| fail(&e))?
+            .await
+            .map(|ack| ack.sequence)
+            .map_err(|e| fail(&e))
+    }
+
     /// Publishes many events, pipelining up to 256 PubAcks in flight, and
     /// returns once every one is acknowledged. Failed ones are retried one by
     /// one through [`Bus::publish`] (same ids, so nothing is stored twice).
