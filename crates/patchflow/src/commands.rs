@@ -313,10 +313,12 @@ async fn open_projection(cfg: &Config, no_sync: bool) -> Result<report::Projecti
         let bus = Bus::connect(&bus_cfg).await?;
         report::catch_up(&bus, &db).await?;
     } else if !db.exists() {
-        bail!(
-            "no report projection at {} and no NATS to build it from (set NATS_URL or run patchflow up)",
-            db.display()
-        );
+        let how = if no_sync {
+            "run without --no-sync to build it from NATS"
+        } else {
+            "no NATS to build it from: set NATS_URL or run patchflow up"
+        };
+        bail!("no report projection at {} ({how})", db.display());
     }
     Ok(report::Projection::open(&db)?)
 }

@@ -279,6 +279,23 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configs_load() {
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["patchflow.toml", "compose.toml", "lab/patchflow.toml"] {
+            // The demo fills in its health endpoint's address before loading.
+            let text = std::fs::read_to_string(examples.join(name))
+                .unwrap()
+                .replace("{demo_health}", "127.0.0.1:8080");
+            let file = dir.path().join("config.toml");
+            std::fs::write(&file, text).unwrap();
+            let cfg = Config::load(Some(&file), &Overrides::default())
+                .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert_eq!(cfg.schedule.rings.len(), 4, "{name}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("pf.toml");
