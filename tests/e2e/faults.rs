@@ -9,6 +9,15 @@ use tests::{Lab, count, settled};
 
 use crate::common::{FLOW_TIMEOUT, V_UNKNOWN_HOSTS, health_endpoint, v_unknown, write_lab};
 
+/// The flow is over: every bundle settled, and the scan's and findings'
+/// events (on other streams) have all arrived in the log.
+fn complete(events: &[Event]) -> bool {
+    settled(events)
+        && count(events, "patch.scan.completed.v1") >= 1
+        && count(events, "patch.finding.observed.v1") >= 30
+        && count(events, "patch.finding.prioritized.v1") >= 30
+}
+
 /// The flow's exact totals: 30 distinct findings observed and prioritized
 /// once each, every bundle completed.
 fn assert_exact(events: &[Event]) {
@@ -47,7 +56,7 @@ async fn the_flow_survives_a_nats_server_restart() {
     server.restart();
     let events = lab
         .log
-        .wait_for("every bundle to finish", FLOW_TIMEOUT, settled)
+        .wait_for("the whole flow", FLOW_TIMEOUT, complete)
         .await;
     assert_exact(&events);
     drop(up);
@@ -82,7 +91,7 @@ async fn sigterm_drains_and_a_restart_finishes_the_flow() {
     let _second = lab.spawn("up-2", &["up"]);
     let events = lab
         .log
-        .wait_for("every bundle to finish", FLOW_TIMEOUT, settled)
+        .wait_for("the whole flow", FLOW_TIMEOUT, complete)
         .await;
     assert_exact(&events);
 }

@@ -33,7 +33,9 @@ async fn a_real_scan_flows_through_every_service_to_the_compliance_report() {
     );
     let events = lab
         .log
-        .wait_for("every bundle to finish", FLOW_TIMEOUT, settled)
+        .wait_for("every bundle to finish", FLOW_TIMEOUT, |e| {
+            settled(e) && count(e, "patch.finding.prioritized.v1") >= 30
+        })
         .await;
 
     // Ingest: 7 hosts, 30 findings (7 low, 23 medium), 266 info facts.

@@ -13,7 +13,6 @@ use std::time::Duration;
 use bus::{Bus, BusConfig};
 use bytes::Bytes;
 use events::{Event, Namespace, Payload, spec};
-use futures::StreamExt;
 use tokio::sync::Notify;
 
 /// The `patchflow` binary of this build (a sibling of the test executable's
@@ -69,23 +68,17 @@ impl EventLog {
             let (bus, log) = (bus.clone(), log.clone());
             tokio::spawn(async move {
                 let name = stream.name(bus.namespace());
-                let mut from = 1;
-                loop {
-                    if let Ok(messages) = bus::consume::replay(&bus, &stream, from).await {
-                        let mut messages = std::pin::pin!(messages);
-                        while let Some(Ok(m)) = messages.next().await {
-                            from = m.stream_sequence + 1;
-                            let event = Event::from_json(&m.payload).ok();
-                            log.push(Logged {
-                                stream: name.clone(),
-                                seq: m.stream_sequence,
-                                subject: m.subject.clone(),
-                                raw: m.payload.clone(),
-                                event,
-                            });
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                let token = tokio_util::sync::CancellationToken::new();
+                let mut messages = bus::consume::follow(&bus, stream, 1, token);
+                while let Some(m) = messages.recv().await {
+                    let event = Event::from_json(&m.payload).ok();
+                    log.push(Logged {
+                        stream: name.clone(),
+                        seq: m.stream_sequence,
+                        subject: m.subject.clone(),
+                        raw: m.payload.clone(),
+                        event,
+                    });
                 }
             });
         }

@@ -463,3 +463,81 @@ pub async fn replay(
         Err(e) => Err(BusError::io("ordered read", e)),
     }))
 }
+
+/// How often [`follow`] checks a silent replay against the stream's end.
+pub const FOLLOW_STALL_CHECK: Duration = Duration::from_secs(2);
+
+/// Follows `stream` from sequence `from` for as long as the returned
+/// receiver lives (or `token` fires): every message, in order, exactly once.
+///
+/// An ordered consumer can fall silent after a server restart without
+/// reporting an error; `follow` notices (no message for
+/// [`FOLLOW_STALL_CHECK`] while the stream's last sequence is past the next
+/// expected one) and re-creates it at the next sequence, as it does after
+/// any error.
+pub fn follow(
+    bus: &Bus,
+    stream: StreamSpec,
+    from: u64,
+    token: CancellationToken,
+) -> tokio::sync::mpsc::Receiver<RawMessage> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let bus = bus.clone();
+    tokio::spawn(async move {
+        let name = stream.name(bus.namespace());
+        let mut next = from.max(1);
+        let mut failures = 0;
+        while !token.is_cancelled() && !tx.is_closed() {
+            let messages = match replay(&bus, &stream, next).await {
+                Ok(m) => m,
+                Err(e) => {
+                    failures += 1;
+                    debug!(stream = %name, error = %e, "replay unavailable, retrying");
+                    let wait =
+                        backoff(failures, Duration::from_millis(200), Duration::from_secs(5));
+                    tokio::select! {
+                        () = token.cancelled() => return,
+                        () = tokio::time::sleep(wait) => continue,
+                    }
+                }
+            };
+            failures = 0;
+            let mut messages = std::pin::pin!(messages);
+            loop {
+                let item = tokio::select! {
+                    () = token.cancelled() => return,
+                    () = tx.closed() => return,
+                    item = tokio::time::timeout(FOLLOW_STALL_CHECK, messages.next()) => item,
+                };
+                match item {
+                    Ok(Some(Ok(m))) => {
+                        if m.stream_sequence < next {
+                            continue;
+                        }
+                        next = m.stream_sequence + 1;
+                        if tx.send(m).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Some(Err(e))) => {
+                        debug!(stream = %name, error = %e, "replay interrupted, re-creating");
+                        break;
+                    }
+                    Ok(None) => break,
+                    Err(_silent) => match bus.stream_last_sequence(&stream).await {
+                        Ok(last) if last >= next => {
+                            info!(stream = %name, next, last, "replay stalled, re-creating");
+                            break;
+                        }
+                        _ => {}
+                    },
+                }
+            }
+            tokio::select! {
+                () = token.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+    });
+    rx
+}

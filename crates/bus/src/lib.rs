@@ -480,13 +480,19 @@ impl Bus {
                             .headers(headers_for(event)),
                     )
                     .await;
-                pending.push((event, sent));
+                pending.push(sent);
             }
-            for (event, sent) in pending {
-                let ok = match sent {
+            // Await the acks together: each one's timeout starts when it is
+            // polled, so awaiting them in turn would cost one timeout each
+            // while the server is away.
+            let acks = futures::future::join_all(pending.into_iter().map(|sent| async move {
+                match sent {
                     Ok(ack) => ack.await.is_ok(),
                     Err(_) => false,
-                };
+                }
+            }))
+            .await;
+            for (event, ok) in chunk.iter().zip(acks) {
                 if !ok {
                     self.publish(event).await?;
                 }

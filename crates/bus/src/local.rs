@@ -98,12 +98,18 @@ pub fn server_version(bin: &Path) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// Starts `bin` with JetStream on 127.0.0.1:`port`, storing in `store`;
-/// its output goes to `log` (or nowhere).
+/// Starts `bin` with JetStream on 127.0.0.1:`port`, storing in `store`, with
+/// `extra` arguments; its output goes to `log` (or nowhere).
 ///
 /// # Errors
 /// The spawn's I/O error.
-pub fn spawn(bin: &Path, port: u16, store: &Path, log: Option<&Path>) -> std::io::Result<Child> {
+pub fn spawn(
+    bin: &Path,
+    port: u16,
+    store: &Path,
+    extra: &[String],
+    log: Option<&Path>,
+) -> std::io::Result<Child> {
     let (out, err) = match log {
         Some(l) => {
             let f = std::fs::OpenOptions::new()
@@ -117,6 +123,7 @@ pub fn spawn(bin: &Path, port: u16, store: &Path, log: Option<&Path>) -> std::io
     Command::new(bin)
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(store)
+        .args(extra)
         .stdout(out)
         .stderr(err)
         .spawn()

@@ -130,7 +130,7 @@ impl ConsumerSpec {
             stream,
             filter_subjects: filters.iter().map(|s| (*s).to_owned()).collect(),
             max_deliver: 10,
-            ack_wait: Duration::from_secs(60),
+            ack_wait: Duration::from_secs(20),
         }
     }
 

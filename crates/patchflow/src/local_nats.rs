@@ -29,7 +29,7 @@ impl LocalNats {
             bus::local::free_port().context("find a free port")?
         };
         let log = data_dir.join("nats-server.log");
-        let child = bus::local::spawn(&bin, port, &store, Some(&log))
+        let child = bus::local::spawn(&bin, port, &store, &[], Some(&log))
             .with_context(|| format!("start {}", bin.display()))?;
         let mut server = LocalNats {
             child: Some(child),

@@ -34,6 +34,7 @@ pub struct NatsServer {
     port: u16,
     store: tempfile::TempDir,
     bin: PathBuf,
+    args: Vec<String>,
 }
 
 impl NatsServer {
@@ -46,12 +47,34 @@ impl NatsServer {
         let bin = find_nats_server().unwrap_or_else(|e| panic!("{e}"));
         let store = tempfile::tempdir().expect("create temp store for nats-server");
         let port = free_port();
-        let child = spawn(&bin, port, store.path());
+        let child = spawn_args(&bin, port, store.path(), &[]);
         let server = NatsServer {
             child,
             port,
             store,
             bin,
+            args: Vec::new(),
+        };
+        server.wait_ready();
+        server
+    }
+
+    /// Starts a server with extra command-line arguments (`--sync_interval always`).
+    ///
+    /// # Panics
+    /// As [`NatsServer::start`].
+    pub fn start_with(extra: &[&str]) -> NatsServer {
+        let bin = find_nats_server().unwrap_or_else(|e| panic!("{e}"));
+        let store = tempfile::tempdir().expect("create temp store for nats-server");
+        let port = free_port();
+        let args: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        let child = spawn_args(&bin, port, store.path(), &args);
+        let server = NatsServer {
+            child,
+            port,
+            store,
+            bin,
+            args,
         };
         server.wait_ready();
         server
@@ -78,7 +101,19 @@ impl NatsServer {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = spawn(&self.bin, self.port, self.store.path());
+        self.child = spawn_args(&self.bin, self.port, self.store.path(), &self.args);
+        self.wait_ready();
+    }
+
+    /// Stops the server gracefully (SIGTERM: it flushes its store and closes
+    /// client connections) and starts it again on the same port and store.
+    pub fn restart_graceful(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        self.child = spawn_args(&self.bin, self.port, self.store.path(), &self.args);
         self.wait_ready();
     }
 
@@ -96,8 +131,8 @@ impl Drop for NatsServer {
     }
 }
 
-fn spawn(bin: &Path, port: u16, store: &Path) -> Child {
-    bus::local::spawn(bin, port, store, None)
+fn spawn_args(bin: &Path, port: u16, store: &Path, extra: &[String]) -> Child {
+    bus::local::spawn(bin, port, store, extra, None)
         .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()))
 }
 

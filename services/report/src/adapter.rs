@@ -7,7 +7,6 @@
 //! file rebuilds everything from sequence 1.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use bus::{Bus, BusError};
 use events::Event;
@@ -115,51 +114,30 @@ fn start_writer(
     Ok((positions, tx, handle))
 }
 
-/// Reads `stream` from `from` until cancelled, re-opening the replay after
-/// errors at the next sequence not yet handed to the writer.
+/// Reads `stream` from `from` until cancelled, handing every message to the
+/// writer ([`bus::consume::follow`] re-creates the replay after errors and
+/// stalls).
 async fn follow(
     bus: Bus,
     stream: StreamSpec,
-    mut from: u64,
+    from: u64,
     tx: tokio::sync::mpsc::Sender<Item>,
     token: CancellationToken,
 ) {
     let name = stream.name(bus.namespace());
-    let mut failures = 0;
-    while !token.is_cancelled() {
-        let messages = match bus::consume::replay(&bus, &stream, from).await {
-            Ok(m) => m,
-            Err(e) => {
-                failures += 1;
-                warn!(stream = %name, error = %e, "replay unavailable, retrying");
-                let wait =
-                    bus::backoff(failures, Duration::from_millis(200), Duration::from_secs(5));
-                tokio::select! {
-                    () = token.cancelled() => return,
-                    () = tokio::time::sleep(wait) => continue,
-                }
-            }
+    let mut messages = bus::consume::follow(&bus, stream, from, token.clone());
+    loop {
+        let m = tokio::select! {
+            () = token.cancelled() => return,
+            m = messages.recv() => m,
         };
-        failures = 0;
-        let mut messages = std::pin::pin!(messages);
-        loop {
-            let next = tokio::select! {
-                () = token.cancelled() => return,
-                next = messages.next() => next,
-            };
-            match next {
-                Some(Ok(m)) => {
-                    from = m.stream_sequence + 1;
-                    if !forward(&tx, &name, &m).await {
-                        return;
-                    }
+        match m {
+            Some(m) => {
+                if !forward(&tx, &name, &m).await {
+                    return;
                 }
-                Some(Err(e)) => {
-                    warn!(stream = %name, error = %e, "replay interrupted, reopening");
-                    break;
-                }
-                None => break,
             }
+            None => return,
         }
     }
 }
