@@ -224,48 +224,35 @@ async fn process<H: Handler>(
         }
     };
     let subject = msg.subject.to_string();
-    let event = match Event::from_json(&msg.payload) {
-        Ok(event) => event,
-        Err(e) => {
-            let reason = e.to_string();
-            warn!(%service, %subject, stream_sequence, %reason, "poison message, dead-lettering");
-            terminate(
-                bus,
-                service,
-                &msg,
-                &stream,
+    let result = match Event::from_json(&msg.payload) {
+        Ok(event) => {
+            let parent = event.traceparent.clone();
+            let span = info_span!(
+                "handle",
+                otel.name = %format!("{} process", subject),
+                messaging.system = "nats",
+                messaging.operation = "process",
+                messaging.destination.name = %subject,
+                messaging.message.id = %event.id,
+                messaging.consumer.group.name = %spec.durable,
+                event.r#type = event.event_type(),
+                event.subject = %event.subject,
+                service = %service,
+                traceparent = parent.as_deref().unwrap_or(""),
+            );
+            let delivery = Delivery {
+                event,
+                subject: subject.clone(),
+                stream: stream.clone(),
                 stream_sequence,
                 delivered,
-                reason,
-            )
-            .await;
-            return;
+            };
+            with_progress(&msg, spec.ack_wait, handler.handle(delivery))
+                .instrument(span)
+                .await
         }
+        Err(e) => Err(HandleError::Poison(e.to_string())),
     };
-    let parent = event.traceparent.clone();
-    let span = info_span!(
-        "handle",
-        otel.name = %format!("{} process", subject),
-        messaging.system = "nats",
-        messaging.operation = "process",
-        messaging.destination.name = %subject,
-        messaging.message.id = %event.id,
-        messaging.consumer.group.name = %spec.durable,
-        event.r#type = event.event_type(),
-        event.subject = %event.subject,
-        service = %service,
-        traceparent = parent.as_deref().unwrap_or(""),
-    );
-    let delivery = Delivery {
-        event,
-        subject: subject.clone(),
-        stream: stream.clone(),
-        stream_sequence,
-        delivered,
-    };
-    let result = with_progress(&msg, spec.ack_wait, handler.handle(delivery))
-        .instrument(span)
-        .await;
     match result {
         Ok(()) => {
             if let Err(e) = msg.ack().await {

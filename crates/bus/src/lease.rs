@@ -112,3 +112,30 @@ where
         }
     }
 }
+
+/// Runs a service's consumers ([`crate::serve`]) and its leader-gated clock
+/// ticks ([`run_ticks`] under the lease `service`) until `token` fires.
+///
+/// # Errors
+/// The first setup error of either.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_and_tick<H, F, Fut>(
+    bus: &Bus,
+    service: events::Service,
+    consumers: Vec<events::spec::ConsumerSpec>,
+    handler: std::sync::Arc<H>,
+    serial: bool,
+    period: Duration,
+    tick: F,
+    token: tokio_util::sync::CancellationToken,
+) -> Result<(), BusError>
+where
+    H: crate::Handler,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), BusError>>,
+{
+    let consume = crate::serve(bus, service, consumers, handler, serial, token.clone());
+    let ticks = run_ticks(bus, service.as_str(), period, token, tick);
+    let (a, b) = tokio::join!(consume, ticks);
+    a.and(b)
+}

@@ -171,6 +171,34 @@ impl StateStore {
 }
 
 impl StateStore {
+    /// Read-modify-write of one key with compare-and-set, retried until it
+    /// lands: `change` edits the value (the default when absent) and says
+    /// whether it changed anything; nothing is written when it did not.
+    ///
+    /// # Errors
+    /// [`BusError::Io`] or [`BusError::Decode`]; conflicts are retried.
+    pub async fn modify<T>(
+        &self,
+        key: &str,
+        mut change: impl FnMut(&mut T) -> bool,
+    ) -> Result<(), BusError>
+    where
+        T: Serialize + DeserializeOwned + Default,
+    {
+        loop {
+            let current = self.load::<T>(key).await?;
+            let mut value = current.value.unwrap_or_default();
+            if !change(&mut value) {
+                return Ok(());
+            }
+            match self.save(key, &value, current.revision).await {
+                Ok(_) => return Ok(()),
+                Err(BusError::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Live keys that start with `prefix`. Lists the whole bucket: for
     /// occasional work (planning a scan), not for every tick.
     ///

@@ -52,20 +52,20 @@ impl DeployService {
     pub async fn run(self, token: CancellationToken) -> Result<(), BusError> {
         let period = Duration::from_millis(self.cfg.tick_interval_ms.max(10));
         let ticker = self.clone();
-        let consume = bus::serve(
+        bus::serve_and_tick(
             &self.bus,
             Service::Deploy,
             spec::consumers(Service::Deploy),
             Arc::new(self.clone()),
             true,
-            token.clone(),
-        );
-        let tick = bus::run_ticks(&self.bus, "deploy", period, token, move || {
-            let s = ticker.clone();
-            async move { s.tick().await }
-        });
-        let (a, b) = tokio::join!(consume, tick);
-        a.and(b)
+            period,
+            move || {
+                let s = ticker.clone();
+                async move { s.tick().await }
+            },
+            token,
+        )
+        .await
     }
 
     async fn tick(&self) -> Result<(), BusError> {
@@ -142,23 +142,15 @@ impl DeployService {
     }
 
     async fn set_waking(&self, key: &str, waking: bool) -> Result<(), BusError> {
-        loop {
-            let current = self.state.load::<BTreeSet<String>>(WAKING).await?;
-            let mut set = current.value.unwrap_or_default();
-            let changed = if waking {
-                set.insert(key.to_owned())
-            } else {
-                set.remove(key)
-            };
-            if !changed {
-                return Ok(());
-            }
-            match self.state.save(WAKING, &set, current.revision).await {
-                Ok(_) => return Ok(()),
-                Err(BusError::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        self.state
+            .modify::<BTreeSet<String>>(WAKING, |set| {
+                if waking {
+                    set.insert(key.to_owned())
+                } else {
+                    set.remove(key)
+                }
+            })
+            .await
     }
 }
 

@@ -28,7 +28,7 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use events::{Event, Priority, Service, Severity, WaveKind};
+use events::{Event, Priority, Severity, WaveKind};
 
 use crate::codec::{
     parse_priority, parse_severity, parse_ts, parse_ts_opt, parse_uuid, to_u64, ts,
@@ -418,22 +418,9 @@ pub struct DeadLetter {
     pub event_id: Uuid,
     /// When it was dead-lettered (UTC).
     pub at: DateTime<Utc>,
-    /// The service that gave up.
-    pub service: Service,
-    /// Why.
-    pub reason: String,
-    /// The original subject.
-    pub subject: String,
-    /// The stream it was read from.
-    pub stream: String,
-    /// Its stream sequence.
-    pub stream_sequence: u64,
-    /// Deliveries before it was given up.
-    pub delivered: u64,
-    /// The payload, when UTF-8.
-    pub payload_text: Option<String>,
-    /// The payload in base64, otherwise.
-    pub payload_base64: Option<String>,
+    /// The dead letter as published.
+    #[serde(flatten)]
+    pub letter: events::DeadLettered,
 }
 
 #[derive(Default)]
@@ -1002,16 +989,18 @@ impl Projection {
             out.push(DeadLetter {
                 event_id: parse_uuid(&id)?,
                 at: parse_ts(&at)?,
-                service: service
-                    .parse()
-                    .map_err(|e: String| ReportError::Corrupt(format!("stored service: {e}")))?,
-                reason: r.get(3).ctx("read dead letter")?,
-                subject: r.get(4).ctx("read dead letter")?,
-                stream: r.get(5).ctx("read dead letter")?,
-                stream_sequence: count("stream sequence", r.get(6).ctx("read dead letter")?)?,
-                delivered: count("delivered", r.get(7).ctx("read dead letter")?)?,
-                payload_text: r.get(8).ctx("read dead letter")?,
-                payload_base64: r.get(9).ctx("read dead letter")?,
+                letter: events::DeadLettered {
+                    service: service.parse().map_err(|e: String| {
+                        ReportError::Corrupt(format!("stored service: {e}"))
+                    })?,
+                    reason: r.get(3).ctx("read dead letter")?,
+                    subject: r.get(4).ctx("read dead letter")?,
+                    stream: r.get(5).ctx("read dead letter")?,
+                    stream_sequence: count("stream sequence", r.get(6).ctx("read dead letter")?)?,
+                    delivered: count("delivered", r.get(7).ctx("read dead letter")?)?,
+                    payload_text: r.get(8).ctx("read dead letter")?,
+                    payload_base64: r.get(9).ctx("read dead letter")?,
+                },
             });
         }
         Ok(out)

@@ -994,9 +994,9 @@ fn deleting_the_file_and_replaying_gives_the_same_answers() {
     );
     assert_eq!(trail.len(), TRAIL.len());
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].service, Service::Prioritize);
-    assert_eq!(dead[0].stream_sequence, 7);
-    assert_eq!(dead[0].payload_text.as_deref(), Some("garbage"));
+    assert_eq!(dead[0].letter.service, Service::Prioritize);
+    assert_eq!(dead[0].letter.stream_sequence, 7);
+    assert_eq!(dead[0].letter.payload_text.as_deref(), Some("garbage"));
     assert_eq!(counts.values().sum::<u64>(), feed.items.len() as u64);
 
     for suffix in ["", "-wal", "-shm"] {

@@ -56,20 +56,20 @@ impl ScheduleService {
     pub async fn run(self, token: CancellationToken) -> Result<(), BusError> {
         let period = Duration::from_millis(self.cfg.tick_interval_ms.max(10));
         let ticker = self.clone();
-        let consume = bus::serve(
+        bus::serve_and_tick(
             &self.bus,
             Service::Schedule,
             spec::consumers(Service::Schedule),
             Arc::new(self.clone()),
             true,
-            token.clone(),
-        );
-        let tick = bus::run_ticks(&self.bus, "schedule", period, token, move || {
-            let s = ticker.clone();
-            async move { s.tick().await }
-        });
-        let (a, b) = tokio::join!(consume, tick);
-        a.and(b)
+            period,
+            move || {
+                let s = ticker.clone();
+                async move { s.tick().await }
+            },
+            token,
+        )
+        .await
     }
 
     /// One clock tick: offers every active bundle the current instant.
@@ -113,10 +113,9 @@ impl ScheduleService {
         self.publish(outputs, traceparent).await?;
         self.state.save(key, &state, revision).await?;
         if !state.is_active() {
-            self.update_active(|set| {
-                set.remove(&state.bundle_id);
-            })
-            .await?;
+            self.state
+                .modify::<BTreeSet<Uuid>>(ACTIVE, |set| set.remove(&state.bundle_id))
+                .await?;
         }
         Ok(())
     }
@@ -136,19 +135,6 @@ impl ScheduleService {
             })
             .collect();
         self.bus.publish_all(&events).await
-    }
-
-    async fn update_active(&self, change: impl Fn(&mut BTreeSet<Uuid>)) -> Result<(), BusError> {
-        loop {
-            let current = self.state.load::<BTreeSet<Uuid>>(ACTIVE).await?;
-            let mut set = current.value.unwrap_or_default();
-            change(&mut set);
-            match self.state.save(ACTIVE, &set, current.revision).await {
-                Ok(_) => return Ok(()),
-                Err(BusError::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
     }
 
     async fn on_prioritized(
@@ -240,7 +226,12 @@ impl ScheduleService {
         }
         let ids: Vec<Uuid> = outcome.planned.iter().map(|p| p.bundle_id()).collect();
         if !ids.is_empty() {
-            self.update_active(|set| set.extend(ids.iter().copied()))
+            self.state
+                .modify::<BTreeSet<Uuid>>(ACTIVE, |set| {
+                    let before = set.len();
+                    set.extend(ids.iter().copied());
+                    set.len() != before
+                })
                 .await?;
         }
         self.state
