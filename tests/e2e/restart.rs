@@ -56,6 +56,9 @@ fn observed(i: usize, scan: Uuid) -> Event {
             },
             observed_at: now,
             first_observed_at: now,
+            package: None,
+            fix_state: None,
+            reopened: false,
         },
     )
 }

@@ -7,11 +7,14 @@ use uuid::Uuid;
 use crate::Service;
 use crate::agent::{AgentJob, AgentResult};
 use crate::asset::AssetUpserted;
+use crate::bulletin::{AdvisoryPublished, CatalogLoaded, KevAdded};
 use crate::bundle::{BundleCompleted, BundleHalted, BundlePlanned, BundleScheduled};
 use crate::deadletter::DeadLettered;
 use crate::deployment::{
     RollbackCompleted, RollbackRequested, WaveCompleted, WaveHalted, WaveStarted,
 };
+use crate::emergency::{EmergencyDeclared, EmergencyEscalated, EmergencyProgressed};
+use crate::exception::{ExceptionExpired, ExceptionGranted, ExceptionRevoked};
 use crate::finding::{FindingObserved, FindingPrioritized, FindingResolved};
 use crate::scan::{ScanCompleted, ScanRejected, ScanSubmitted};
 use crate::subject::{Namespace, tail};
@@ -120,6 +123,24 @@ payloads! {
     FindingResolved(FindingResolved) = "patch.finding.resolved.v1",
     /// `patch.finding.prioritized.<priority>`
     FindingPrioritized(FindingPrioritized) = "patch.finding.prioritized.v1",
+    /// `patch.bulletin.catalog_loaded`
+    CatalogLoaded(CatalogLoaded) = "patch.bulletin.catalog_loaded.v1",
+    /// `patch.bulletin.kev_added`
+    KevAdded(KevAdded) = "patch.bulletin.kev_added.v1",
+    /// `patch.bulletin.advisory`
+    AdvisoryPublished(AdvisoryPublished) = "patch.bulletin.advisory.v1",
+    /// `patch.emergency.declared`
+    EmergencyDeclared(EmergencyDeclared) = "patch.emergency.declared.v1",
+    /// `patch.emergency.progressed`
+    EmergencyProgressed(EmergencyProgressed) = "patch.emergency.progressed.v1",
+    /// `patch.emergency.escalated`
+    EmergencyEscalated(EmergencyEscalated) = "patch.emergency.escalated.v1",
+    /// `patch.exception.granted`
+    ExceptionGranted(ExceptionGranted) = "patch.exception.granted.v1",
+    /// `patch.exception.expired`
+    ExceptionExpired(ExceptionExpired) = "patch.exception.expired.v1",
+    /// `patch.exception.revoked`
+    ExceptionRevoked(ExceptionRevoked) = "patch.exception.revoked.v1",
     /// `patch.bundle.planned`
     BundlePlanned(BundlePlanned) = "patch.bundle.planned.v1",
     /// `patch.bundle.scheduled`
@@ -161,6 +182,15 @@ impl Payload {
             Payload::FindingObserved(_) => tail::FINDING_OBSERVED.to_owned(),
             Payload::FindingResolved(_) => tail::FINDING_RESOLVED.to_owned(),
             Payload::FindingPrioritized(p) => tail::finding_prioritized(p.priority),
+            Payload::CatalogLoaded(_) => tail::CATALOG_LOADED.to_owned(),
+            Payload::KevAdded(_) => tail::KEV_ADDED.to_owned(),
+            Payload::AdvisoryPublished(_) => tail::ADVISORY.to_owned(),
+            Payload::EmergencyDeclared(_) => tail::EMERGENCY_DECLARED.to_owned(),
+            Payload::EmergencyProgressed(_) => tail::EMERGENCY_PROGRESSED.to_owned(),
+            Payload::EmergencyEscalated(_) => tail::EMERGENCY_ESCALATED.to_owned(),
+            Payload::ExceptionGranted(_) => tail::EXCEPTION_GRANTED.to_owned(),
+            Payload::ExceptionExpired(_) => tail::EXCEPTION_EXPIRED.to_owned(),
+            Payload::ExceptionRevoked(_) => tail::EXCEPTION_REVOKED.to_owned(),
             Payload::BundlePlanned(_) => tail::BUNDLE_PLANNED.to_owned(),
             Payload::BundleScheduled(_) => tail::BUNDLE_SCHEDULED.to_owned(),
             Payload::BundleCompleted(_) => tail::BUNDLE_COMPLETED.to_owned(),
@@ -190,6 +220,15 @@ impl Payload {
             Payload::FindingResolved(p) => p.finding_id.to_string(),
             Payload::FindingPrioritized(p) => p.finding_id.to_string(),
             Payload::DeadLettered(p) => format!("{}/{}", p.stream, p.stream_sequence),
+            Payload::CatalogLoaded(p) => format!("{:?}/{}", p.kind, p.version).to_lowercase(),
+            Payload::KevAdded(p) => p.entry.cve.clone(),
+            Payload::AdvisoryPublished(p) => p.id.clone(),
+            Payload::EmergencyDeclared(p) => p.emergency_id.to_string(),
+            Payload::EmergencyProgressed(p) => p.emergency_id.to_string(),
+            Payload::EmergencyEscalated(p) => p.emergency_id.to_string(),
+            Payload::ExceptionGranted(p) => p.exception_id.to_string(),
+            Payload::ExceptionExpired(p) => p.exception_id.to_string(),
+            Payload::ExceptionRevoked(p) => p.exception_id.to_string(),
             other => other.bundle_id().map(|b| b.to_string()).unwrap_or_default(),
         }
     }

@@ -275,6 +275,89 @@ pub struct FindingObserved {
     /// When patchflow first observed this finding on this asset (UTC); the SLA
     /// clock starts here.
     pub first_observed_at: DateTime<Utc>,
+    /// The affected package, for software scanners (Trivy, Grype, OSV) and
+    /// local checks that name one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<Package>,
+    /// The scanner's fix status, when it reports one (Trivy `Status`, Grype
+    /// `fix.state`). `not_affected` findings are never published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_state: Option<FixState>,
+    /// True when the finding had been resolved and is seen again: its SLA
+    /// clock restarted at `first_observed_at`.
+    #[serde(default)]
+    pub reopened: bool,
+}
+
+/// An affected software package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Package {
+    /// Package name as its ecosystem spells it (`libssl1.1`, `org.apache.tomcat:tomcat-catalina`).
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// Ecosystem or package type (`alpine`, `debian`, `npm`, `maven`, `pypi`, …).
+    pub ecosystem: Option<String>,
+    /// Package URL (`pkg:apk/alpine/libssl1.1@1.1.1c-r0?arch=x86_64`), when known.
+    pub purl: Option<String>,
+    /// Where it was found (file paths in the image or repository), sorted.
+    pub locations: Vec<String>,
+    /// The first fixed version(s) the scanner names, in its own spelling.
+    pub fixed_versions: Vec<String>,
+}
+
+/// A scanner's statement about whether a fix exists (Trivy `Status`, Grype
+/// `fix.state`, CSAF/VEX product status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FixState {
+    /// A fixed version exists.
+    Fixed,
+    /// Affected, no fix yet.
+    NotFixed,
+    /// The vendor will not fix it (real exposure, no patch: plan a mitigation).
+    WontFix,
+    /// A fix is deferred.
+    FixDeferred,
+    /// The product is end of life.
+    EndOfLife,
+    /// Still being analysed.
+    UnderInvestigation,
+    /// Not known.
+    Unknown,
+}
+
+/// What caused a priority decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DecisionTrigger {
+    /// A scanner observed the finding.
+    Observation,
+    /// New intelligence about one of its CVEs (a KEV entry, an EPSS update,
+    /// an advisory saying "exploited").
+    Intel {
+        /// `kev`, `epss`, `advisory`.
+        source: String,
+        /// What changed, in one line.
+        detail: String,
+    },
+    /// A risk acceptance was granted, expired or revoked.
+    Exception {
+        /// The exception.
+        exception_id: Uuid,
+    },
+}
+
+/// The decision a new one replaces, for delta events ("why did its deadline
+/// change?").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PriorDecision {
+    /// The earlier class.
+    pub priority: Priority,
+    /// The earlier deadline (UTC).
+    pub due_at: DateTime<Utc>,
+    /// The policy version of the earlier decision.
+    pub policy_version: String,
 }
 
 /// `patch.finding.resolved`: a full rescan that covered the finding's host,
@@ -403,4 +486,18 @@ pub struct FindingPrioritized {
     pub sla_hours: u32,
     /// Deadline (UTC): `first_observed_at + sla_hours`, or earlier (KEV due date).
     pub due_at: DateTime<Utc>,
+    /// What caused this decision.
+    #[serde(default = "observation_trigger")]
+    pub trigger: DecisionTrigger,
+    /// The decision this one replaces, when it changed priority or deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PriorDecision>,
+    /// The active risk acceptance that keeps this finding out of scheduling
+    /// and non-compliance, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_id: Option<Uuid>,
+}
+
+fn observation_trigger() -> DecisionTrigger {
+    DecisionTrigger::Observation
 }

@@ -27,10 +27,13 @@
 
 pub mod agent;
 pub mod asset;
+pub mod bulletin;
 pub mod bundle;
 pub mod deadletter;
 pub mod deployment;
+pub mod emergency;
 pub mod envelope;
+pub mod exception;
 pub mod finding;
 pub mod scan;
 pub mod schema;
@@ -41,6 +44,9 @@ pub mod window;
 
 pub use agent::{AgentJob, AgentResult, HostInventory, JobAction, JobStatus, JobStep};
 pub use asset::{Asset, AssetFact, AssetSource, AssetUpserted};
+pub use bulletin::{
+    AdvisoryFormat, AdvisoryPublished, AffectedPackage, CatalogKind, CatalogLoaded, KevAdded,
+};
 pub use bundle::{
     BundleCompleted, BundleHalted, BundlePlanned, BundleScheduled, BundleTarget, HostJobSpec,
     RingSchedule, RolloutPolicy,
@@ -50,10 +56,15 @@ pub use deployment::{
     HostOutcome, HostStatus, RollbackCompleted, RollbackRequested, WaveCompleted, WaveHalted,
     WaveKind, WaveStarted,
 };
+pub use emergency::{
+    EmergencyDeclared, EmergencyEscalated, EmergencyProgressed, EmergencyStage, EmergencyTimer,
+};
 pub use envelope::{Event, EventError, Payload, derive_id};
+pub use exception::{ExceptionExpired, ExceptionGranted, ExceptionRevoked, ExceptionTarget};
 pub use finding::{
-    Check, CvssVector, CvssVersion, DecisionInputs, EpssInput, FindingObserved, FindingPrioritized,
-    FindingResolved, KevInput, Priority, Reason, Remediation, ScoredCvss, Severity,
+    Check, CvssVector, CvssVersion, DecisionInputs, DecisionTrigger, EpssInput, FindingObserved,
+    FindingPrioritized, FindingResolved, FixState, KevInput, Package, PriorDecision, Priority,
+    Reason, Remediation, ScoredCvss, Severity,
 };
 pub use scan::{ScanCompleted, ScanRejected, ScanScope, ScanSubmitted};
 pub use subject::{Namespace, NamespaceError};

@@ -51,6 +51,24 @@ pub const FINDINGS: StreamSpec = StreamSpec {
     subjects: &["finding.>"],
     description: "findings observed, resolved, prioritized",
 };
+/// `<NS>_BULLETINS`: KEV, EPSS and advisory bulletins.
+pub const BULLETINS: StreamSpec = StreamSpec {
+    suffix: "BULLETINS",
+    subjects: &["bulletin.>"],
+    description: "intel catalogs loaded, KEV additions, vendor advisories",
+};
+/// `<NS>_EMERGENCIES`: the zero-day lane.
+pub const EMERGENCIES: StreamSpec = StreamSpec {
+    suffix: "EMERGENCIES",
+    subjects: &["emergency.>"],
+    description: "emergencies declared, progressed, escalated",
+};
+/// `<NS>_EXCEPTIONS`: risk acceptances.
+pub const EXCEPTIONS: StreamSpec = StreamSpec {
+    suffix: "EXCEPTIONS",
+    subjects: &["exception.>"],
+    description: "risk acceptances granted, expired, revoked",
+};
 /// `<NS>_BUNDLES`: bundle life.
 pub const BUNDLES: StreamSpec = StreamSpec {
     suffix: "BUNDLES",
@@ -95,10 +113,13 @@ pub const DEADLETTER: StreamSpec = StreamSpec {
 };
 
 /// Every stream, in flow order.
-pub const STREAMS: [StreamSpec; 10] = [
+pub const STREAMS: [StreamSpec; 13] = [
     SCANS,
     ASSETS,
     FINDINGS,
+    BULLETINS,
+    EMERGENCIES,
+    EXCEPTIONS,
     BUNDLES,
     DEPLOYMENTS,
     JOBS,
@@ -107,6 +128,31 @@ pub const STREAMS: [StreamSpec; 10] = [
     ROLLBACKS,
     DEADLETTER,
 ];
+
+/// The stream that binds `payload`'s subject.
+pub fn stream_for(payload: &crate::Payload) -> Option<StreamSpec> {
+    let tail = payload.subject_tail();
+    STREAMS.into_iter().find(|s| {
+        s.subjects
+            .iter()
+            .any(|pattern| subject_matches(pattern, &tail))
+    })
+}
+
+/// NATS subject matching: `*` is one token, `>` one or more trailing tokens.
+pub fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let p: Vec<&str> = pattern.split('.').collect();
+    let s: Vec<&str> = subject.split('.').collect();
+    for (i, tok) in p.iter().enumerate() {
+        match *tok {
+            ">" => return s.len() > i,
+            "*" if i < s.len() => {}
+            t if s.get(i) == Some(&t) => {}
+            _ => return false,
+        }
+    }
+    p.len() == s.len()
+}
 
 /// A durable pull consumer of a service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,11 +272,53 @@ mod tests {
         for service in Service::PIPELINE {
             for c in consumers(service) {
                 for f in c.filters(&ns) {
-                    let bound = c.stream.subjects(&ns).iter().any(|s| covers(s, &f));
+                    let bound = c
+                        .stream
+                        .subjects(&ns)
+                        .iter()
+                        .any(|s| subject_matches(s, &f));
                     assert!(bound, "{service}: {f} not in {}", c.stream.name(&ns));
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_payload_type_has_a_stream() {
+        use crate::*;
+        let t = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        let samples: Vec<Payload> = vec![
+            KevAdded {
+                entry: KevInput {
+                    cve: "CVE-1".into(),
+                    date_added: t.date_naive(),
+                    due_date: t.date_naive(),
+                    known_ransomware: None,
+                    catalog_version: "v".into(),
+                },
+                vendor_project: String::new(),
+                product: String::new(),
+                vulnerability_name: String::new(),
+                required_action: String::new(),
+            }
+            .into(),
+            ExceptionExpired {
+                exception_id: uuid::Uuid::nil(),
+                target: ExceptionTarget::Cve {
+                    cve: "CVE-1".into(),
+                },
+                expired_at: t,
+            }
+            .into(),
+        ];
+        for p in &samples {
+            assert!(stream_for(p).is_some(), "{}", p.event_type());
+        }
+        assert_eq!(stream_for(&samples[0]).map(|s| s.suffix), Some("BULLETINS"));
+        assert_eq!(
+            stream_for(&samples[1]).map(|s| s.suffix),
+            Some("EXCEPTIONS")
+        );
     }
 
     #[test]
@@ -242,19 +330,5 @@ mod tests {
             a.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         );
-    }
-
-    fn covers(pattern: &str, subject: &str) -> bool {
-        let p: Vec<&str> = pattern.split('.').collect();
-        let s: Vec<&str> = subject.split('.').collect();
-        for (i, tok) in p.iter().enumerate() {
-            match *tok {
-                ">" => return s.len() > i,
-                "*" if i < s.len() => {}
-                t if s.get(i) == Some(&t) => {}
-                _ => return false,
-            }
-        }
-        p.len() == s.len()
     }
 }

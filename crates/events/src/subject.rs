@@ -155,6 +155,24 @@ pub mod tail {
     pub const FINDING_RESOLVED: &str = "finding.resolved";
     /// `finding.prioritized.*` (keyed by priority)
     pub const FINDING_PRIORITIZED_ALL: &str = "finding.prioritized.*";
+    /// `bulletin.catalog_loaded`
+    pub const CATALOG_LOADED: &str = "bulletin.catalog_loaded";
+    /// `bulletin.kev_added`
+    pub const KEV_ADDED: &str = "bulletin.kev_added";
+    /// `bulletin.advisory`
+    pub const ADVISORY: &str = "bulletin.advisory";
+    /// `emergency.declared`
+    pub const EMERGENCY_DECLARED: &str = "emergency.declared";
+    /// `emergency.progressed`
+    pub const EMERGENCY_PROGRESSED: &str = "emergency.progressed";
+    /// `emergency.escalated`
+    pub const EMERGENCY_ESCALATED: &str = "emergency.escalated";
+    /// `exception.granted`
+    pub const EXCEPTION_GRANTED: &str = "exception.granted";
+    /// `exception.expired`
+    pub const EXCEPTION_EXPIRED: &str = "exception.expired";
+    /// `exception.revoked`
+    pub const EXCEPTION_REVOKED: &str = "exception.revoked";
     /// `bundle.planned`
     pub const BUNDLE_PLANNED: &str = "bundle.planned";
     /// `bundle.scheduled`

@@ -112,6 +112,9 @@ impl Observation {
             remediation: self.remediation.clone(),
             observed_at: self.observed_at,
             first_observed_at,
+            package: None,
+            fix_state: None,
+            reopened: false,
         }
     }
 

@@ -341,6 +341,15 @@ pub fn decide(
         first_observed_at: start,
         sla_hours,
         due_at,
+        trigger: events::DecisionTrigger::Observation,
+        previous: previous
+            .filter(|p| p.priority != priority || p.due_at != due_at)
+            .map(|p| events::PriorDecision {
+                priority: p.priority,
+                due_at: p.due_at,
+                policy_version: policy.version.clone(),
+            }),
+        exception_id: None,
     };
     Decision {
         state: PreviousDecision {
@@ -483,6 +492,9 @@ mod tests {
             },
             observed_at: utc(T0),
             first_observed_at: utc(T0),
+            package: None,
+            fix_state: None,
+            reopened: false,
         }
     }
 

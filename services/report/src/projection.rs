@@ -679,6 +679,16 @@ fn project(tx: &Connection, event: &Event) -> Result<(), ReportError> {
         Payload::RollbackRequested(p) => rollback_requested(tx, p, event),
         Payload::RollbackCompleted(p) => rollback_completed(tx, p, event),
         Payload::DeadLettered(p) => dead_lettered(tx, p, event),
+        // Kept in the audit trail; no read model yet.
+        Payload::CatalogLoaded(_)
+        | Payload::KevAdded(_)
+        | Payload::AdvisoryPublished(_)
+        | Payload::EmergencyDeclared(_)
+        | Payload::EmergencyProgressed(_)
+        | Payload::EmergencyEscalated(_)
+        | Payload::ExceptionGranted(_)
+        | Payload::ExceptionExpired(_)
+        | Payload::ExceptionRevoked(_) => Ok(()),
     }
 }
 

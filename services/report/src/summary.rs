@@ -327,6 +327,52 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
             p.delivered,
             one_line(&p.reason)
         ),
+        Payload::CatalogLoaded(p) => format!(
+            "{:?} catalog {} loaded from {}: {} entries",
+            p.kind,
+            one_line(&p.version),
+            one_line(&p.source),
+            p.entries
+        ),
+        Payload::KevAdded(p) => format!(
+            "{} added to CISA KEV on {} (due {}): {}",
+            p.entry.cve,
+            p.entry.date_added,
+            p.entry.due_date,
+            one_line(&p.vulnerability_name)
+        ),
+        Payload::AdvisoryPublished(p) => format!(
+            "advisory {} ({:?}){}: {} packages",
+            one_line(&p.id),
+            p.format,
+            if p.withdrawn { ", withdrawn" } else { "" },
+            p.affected.len()
+        ),
+        Payload::EmergencyDeclared(p) => format!(
+            "emergency declared for {} on {} assets: {}",
+            p.cves.join(", "),
+            p.assets.len(),
+            one_line(&p.reason)
+        ),
+        Payload::EmergencyProgressed(p) => format!("emergency stage {:?} met", p.stage),
+        Payload::EmergencyEscalated(p) => format!(
+            "emergency stage {:?} escalated: due {}, {}",
+            p.stage,
+            rfc3339(p.due_at),
+            one_line(&p.reason)
+        ),
+        Payload::ExceptionGranted(p) => format!(
+            "exception granted to {} until {}: {}",
+            one_line(&p.owner),
+            rfc3339(p.expires_at),
+            one_line(&p.reason)
+        ),
+        Payload::ExceptionExpired(p) => format!("exception expired at {}", rfc3339(p.expired_at)),
+        Payload::ExceptionRevoked(p) => format!(
+            "exception revoked by {}: {}",
+            one_line(&p.revoked_by),
+            one_line(&p.reason)
+        ),
     }
 }
 

@@ -19,27 +19,7 @@ pub fn t(s: &str) -> DateTime<Utc> {
 
 /// The stream a payload is published to.
 pub fn stream_of(p: &Payload) -> StreamSpec {
-    match p {
-        Payload::ScanSubmitted(_) | Payload::ScanRejected(_) | Payload::ScanCompleted(_) => {
-            spec::SCANS
-        }
-        Payload::AssetUpserted(_) => spec::ASSETS,
-        Payload::FindingObserved(_)
-        | Payload::FindingResolved(_)
-        | Payload::FindingPrioritized(_) => spec::FINDINGS,
-        Payload::BundlePlanned(_)
-        | Payload::BundleScheduled(_)
-        | Payload::BundleCompleted(_)
-        | Payload::BundleHalted(_) => spec::BUNDLES,
-        Payload::WaveStarted(_) | Payload::WaveCompleted(_) | Payload::WaveHalted(_) => {
-            spec::DEPLOYMENTS
-        }
-        Payload::AgentJob(_) => spec::JOBS,
-        Payload::AgentResult(_) => spec::AGENT_RESULTS,
-        Payload::ValidationPassed(_) | Payload::ValidationFailed(_) => spec::VALIDATIONS,
-        Payload::RollbackRequested(_) | Payload::RollbackCompleted(_) => spec::ROLLBACKS,
-        Payload::DeadLettered(_) => spec::DEADLETTER,
-    }
+    spec::stream_for(p).expect("every payload has a stream")
 }
 
 /// The name of a stream in the default namespace (`PATCH_FINDINGS`).
@@ -149,6 +129,9 @@ pub fn observed(
         },
         observed_at: t(observed_at),
         first_observed_at: t(first_observed_at),
+        package: None,
+        fix_state: None,
+        reopened: false,
     }
 }
 
@@ -179,6 +162,9 @@ pub fn prioritized(o: &FindingObserved, vector: &str, score: f64) -> FindingPrio
         cves: o.cves.clone(),
         remediation: o.remediation.clone(),
         priority,
+        trigger: events::DecisionTrigger::Observation,
+        previous: None,
+        exception_id: None,
         inputs: DecisionInputs {
             cvss: Some(ScoredCvss {
                 version: CvssVersion::V3_1,
