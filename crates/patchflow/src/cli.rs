@@ -79,6 +79,9 @@ pub enum Command {
     Parse {
         /// The report file.
         file: PathBuf,
+        /// Force a format instead of detecting it from the content.
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Score CVSS vectors (v2, v3.0, v3.1, v4.0): one line per vector, from the
     /// arguments or, without arguments, from stdin.

@@ -33,7 +33,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
             init_logging(cli.global.log.as_deref(), None, quiet_default);
             demo::run(cli.global.config.as_deref(), &overrides).await
         }
-        Command::Parse { file } => parse(&file),
+        Command::Parse { file, format } => parse(&file, format.as_deref()),
         Command::Cvss { vectors } => cvss(&vectors),
         Command::Schemas(cmd) => schemas(cmd),
         command => {
@@ -411,16 +411,22 @@ fn audit_verify(cfg: &Config) -> Result<ExitCode> {
     }
 }
 
-/// `patchflow parse FILE`: the same parser and normalization ingest runs.
-fn parse(file: &Path) -> Result<ExitCode> {
+/// `patchflow parse FILE [--format F]`: the same detection, parsers and
+/// normalization ingest runs; findings as JSON lines on stdout, a summary on
+/// stderr; exit 2 when the report is rejected.
+fn parse(file: &Path, format: Option<&str>) -> Result<ExitCode> {
+    use ingest::format;
+    let hint = format.map(str::parse::<format::Format>).transpose()?;
     let open = || -> Result<BufReader<std::fs::File>> {
         Ok(BufReader::with_capacity(
             256 * 1024,
             std::fs::File::open(file).with_context(|| format!("open {}", file.display()))?,
         ))
     };
-    let summary = match ingest::nessus::check(open()?) {
-        Ok(s) => s,
+    let checked =
+        format::open(open()?, hint).and_then(|(fmt, r)| Ok((fmt, format::check(fmt, r)?)));
+    let (fmt, summary) = match checked {
+        Ok(found) => found,
         Err(e) => {
             eprintln!("rejected: {}: {e}", file.display());
             return Ok(ExitCode::from(2));
@@ -429,8 +435,9 @@ fn parse(file: &Path) -> Result<ExitCode> {
     let out = &mut std::io::BufWriter::new(std::io::stdout().lock());
     let fallback = Utc::now();
     let (mut findings, mut facts, mut hosts) = (0u64, 0u64, 0u64);
-    for host in ingest::nessus::NessusReader::new(open()?) {
-        let host = ingest::normalize::normalize_host(&host?, fallback);
+    let (_, reader) = format::open(open()?, Some(fmt))?;
+    for host in format::hosts(fmt, reader, fallback) {
+        let host = host?;
         hosts += 1;
         facts += host.facts.len() as u64;
         for obs in &host.findings {
@@ -441,9 +448,18 @@ fn parse(file: &Path) -> Result<ExitCode> {
         }
     }
     out.flush()?;
+    let skipped: Vec<String> = summary
+        .skipped
+        .iter()
+        .map(|(why, n)| format!("{n} {why}"))
+        .collect();
     eprintln!(
-        "format nessus-v2, hosts {hosts}, findings {findings}, info items {facts} (kept as asset facts), report items {} ",
-        summary.findings + summary.info_items
+        "format {fmt}, hosts {hosts}, findings {findings}, info items {facts} (kept as asset facts), skipped {}",
+        if skipped.is_empty() {
+            "0".to_owned()
+        } else {
+            skipped.join(", ")
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -29,9 +29,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+use crate::format::{self, Format};
 use crate::inventory::Inventory;
-use crate::nessus::{NessusReader, check};
-use crate::normalize::{NormalizedHost, normalize_host};
+use crate::normalize::NormalizedHost;
 
 /// Namespace of inventory upsert ids: `v5(INVENTORY_NAMESPACE, asset id + content)`,
 /// so loading the same inventory twice publishes nothing new.
@@ -182,8 +182,18 @@ impl IngestService {
 
     async fn ingest(&self, parent: &Event, scan: &ScanSubmitted) -> Result<(), HandleError> {
         // Pass 1: the whole report must parse before anything is published.
-        let summary = match self.with_report(&scan.object, check).await {
-            Ok(Ok(summary)) => summary,
+        let hint = scan
+            .format_hint
+            .as_deref()
+            .and_then(|h| h.parse::<Format>().ok());
+        let checked = self
+            .with_report(&scan.object, move |reader| {
+                let (fmt, reader) = format::open(reader, hint)?;
+                format::check(fmt, reader).map(|s| (fmt, s))
+            })
+            .await;
+        let (fmt, summary) = match checked {
+            Ok(Ok(found)) => found,
             Ok(Err(e)) => return self.reject(parent, scan, None, e.to_string()).await,
             Err(BusError::NotFound { what }) => {
                 return self
@@ -197,11 +207,15 @@ impl IngestService {
         let fallback = parent.time;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<NormalizedHost, String>>(16);
         let parse = self.with_report(&scan.object, move |reader| {
-            for host in NessusReader::new(reader) {
-                let item = host
-                    .map(|h| normalize_host(&h, fallback))
-                    .map_err(|e| e.to_string());
-                if tx.blocking_send(item).is_err() {
+            let reader = match format::open(reader, Some(fmt)) {
+                Ok((_, reader)) => reader,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e.to_string()));
+                    return;
+                }
+            };
+            for host in format::hosts(fmt, reader, fallback) {
+                if tx.blocking_send(host.map_err(|e| e.to_string())).is_err() {
                     return;
                 }
             }
@@ -233,7 +247,7 @@ impl IngestService {
             ScanCompleted {
                 scan_id: scan.scan_id,
                 object: scan.object.clone(),
-                format: "nessus".to_owned(),
+                format: fmt.as_str().to_owned(),
                 scope: scan.scope,
                 hosts,
                 findings,

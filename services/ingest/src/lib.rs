@@ -32,6 +32,7 @@
 //! - All instants are UTC.
 
 pub mod adapter;
+pub mod format;
 pub mod identity;
 pub mod inventory;
 pub mod nessus;

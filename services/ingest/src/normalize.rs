@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use events::{
     Asset, AssetFact, AssetSource, AssetUpserted, Check, CvssVector, CvssVersion, FindingObserved,
-    Remediation, Severity,
+    FixState, Package, Remediation, Severity,
 };
 use uuid::Uuid;
 
@@ -80,10 +80,14 @@ pub struct Observation {
     pub cwes: Vec<u32>,
     /// CVSS vectors in canonical spelling (v2, then v3, then v4).
     pub cvss: Vec<CvssVector>,
-    /// The plugin's solution.
+    /// What fixes it (the plugin's solution for Nessus).
     pub remediation: Remediation,
     /// The host's scan time (UTC).
     pub observed_at: DateTime<Utc>,
+    /// The affected package, for software scanners.
+    pub package: Option<Package>,
+    /// The scanner's fix status, when it reports one.
+    pub fix_state: Option<FixState>,
 }
 
 impl Observation {
@@ -112,8 +116,8 @@ impl Observation {
             remediation: self.remediation.clone(),
             observed_at: self.observed_at,
             first_observed_at,
-            package: None,
-            fix_state: None,
+            package: self.package.clone(),
+            fix_state: self.fix_state,
             reopened: false,
         }
     }
@@ -456,6 +460,8 @@ fn observation(
             text: item.solution.clone().unwrap_or_else(|| "n/a".to_owned()),
         },
         observed_at,
+        package: None,
+        fix_state: None,
     }
 }
 
