@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
 use std::time::{Duration, Instant};
 
 /// The server version the README commands install.
@@ -98,6 +99,60 @@ pub fn server_version(bin: &Path) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+/// A nats-server started by [`spawn`]. It lives under a small `sh`
+/// guardian that holds the server's stdin pipe: when this process exits for
+/// any reason (even SIGKILL) the pipe closes and the guardian stops the
+/// server, so no server outlives the test or the `patchflow up` that started it.
+#[derive(Debug)]
+pub struct LocalServer {
+    guardian: Child,
+    control: Option<std::process::ChildStdin>,
+}
+
+impl LocalServer {
+    /// Stops the server gracefully (SIGTERM: it flushes its store) and waits
+    /// up to 10 s for it to exit.
+    pub fn terminate(&mut self) {
+        self.stop("term");
+    }
+
+    /// Kills the server abruptly (SIGKILL), as in a crash, and waits for it.
+    pub fn kill(&mut self) {
+        self.stop("kill");
+    }
+
+    fn stop(&mut self, how: &str) {
+        if let Some(mut control) = self.control.take() {
+            use std::io::Write as _;
+            let _ = writeln!(control, "{how}");
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.guardian.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.guardian.kill();
+        let _ = self.guardian.wait();
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// The guardian script: run the server in the background, then wait for a
+/// line (or end of input) on stdin and stop it with SIGKILL for `kill`, else
+/// SIGTERM.
+const GUARDIAN: &str = r#""$0" "$@" <&- & pid=$!
+read -r how
+case "$how" in kill) sig=KILL ;; *) sig=TERM ;; esac
+kill -s "$sig" "$pid" 2>/dev/null
+wait "$pid""#;
+
 /// Starts `bin` with JetStream on 127.0.0.1:`port`, storing in `store`, with
 /// `extra` arguments; its output goes to `log` (or nowhere).
 ///
@@ -109,24 +164,27 @@ pub fn spawn(
     store: &Path,
     extra: &[String],
     log: Option<&Path>,
-) -> std::io::Result<Child> {
+) -> std::io::Result<LocalServer> {
     let (out, err) = match log {
         Some(l) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(l)?;
+            let f = std::fs::OpenOptions::new().create(true).append(true).open(l)?;
             (Stdio::from(f.try_clone()?), Stdio::from(f))
         }
         None => (Stdio::null(), Stdio::null()),
     };
-    Command::new(bin)
+    let mut guardian = Command::new("sh")
+        .arg("-c")
+        .arg(GUARDIAN)
+        .arg(bin)
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(store)
         .args(extra)
+        .stdin(Stdio::piped())
         .stdout(out)
         .stderr(err)
-        .spawn()
+        .spawn()?;
+    let control = guardian.stdin.take();
+    Ok(LocalServer { guardian, control })
 }
 
 /// Waits until something accepts TCP connections on 127.0.0.1:`port`.

@@ -4,14 +4,13 @@
 //! commands on this machine find it.
 
 use std::path::{Path, PathBuf};
-use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 /// A running local nats-server; stopped (SIGTERM, then SIGKILL) on [`LocalNats::stop`] or drop.
 pub struct LocalNats {
-    child: Option<Child>,
+    child: Option<bus::local::LocalServer>,
     url: String,
     url_file: PathBuf,
 }
@@ -53,22 +52,9 @@ impl LocalNats {
     /// Stops the server gracefully (SIGTERM, up to 10 s), then forcibly.
     pub fn stop(&mut self) {
         let _ = std::fs::remove_file(&self.url_file);
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if let Some(mut child) = self.child.take() {
+            child.terminate();
         }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }
 

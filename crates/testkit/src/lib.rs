@@ -10,7 +10,6 @@
 //!   under `CI=true` and are skipped with a loud message otherwise.
 
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -30,7 +29,7 @@ pub fn find_nats_server() -> Result<PathBuf, NatsServerMissing> {
 /// A running `nats-server` with JetStream on a free port and a temporary
 /// store; killed and cleaned up on drop.
 pub struct NatsServer {
-    child: Child,
+    child: bus::local::LocalServer,
     port: u16,
     store: tempfile::TempDir,
     bin: PathBuf,
@@ -99,8 +98,7 @@ impl NatsServer {
     /// Kills the server (SIGKILL) and starts it again on the same port and
     /// store, as after a crash. Waits until it accepts connections.
     pub fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
         self.child = spawn_args(&self.bin, self.port, self.store.path(), &self.args);
         self.wait_ready();
     }
@@ -108,11 +106,7 @@ impl NatsServer {
     /// Stops the server gracefully (SIGTERM: it flushes its store and closes
     /// client connections) and starts it again on the same port and store.
     pub fn restart_graceful(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
+        self.child.terminate();
         self.child = spawn_args(&self.bin, self.port, self.store.path(), &self.args);
         self.wait_ready();
     }
@@ -124,14 +118,7 @@ impl NatsServer {
     }
 }
 
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_args(bin: &Path, port: u16, store: &Path, extra: &[String]) -> Child {
+fn spawn_args(bin: &Path, port: u16, store: &Path, extra: &[String]) -> bus::local::LocalServer {
     bus::local::spawn(bin, port, store, extra, None)
         .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()))
 }
