@@ -84,13 +84,98 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(&self, delivery: Delivery) -> impl Future<Output = Result<(), HandleError>> + Send;
 }
 
+/// How [`serve`] schedules the messages of its consumers. A plain `bool`
+/// converts into it: `true` = [`ServeOptions::SERIAL`], `false` =
+/// [`ServeOptions::IN_ORDER`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// One message at a time across all consumers of this process
+    /// (state-heavy services avoid compare-and-set conflicts with
+    /// themselves). Wins over `lanes`.
+    pub serial: bool,
+    /// Messages handled at once per consumer. `1`: in stream order, one
+    /// after the other. Above 1: each message goes to one of `lanes` lanes
+    /// chosen by a hash of its event's `subject` (the entity it is about: a
+    /// finding id, a bundle id); a lane handles its messages one at a time
+    /// in stream order, so two messages about the same entity are never
+    /// handled at once nor out of order, while different entities proceed
+    /// in parallel. Acknowledgement rules do not change: each message is
+    /// acked only after its handler returned `Ok`.
+    pub lanes: usize,
+    /// When set, `lanes` applies only to the consumers of the stream with
+    /// this suffix ([`StreamSpec::suffix`]); the others run in order.
+    pub lanes_stream: Option<&'static str>,
+}
+
+impl ServeOptions {
+    /// One message at a time across every consumer.
+    pub const SERIAL: ServeOptions = ServeOptions {
+        serial: true,
+        lanes: 1,
+        lanes_stream: None,
+    };
+    /// Each consumer in order, consumers in parallel.
+    pub const IN_ORDER: ServeOptions = ServeOptions {
+        serial: false,
+        lanes: 1,
+        lanes_stream: None,
+    };
+
+    /// `lanes` messages at once per consumer, in order per event subject
+    /// (see [`ServeOptions::lanes`]); `0` counts as 1.
+    pub fn keyed(lanes: usize) -> ServeOptions {
+        ServeOptions {
+            serial: false,
+            lanes: lanes.max(1),
+            lanes_stream: None,
+        }
+    }
+
+    /// Restricts the lanes to the consumers of `stream`; the service's
+    /// other consumers keep handling their messages in order.
+    pub fn only_on(self, stream: &StreamSpec) -> ServeOptions {
+        ServeOptions {
+            lanes_stream: Some(stream.suffix),
+            ..self
+        }
+    }
+
+    /// The lanes `spec` gets under these options (1 = in order).
+    fn lanes_for(&self, spec: &ConsumerSpec) -> usize {
+        let applies = self
+            .lanes_stream
+            .is_none_or(|suffix| suffix == spec.stream.suffix);
+        if self.serial || !applies {
+            1
+        } else {
+            self.lanes.max(1)
+        }
+    }
+}
+
+impl From<bool> for ServeOptions {
+    fn from(serial: bool) -> Self {
+        if serial {
+            ServeOptions::SERIAL
+        } else {
+            ServeOptions::IN_ORDER
+        }
+    }
+}
+
+/// How long a lane's queue is: messages a consumer has taken from the
+/// server for a lane but not started. Short, so a queued message does not
+/// wait long without progress acks.
+const LANE_QUEUE: usize = 2;
+
 /// Runs `handler` on every consumer of `consumers` until `token` fires, then
 /// finishes in-flight messages and returns.
 ///
-/// With `serial`, one message at a time is handled across all consumers of
-/// this process (state-heavy services avoid compare-and-set conflicts with
-/// themselves); otherwise each consumer handles its messages in order,
-/// consumers in parallel.
+/// `options` (or a `bool`, see [`ServeOptions`]): with `serial`, one message
+/// at a time is handled across all consumers of this process; otherwise
+/// each consumer handles its messages in order, consumers in parallel; with
+/// [`ServeOptions::keyed`], up to `lanes` messages of one consumer at once,
+/// in order per event subject.
 ///
 /// # Errors
 /// Never for transient trouble (it retries); only [`BusError::Ensure`] when a
@@ -100,18 +185,24 @@ pub async fn serve<H: Handler>(
     service: Service,
     consumers: Vec<ConsumerSpec>,
     handler: Arc<H>,
-    serial: bool,
+    options: impl Into<ServeOptions>,
     token: CancellationToken,
 ) -> Result<(), BusError> {
-    let gate = serial.then(|| Arc::new(Mutex::new(())));
+    let options = options.into();
+    let gate = options.serial.then(|| Arc::new(Mutex::new(())));
     let tracker = TaskTracker::new();
     for spec in consumers {
+        let lanes = options.lanes_for(&spec);
         let bus = bus.clone();
         let handler = handler.clone();
         let token = token.clone();
         let gate = gate.clone();
         tracker.spawn(async move {
-            consume_loop(bus, service, spec, handler, gate, token).await;
+            if lanes > 1 {
+                consume_in_lanes(bus, service, spec, handler, lanes, token).await;
+            } else {
+                consume_loop(bus, service, spec, handler, gate, token).await;
+            }
         });
     }
     tracker.close();
@@ -172,6 +263,98 @@ async fn consume_loop<H: Handler>(
     }
 }
 
+/// The lane of a decoded message: a hash of its event's subject; an
+/// undecodable message goes to lane 0 (it is dead-lettered there).
+fn lane_of(decoded: &Result<Event, String>, lanes: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let Ok(event) = decoded else {
+        return 0;
+    };
+    let mut h = std::hash::DefaultHasher::new();
+    event.subject.hash(&mut h);
+    usize::try_from(h.finish() % lanes as u64).unwrap_or(0)
+}
+
+/// [`consume_loop`] with `lanes` messages in flight, in order per event
+/// subject (see [`ServeOptions::lanes`]). The lanes outlive re-created
+/// consumers; on cancellation the queued and in-flight messages are
+/// finished (and acked) before it returns.
+async fn consume_in_lanes<H: Handler>(
+    bus: Bus,
+    service: Service,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+    lanes: usize,
+    token: CancellationToken,
+) {
+    type Work = (Message, Result<Event, String>);
+    let spec = Arc::new(spec);
+    let workers = TaskTracker::new();
+    let mut senders = Vec::with_capacity(lanes);
+    for _ in 0..lanes {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Work>(LANE_QUEUE);
+        senders.push(tx);
+        let (bus, spec, handler) = (bus.clone(), spec.clone(), handler.clone());
+        workers.spawn(async move {
+            while let Some((msg, decoded)) = rx.recv().await {
+                process_decoded(&bus, service, &spec, handler.as_ref(), msg, decoded).await;
+            }
+        });
+    }
+    workers.close();
+    let stream_name = spec.stream.name(bus.namespace());
+    let mut failures = 0u32;
+    'consumer: while !token.is_cancelled() {
+        let messages = match open_messages(&bus, &spec).await {
+            Ok(m) => m,
+            Err(e) => {
+                failures += 1;
+                warn!(%service, stream = %stream_name, consumer = %spec.durable, error = %e, "consumer unavailable, retrying");
+                let wait = backoff(failures, Duration::from_millis(200), Duration::from_secs(5));
+                tokio::select! {
+                    () = token.cancelled() => break 'consumer,
+                    () = tokio::time::sleep(wait) => continue,
+                }
+            }
+        };
+        failures = 0;
+        debug!(%service, stream = %stream_name, consumer = %spec.durable, lanes, "consuming");
+        let mut messages = std::pin::pin!(messages);
+        loop {
+            let next = tokio::select! {
+                () = token.cancelled() => break 'consumer,
+                next = messages.next() => next,
+            };
+            match next {
+                Some(Ok(msg)) => {
+                    let decoded = Event::from_json(&msg.payload).map_err(|e| e.to_string());
+                    let lane = lane_of(&decoded, lanes);
+                    if let Some(tx) = senders.get(lane)
+                        && tx.send((msg, decoded)).await.is_err()
+                    {
+                        // A lane stopped (it only does when its task
+                        // panicked): the message stays unacked and is
+                        // redelivered after its ack wait.
+                        error!(%service, consumer = %spec.durable, lane, "lane stopped");
+                    }
+                }
+                Some(Err(e)) => {
+                    warn!(%service, stream = %stream_name, consumer = %spec.durable, error = %e, "pull failed, re-creating consumer");
+                    break;
+                }
+                None => break,
+            }
+        }
+        tokio::select! {
+            () = token.cancelled() => break 'consumer,
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    }
+    // Drain: finish what the lanes hold, then return.
+    drop(senders);
+    workers.wait().await;
+}
+
 async fn open_messages(bus: &Bus, spec: &ConsumerSpec) -> Result<pull::Stream, BusError> {
     let ns = bus.namespace();
     let name = spec.stream.name(ns);
@@ -211,6 +394,19 @@ async fn process<H: Handler>(
     handler: &H,
     msg: Message,
 ) {
+    let decoded = Event::from_json(&msg.payload).map_err(|e| e.to_string());
+    process_decoded(bus, service, spec, handler, msg, decoded).await;
+}
+
+/// [`process`] for a message whose payload was already decoded.
+async fn process_decoded<H: Handler>(
+    bus: &Bus,
+    service: Service,
+    spec: &ConsumerSpec,
+    handler: &H,
+    msg: Message,
+    decoded: Result<Event, String>,
+) {
     let (stream, stream_sequence, delivered) = match msg.info() {
         Ok(i) => (
             i.stream.to_owned(),
@@ -224,7 +420,7 @@ async fn process<H: Handler>(
         }
     };
     let subject = msg.subject.to_string();
-    let result = match Event::from_json(&msg.payload) {
+    let result = match decoded {
         Ok(event) => {
             let parent = event.traceparent.clone();
             let span = info_span!(
@@ -251,7 +447,7 @@ async fn process<H: Handler>(
                 .instrument(span)
                 .await
         }
-        Err(e) => Err(HandleError::Poison(e.to_string())),
+        Err(e) => Err(HandleError::Poison(e)),
     };
     match result {
         Ok(()) => {
@@ -307,8 +503,11 @@ async fn process<H: Handler>(
 /// is still in progress.
 async fn with_progress<T>(msg: &Message, ack_wait: Duration, work: impl Future<Output = T>) -> T {
     let mut work = std::pin::pin!(work);
-    let mut tick = tokio::time::interval(ack_wait / 3);
-    tick.tick().await;
+    // The first tick one period from now. (`interval` + awaiting its
+    // immediate first tick would wait for a turn of the timer wheel, about
+    // a millisecond, on every message.)
+    let period = (ack_wait / 3).max(Duration::from_millis(1));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         tokio::select! {
             out = &mut work => return out,
@@ -527,4 +726,33 @@ pub fn follow(
         }
     });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use events::spec;
+
+    use super::*;
+
+    #[test]
+    fn lanes_per_consumer() {
+        // Schedule reads scans, findings, validations, deployments and
+        // operators' approvals.
+        let consumers = spec::consumers(Service::Schedule);
+        let lanes =
+            |o: ServeOptions| -> Vec<usize> { consumers.iter().map(|c| o.lanes_for(c)).collect() };
+        assert_eq!(lanes(ServeOptions::from(false)), [1, 1, 1, 1, 1]);
+        assert_eq!(lanes(ServeOptions::from(true)), [1, 1, 1, 1, 1]);
+        assert_eq!(lanes(ServeOptions::keyed(16)), [16, 16, 16, 16, 16]);
+        assert_eq!(
+            lanes(ServeOptions::keyed(16).only_on(&spec::FINDINGS)),
+            [1, 16, 1, 1, 1]
+        );
+        assert_eq!(lanes(ServeOptions::keyed(0)), [1, 1, 1, 1, 1]);
+        let serial = ServeOptions {
+            serial: true,
+            ..ServeOptions::keyed(16)
+        };
+        assert_eq!(lanes(serial), [1, 1, 1, 1, 1], "serial wins");
+    }
 }

@@ -124,7 +124,7 @@ pub async fn serve_and_tick<H, F, Fut>(
     service: events::Service,
     consumers: Vec<events::spec::ConsumerSpec>,
     handler: std::sync::Arc<H>,
-    serial: bool,
+    options: impl Into<crate::ServeOptions>,
     period: Duration,
     tick: F,
     token: tokio_util::sync::CancellationToken,
@@ -134,7 +134,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), BusError>>,
 {
-    let consume = crate::serve(bus, service, consumers, handler, serial, token.clone());
+    let consume = crate::serve(bus, service, consumers, handler, options, token.clone());
     let ticks = run_ticks(bus, service.as_str(), period, token, tick);
     let (a, b) = tokio::join!(consume, ticks);
     a.and(b)

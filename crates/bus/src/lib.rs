@@ -40,7 +40,7 @@ use events::{Event, Namespace, Service};
 use tracing::{debug, info, warn};
 
 pub use clock::Clock;
-pub use consume::{Delivery, HandleError, Handler, serve};
+pub use consume::{Delivery, HandleError, Handler, ServeOptions, serve};
 pub use lease::{Lease, run_ticks, serve_and_tick};
 pub use reports::{ReportStore, StoredReport};
 pub use state::{StateStore, Versioned, kv_key};

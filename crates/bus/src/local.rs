@@ -167,7 +167,10 @@ pub fn spawn(
 ) -> std::io::Result<LocalServer> {
     let (out, err) = match log {
         Some(l) => {
-            let f = std::fs::OpenOptions::new().create(true).append(true).open(l)?;
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(l)?;
             (Stdio::from(f.try_clone()?), Stdio::from(f))
         }
         None => (Stdio::null(), Stdio::null()),

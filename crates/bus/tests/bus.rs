@@ -287,3 +287,111 @@ async fn survives_a_server_restart() {
     assert_eq!(recv(&mut rx).await.0, Uuid::from_u128(21));
     token.cancel();
 }
+
+/// Counts handling overlap overall and per event subject.
+#[derive(Default)]
+struct LaneProbe {
+    busy: std::sync::Mutex<std::collections::HashSet<String>>,
+    in_flight: std::sync::atomic::AtomicUsize,
+    max_in_flight: std::sync::atomic::AtomicUsize,
+    same_subject_overlap: std::sync::atomic::AtomicBool,
+    order: std::sync::Mutex<Vec<(String, Uuid, u64)>>,
+}
+
+struct LaneHandler(Arc<LaneProbe>);
+
+impl Handler for LaneHandler {
+    async fn handle(&self, d: Delivery) -> Result<(), HandleError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let p = &self.0;
+        if !p.busy.lock().unwrap().insert(d.event.subject.clone()) {
+            p.same_subject_overlap.store(true, SeqCst);
+        }
+        let now = p.in_flight.fetch_add(1, SeqCst) + 1;
+        p.max_in_flight.fetch_max(now, SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        p.order
+            .lock()
+            .unwrap()
+            .push((d.event.subject.clone(), d.event.id, d.delivered));
+        p.in_flight.fetch_sub(1, SeqCst);
+        p.busy.lock().unwrap().remove(&d.event.subject);
+        Ok(())
+    }
+}
+
+/// Keyed lanes: different subjects are handled at once, the messages of
+/// one subject one at a time and in stream order, each acked once.
+#[tokio::test]
+async fn keyed_lanes_run_subjects_in_parallel_and_each_subject_in_order() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let server = testkit::NatsServer::shared();
+    let bus = bus_on(&server.url()).await;
+    // 6 scans (subjects), 5 events each, interleaved.
+    let mut events = Vec::new();
+    for round in 0..5u128 {
+        for scan in 0..6u128 {
+            let mut e = submitted(1000 + scan);
+            e.id = Uuid::from_u128(2000 + round * 10 + scan);
+            events.push(e);
+        }
+    }
+    bus.publish_all(&events).await.unwrap();
+    let probe = Arc::new(LaneProbe::default());
+    let token = CancellationToken::new();
+    let run = {
+        let (bus, token, probe) = (bus.clone(), token.clone(), probe.clone());
+        tokio::spawn(async move {
+            bus::serve(
+                &bus,
+                Service::Ingest,
+                vec![scans_consumer()],
+                Arc::new(LaneHandler(probe)),
+                bus::ServeOptions::keyed(8),
+                token,
+            )
+            .await
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while probe.order.lock().unwrap().len() < events.len() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "all handled in 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    token.cancel();
+    tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("serve drains and stops on cancel")
+        .unwrap()
+        .unwrap();
+    let order = probe.order.lock().unwrap().clone();
+    assert_eq!(order.len(), events.len(), "each message handled once");
+    assert!(order.iter().all(|(_, _, delivered)| *delivered == 1));
+    assert!(!probe.same_subject_overlap.load(SeqCst));
+    assert!(
+        probe.max_in_flight.load(SeqCst) > 1,
+        "different subjects ran at once"
+    );
+    for scan in 0..6u128 {
+        let subject = Uuid::from_u128(1000 + scan).to_string();
+        let handled: Vec<Uuid> = order
+            .iter()
+            .filter(|(s, _, _)| *s == subject)
+            .map(|(_, id, _)| *id)
+            .collect();
+        let published: Vec<Uuid> = events
+            .iter()
+            .filter(|e| e.subject == subject)
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(handled, published, "stream order within {subject}");
+    }
+    assert_eq!(
+        bus::ServeOptions::from(true),
+        bus::ServeOptions::SERIAL,
+        "a bool still means serial or not"
+    );
+}

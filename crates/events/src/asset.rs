@@ -34,6 +34,12 @@ pub struct Asset {
     pub owner: Option<String>,
     /// Name of the asset's maintenance window, from inventory.
     pub window: Option<String>,
+    /// The id of the agent installed on the host (a patchflow agent, an EDR
+    /// or scanner agent), from inventory or an agent-based scan: the most
+    /// trusted identifier when ingest reconciles a scanned host with a known
+    /// asset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
 }
 
 impl Asset {
@@ -55,6 +61,7 @@ impl Asset {
         fill(&mut self.fqdn, &inventory.fqdn);
         fill(&mut self.os, &inventory.os);
         fill(&mut self.mac, &inventory.mac);
+        fill(&mut self.agent_id, &inventory.agent_id);
         overlay(&mut self.ring, &inventory.ring);
         overlay(&mut self.tier, &inventory.tier);
         overlay(&mut self.internet_facing, &inventory.internet_facing);

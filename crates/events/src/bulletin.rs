@@ -75,6 +75,25 @@ pub struct AffectedPackage {
     pub fixed_versions: Vec<String>,
     /// The advisory states this product is not affected (VEX): never opens work.
     pub not_affected: bool,
+    /// The version intervals the statement covers, in the ecosystem's version
+    /// order (OSV `ECOSYSTEM`/`SEMVER` ranges, CSAF product versions). Empty:
+    /// every version (a statement about the product as a whole).
+    #[serde(default)]
+    pub ranges: Vec<AffectedRange>,
+}
+
+/// One version interval of an [`AffectedPackage`] (OSV range semantics): a
+/// version `v` is inside when `introduced <= v`, and `v < fixed` when a fixed
+/// version is given, and `v <= last_affected` when that is given; with
+/// neither, every version from `introduced` on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AffectedRange {
+    /// First version inside; `"0"` means from the very first version.
+    pub introduced: String,
+    /// First version after the interval (the fix), if known.
+    pub fixed: Option<String>,
+    /// Last version inside, when the advisory names no fix.
+    pub last_affected: Option<String>,
 }
 
 /// `patch.bulletin.advisory`: a vendor advisory (CSAF) or OSV record.

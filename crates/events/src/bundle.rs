@@ -61,6 +61,38 @@ pub struct BundlePlanned {
     /// True when `deadline` falls before the projected opening of the window
     /// that reaches its last ring.
     pub sla_at_risk: bool,
+    /// Findings no agent can fix (no package with a target version, no
+    /// advisory or KB id): planned as manual tasks, reported, never dropped.
+    /// Not sent to any host; part of the bundle's content (its digest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manual_tasks: Vec<ManualTask>,
+    /// The change approval the bundle needs before some of its rings, when
+    /// the policy does not make it a standard change; `None` = none needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalRequirement>,
+}
+
+/// A remediation no agent can apply (a scanner's solution text), for the
+/// hosts that need it: someone has to do it by hand.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct ManualTask {
+    /// What to do (the scanner's solution, [`Remediation::Solution`]).
+    pub remediation: Remediation,
+    /// Hosts that need it, sorted.
+    pub hosts: Vec<String>,
+    /// Findings it fixes, sorted.
+    pub findings: Vec<Uuid>,
+}
+
+/// Why and where a bundle needs a change approval
+/// (`patch.bundle.approved`) before it is released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApprovalRequirement {
+    /// The bundle's rings that are held until it is approved (rollout order).
+    pub rings: Vec<String>,
+    /// Why it is not a standard change, one line each
+    /// (`priority high is not a standard change`).
+    pub reasons: Vec<String>,
 }
 
 /// How deploy rolls out one ring.
@@ -124,6 +156,52 @@ pub struct BundleScheduled {
     pub hosts: Vec<HostJobSpec>,
     /// Waves and failure budget.
     pub rollout: RolloutPolicy,
+    /// Set when the release may cross change freezes: the operator's
+    /// emergency approval that allowed it. `windows` then holds no freezes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency_override: Option<EmergencyOverride>,
+}
+
+/// An emergency approval that lets a release cross change freezes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EmergencyOverride {
+    /// Who approved it.
+    pub approved_by: String,
+    /// The change ticket.
+    pub ticket: String,
+    /// The `patch.bundle.approved` event that carried it.
+    pub approval_event_id: Uuid,
+    /// The freezes of the ring it lifts, by name.
+    pub freezes: Vec<String>,
+}
+
+/// `patch.bundle.approved`: an operator approved the bundle as a change
+/// (`patchflow bundle approve ID --by NAME --ticket REF`), so its rings that
+/// need an approval may be released. With `emergency_override` the
+/// release may also cross change freezes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BundleApproved {
+    /// The bundle.
+    pub bundle_id: Uuid,
+    /// Who approved it.
+    pub approved_by: String,
+    /// The change ticket (`CHG-1234`).
+    pub ticket: String,
+    /// An emergency change: the release may cross change freezes.
+    #[serde(default)]
+    pub emergency_override: bool,
+}
+
+/// `patch.bundle.rejected`: an operator rejected the bundle as a change
+/// (`patchflow bundle reject ID --by NAME --reason R`); schedule halts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BundleRejected {
+    /// The bundle.
+    pub bundle_id: Uuid,
+    /// Who rejected it.
+    pub rejected_by: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// `patch.bundle.completed`: every ring validated.

@@ -8,7 +8,9 @@ use crate::Service;
 use crate::agent::{AgentJob, AgentResult};
 use crate::asset::AssetUpserted;
 use crate::bulletin::{AdvisoryPublished, CatalogLoaded, KevAdded};
-use crate::bundle::{BundleCompleted, BundleHalted, BundlePlanned, BundleScheduled};
+use crate::bundle::{
+    BundleApproved, BundleCompleted, BundleHalted, BundlePlanned, BundleRejected, BundleScheduled,
+};
 use crate::deadletter::DeadLettered;
 use crate::deployment::{
     RollbackCompleted, RollbackRequested, WaveCompleted, WaveHalted, WaveStarted,
@@ -149,6 +151,10 @@ payloads! {
     BundleCompleted(BundleCompleted) = "patch.bundle.completed.v1",
     /// `patch.bundle.halted`
     BundleHalted(BundleHalted) = "patch.bundle.halted.v1",
+    /// `patch.bundle.approved`
+    BundleApproved(BundleApproved) = "patch.bundle.approved.v1",
+    /// `patch.bundle.rejected`
+    BundleRejected(BundleRejected) = "patch.bundle.rejected.v1",
     /// `patch.deployment.wave.started`
     WaveStarted(WaveStarted) = "patch.deployment.wave.started.v1",
     /// `patch.deployment.wave.completed`
@@ -195,6 +201,8 @@ impl Payload {
             Payload::BundleScheduled(_) => tail::BUNDLE_SCHEDULED.to_owned(),
             Payload::BundleCompleted(_) => tail::BUNDLE_COMPLETED.to_owned(),
             Payload::BundleHalted(_) => tail::BUNDLE_HALTED.to_owned(),
+            Payload::BundleApproved(_) => tail::BUNDLE_APPROVED.to_owned(),
+            Payload::BundleRejected(_) => tail::BUNDLE_REJECTED.to_owned(),
             Payload::WaveStarted(_) => tail::WAVE_STARTED.to_owned(),
             Payload::WaveCompleted(_) => tail::WAVE_COMPLETED.to_owned(),
             Payload::WaveHalted(_) => tail::WAVE_HALTED.to_owned(),
@@ -240,6 +248,8 @@ impl Payload {
             Payload::BundleScheduled(p) => p.bundle_id,
             Payload::BundleCompleted(p) => p.bundle_id,
             Payload::BundleHalted(p) => p.bundle_id,
+            Payload::BundleApproved(p) => p.bundle_id,
+            Payload::BundleRejected(p) => p.bundle_id,
             Payload::WaveStarted(p) => p.bundle_id,
             Payload::WaveCompleted(p) => p.bundle_id,
             Payload::WaveHalted(p) => p.bundle_id,

@@ -34,6 +34,7 @@ pub mod deployment;
 pub mod emergency;
 pub mod envelope;
 pub mod exception;
+pub mod exposure;
 pub mod finding;
 pub mod scan;
 pub mod schema;
@@ -45,10 +46,12 @@ pub mod window;
 pub use agent::{AgentJob, AgentResult, HostInventory, JobAction, JobStatus, JobStep};
 pub use asset::{Asset, AssetFact, AssetSource, AssetUpserted};
 pub use bulletin::{
-    AdvisoryFormat, AdvisoryPublished, AffectedPackage, CatalogKind, CatalogLoaded, KevAdded,
+    AdvisoryFormat, AdvisoryPublished, AffectedPackage, AffectedRange, CatalogKind, CatalogLoaded,
+    KevAdded,
 };
 pub use bundle::{
-    BundleCompleted, BundleHalted, BundlePlanned, BundleScheduled, BundleTarget, HostJobSpec,
+    ApprovalRequirement, BundleApproved, BundleCompleted, BundleHalted, BundlePlanned,
+    BundleRejected, BundleScheduled, BundleTarget, EmergencyOverride, HostJobSpec, ManualTask,
     RingSchedule, RolloutPolicy,
 };
 pub use deadletter::DeadLettered;
@@ -69,7 +72,9 @@ pub use finding::{
 pub use scan::{ScanCompleted, ScanRejected, ScanScope, ScanSubmitted};
 pub use subject::{Namespace, NamespaceError};
 pub use validation::{CheckResult, HostReadback, ValidationFailed, ValidationPassed};
-pub use window::{WeeklyWindow, WindowError, WindowInstance, WindowSet};
+pub use window::{
+    Day, Freeze, RecurringWindow, WeeklyWindow, WindowError, WindowInstance, WindowSet,
+};
 
 /// The services of patchflow, plus the host agent.
 ///

@@ -73,7 +73,7 @@ pub const EXCEPTIONS: StreamSpec = StreamSpec {
 pub const BUNDLES: StreamSpec = StreamSpec {
     suffix: "BUNDLES",
     subjects: &["bundle.>"],
-    description: "bundles planned, scheduled, completed, halted",
+    description: "bundles planned, approved, rejected, scheduled, completed, halted",
 };
 /// `<NS>_DEPLOYMENTS`: wave progress.
 pub const DEPLOYMENTS: StreamSpec = StreamSpec {
@@ -192,8 +192,35 @@ impl ConsumerSpec {
 pub fn consumers(service: Service) -> Vec<ConsumerSpec> {
     let name = service.as_str();
     match service {
-        Service::Ingest => vec![ConsumerSpec::new(name, SCANS, &[tail::SCAN_SUBMITTED])],
-        Service::Prioritize => vec![ConsumerSpec::new(name, FINDINGS, &[tail::FINDING_OBSERVED])],
+        Service::Ingest => vec![
+            ConsumerSpec::new(name, SCANS, &[tail::SCAN_SUBMITTED]),
+            // CMDB feeds; ingest skips its own upserts (source scan/inventory).
+            ConsumerSpec::new(name, ASSETS, &[tail::ASSET_UPSERTED]),
+        ],
+        Service::Prioritize => vec![
+            ConsumerSpec::new(
+                name,
+                FINDINGS,
+                &[tail::FINDING_OBSERVED, tail::FINDING_RESOLVED],
+            ),
+            ConsumerSpec::new(
+                name,
+                BULLETINS,
+                &[tail::KEV_ADDED, tail::CATALOG_LOADED, tail::ADVISORY],
+            ),
+            ConsumerSpec::new(
+                name,
+                EXCEPTIONS,
+                &[tail::EXCEPTION_GRANTED, tail::EXCEPTION_REVOKED],
+            ),
+            // The emergency lane's stages.
+            ConsumerSpec::new(
+                name,
+                BUNDLES,
+                &[tail::BUNDLE_PLANNED, tail::BUNDLE_COMPLETED],
+            ),
+            ConsumerSpec::new(name, VALIDATIONS, &[tail::VALIDATION_PASSED]),
+        ],
         Service::Schedule => vec![
             ConsumerSpec::new(name, SCANS, &[tail::SCAN_COMPLETED]),
             ConsumerSpec::new(name, FINDINGS, &[tail::FINDING_PRIORITIZED_ALL]),
@@ -203,6 +230,12 @@ pub fn consumers(service: Service) -> Vec<ConsumerSpec> {
                 &[tail::VALIDATION_PASSED, tail::VALIDATION_FAILED],
             ),
             ConsumerSpec::new(name, DEPLOYMENTS, &[tail::WAVE_HALTED]),
+            // Operators' change approvals and rejections.
+            ConsumerSpec::new(
+                name,
+                BUNDLES,
+                &[tail::BUNDLE_APPROVED, tail::BUNDLE_REJECTED],
+            ),
         ],
         Service::Deploy => vec![
             ConsumerSpec::new(name, BUNDLES, &[tail::BUNDLE_SCHEDULED]),

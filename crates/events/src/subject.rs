@@ -181,6 +181,10 @@ pub mod tail {
     pub const BUNDLE_COMPLETED: &str = "bundle.completed";
     /// `bundle.halted`
     pub const BUNDLE_HALTED: &str = "bundle.halted";
+    /// `bundle.approved`
+    pub const BUNDLE_APPROVED: &str = "bundle.approved";
+    /// `bundle.rejected`
+    pub const BUNDLE_REJECTED: &str = "bundle.rejected";
     /// `deployment.wave.started`
     pub const WAVE_STARTED: &str = "deployment.wave.started";
     /// `deployment.wave.completed`

@@ -1,22 +1,24 @@
-//! Weekly maintenance windows in an IANA time zone.
+//! Maintenance windows and change freezes, as they travel in events
+//! (`patch.bundle.scheduled` carries the ring's [`WindowSet`]).
 //!
-//! A [`WindowSet`] is a time zone plus weekly [`WeeklyWindow`]s ("Mon and Thu
-//! at 02:00 for 120 minutes"). Instants in and out are UTC; local times are
-//! resolved with `chrono-tz`, correct across daylight-saving changes:
+//! This module holds the data only. Resolving a set to concrete UTC
+//! instants (expanding RFC 5545 RRULEs in an IANA time zone, daylight-saving
+//! rules, cutoffs, freezes) is the `calendar` crate's job:
+//! `calendar::Windows::{validate, current_or_next, openings}` on a
+//! [`WindowSet`].
 //!
-//! - a start time that does not exist locally (the spring-forward gap) opens
-//!   at the same wall-clock distance after the gap, using the offset in force
-//!   before it (RFC 5545, section 3.3.5: "interpreted using the UTC offset
-//!   before the gap"), e.g. 02:30 Europe/Berlin on 2024-03-31 opens at 01:30Z;
-//! - a start time that occurs twice (the autumn repeated hour) opens once, at
-//!   its first occurrence.
+//! A set is a time zone plus windows, in two spellings that can be mixed:
 //!
-//! A window's length is absolute (`duration_minutes` of real time).
+//! - [`WeeklyWindow`]: "Mon and Thu at 02:00 for 120 minutes", sugar for the
+//!   RRULE `FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=2;BYMINUTE=0;BYSECOND=0`;
+//! - [`RecurringWindow`]: any RFC 5545 RRULE (`FREQ=MONTHLY;BYDAY=2TU`), with
+//!   a day offset ("Patch Tuesday + 5 days").
+//!
+//! plus a start cutoff (no new host starts within `cutoff_minutes` of a
+//! window's end) and resolved change [`Freeze`]s (no new host starts inside
+//! one). A set with no window at all is always open (freezes still apply).
 
-use chrono::{
-    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, Offset as _, TimeZone, Utc,
-};
-use chrono_tz::Tz;
+use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -35,8 +37,9 @@ pub enum Day {
 }
 
 impl Day {
-    fn of(date: NaiveDate) -> Day {
-        match date.weekday() {
+    /// The day of a chrono weekday.
+    pub fn of(weekday: chrono::Weekday) -> Day {
+        match weekday {
             chrono::Weekday::Mon => Day::Mon,
             chrono::Weekday::Tue => Day::Tue,
             chrono::Weekday::Wed => Day::Wed,
@@ -44,6 +47,19 @@ impl Day {
             chrono::Weekday::Fri => Day::Fri,
             chrono::Weekday::Sat => Day::Sat,
             chrono::Weekday::Sun => Day::Sun,
+        }
+    }
+
+    /// The RFC 5545 two-letter weekday (`MO` … `SU`), as RRULE `BYDAY` spells it.
+    pub fn rfc5545(self) -> &'static str {
+        match self {
+            Day::Mon => "MO",
+            Day::Tue => "TU",
+            Day::Wed => "WE",
+            Day::Thu => "TH",
+            Day::Fri => "FR",
+            Day::Sat => "SA",
+            Day::Sun => "SU",
         }
     }
 }
@@ -56,26 +72,125 @@ pub struct WeeklyWindow {
     pub days: Vec<Day>,
     /// Local opening time, `HH:MM` (24 h).
     pub start: String,
-    /// Length in minutes (1–10080).
+    /// Length in minutes of real time (1–10080).
     pub duration_minutes: u32,
 }
 
-/// A time zone and the weekly windows of one ring. No windows means the ring
-/// is always open.
+/// A window that recurs by an RFC 5545 recurrence rule (section 3.3.10),
+/// expanded in the set's time zone.
+///
+/// The rule's DTSTART is `since` at local `start`; the rule decides the
+/// days (and, with `BYHOUR`/`BYMINUTE`, the times) of the openings. Each
+/// occurrence's local date is then moved by `offset_days`, so "the Sunday
+/// after Patch Tuesday" is `FREQ=MONTHLY;BYDAY=2TU` with `offset_days = 5`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecurringWindow {
+    /// The RRULE value, with or without its `RRULE:` prefix
+    /// (`FREQ=MONTHLY;BYDAY=2TU`). `UNTIL` is an instant (`…Z`) or a local
+    /// date(-time); `COUNT` counts occurrences from `since`.
+    pub rrule: String,
+    /// Local time of DTSTART, `HH:MM` (24 h): the opening time unless the
+    /// rule sets `BYHOUR`/`BYMINUTE`.
+    pub start: String,
+    /// Length in minutes of real time (1–10080).
+    pub duration_minutes: u32,
+    /// Calendar days added to each occurrence's local date (−28…28).
+    #[serde(default, skip_serializing_if = "is_zero_i32")]
+    pub offset_days: i32,
+    /// Local date of DTSTART (default 2020-01-01). It matters for
+    /// `INTERVAL` > 1, `COUNT`, and what the rule leaves to DTSTART (the
+    /// weekday of a `WEEKLY` rule without `BYDAY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<NaiveDate>,
+}
+
+fn is_zero_i32(n: &i32) -> bool {
+    *n == 0
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A change freeze (blackout), resolved to UTC: no new host starts in
+/// `[starts_at, ends_at)`, whatever the windows say, unless the release
+/// carries an emergency override.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct Freeze {
+    /// The freeze's name, as configured (`year-end`).
+    pub name: String,
+    /// First frozen instant (UTC, inclusive).
+    pub starts_at: DateTime<Utc>,
+    /// First instant after the freeze (UTC, exclusive).
+    pub ends_at: DateTime<Utc>,
+}
+
+impl Freeze {
+    /// Whether `t` falls inside `[starts_at, ends_at)`.
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.starts_at <= t && t < self.ends_at
+    }
+}
+
+/// A time zone, the windows of one ring, its start cutoff and the freezes
+/// that apply to it. No window (weekly or recurring) means always open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct WindowSet {
     /// IANA time zone name (`Europe/Berlin`, `America/New_York`, `UTC`).
     pub timezone: String,
-    /// The windows; empty = always open.
+    /// Weekly windows.
     pub windows: Vec<WeeklyWindow>,
+    /// RRULE windows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recurring: Vec<RecurringWindow>,
+    /// No new host starts within this many minutes of a window's end
+    /// (0–10080; 0 = up to the end). A window not longer than its cutoff
+    /// starts nothing. Always-open sets have no end to cut.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub cutoff_minutes: u32,
+    /// Freezes in force for this ring, sorted by start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub freezes: Vec<Freeze>,
 }
 
-/// One concrete opening of a window, in UTC.
+impl Default for WindowSet {
+    /// [`WindowSet::always`].
+    fn default() -> Self {
+        WindowSet::always()
+    }
+}
+
+impl WindowSet {
+    /// A set that is always open, in UTC, with no cutoff and no freeze.
+    pub fn always() -> WindowSet {
+        WindowSet {
+            timezone: "UTC".to_owned(),
+            windows: Vec::new(),
+            recurring: Vec::new(),
+            cutoff_minutes: 0,
+            freezes: Vec::new(),
+        }
+    }
+
+    /// Whether the set has no window at all (so it is open except in its
+    /// freezes).
+    pub fn is_always_open(&self) -> bool {
+        self.windows.is_empty() && self.recurring.is_empty()
+    }
+}
+
+/// An interval in which new hosts may start, in UTC: one opening of a
+/// window, ended early by the set's cutoff or by a freeze, or started late
+/// by the end of a freeze.
+///
+/// Deploy starts a wave only while `contains(now)`; hosts already started
+/// run to the end of their work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct WindowInstance {
-    /// When it opens (UTC, inclusive).
+    /// When starts may begin (UTC, inclusive).
     pub opens_at: DateTime<Utc>,
-    /// When it closes (UTC, exclusive).
+    /// When starts must stop (UTC, exclusive): the window's end minus the
+    /// cutoff, or the start of a freeze.
     pub closes_at: DateTime<Utc>,
 }
 
@@ -101,214 +216,40 @@ pub enum WindowError {
     /// A window with no days never opens.
     #[error("window at {0} lists no days")]
     NoDays(String),
-}
-
-impl WindowSet {
-    /// A set that is always open, in UTC.
-    pub fn always() -> WindowSet {
-        WindowSet {
-            timezone: "UTC".to_owned(),
-            windows: Vec::new(),
-        }
-    }
-
-    /// Checks the time zone and every window.
-    ///
-    /// # Errors
-    /// The first [`WindowError`] found.
-    pub fn validate(&self) -> Result<(), WindowError> {
-        self.tz()?;
-        for w in &self.windows {
-            parse_start(&w.start)?;
-            if w.duration_minutes == 0 || w.duration_minutes > 7 * 24 * 60 {
-                return Err(WindowError::BadDuration(w.duration_minutes));
-            }
-            if w.days.is_empty() {
-                return Err(WindowError::NoDays(w.start.clone()));
-            }
-        }
-        Ok(())
-    }
-
-    fn tz(&self) -> Result<Tz, WindowError> {
-        self.timezone
-            .parse::<Tz>()
-            .map_err(|_| WindowError::UnknownTimeZone(self.timezone.clone()))
-    }
-
-    /// The window open at `t`, or else the first one opening after `t`.
-    ///
-    /// An always-open set returns an instance from `t` to `t + 100 years`.
-    /// Among overlapping windows the one that closes last is returned.
-    ///
-    /// # Errors
-    /// As [`WindowSet::validate`].
-    pub fn current_or_next(&self, t: DateTime<Utc>) -> Result<WindowInstance, WindowError> {
-        self.validate()?;
-        if self.windows.is_empty() {
-            return Ok(WindowInstance {
-                opens_at: t,
-                closes_at: t + Duration::days(36_500),
-            });
-        }
-        let mut open_now: Option<WindowInstance> = None;
-        let mut next: Option<WindowInstance> = None;
-        for inst in self.instances_around(t)? {
-            if inst.contains(t) {
-                if open_now.is_none_or(|o| inst.closes_at > o.closes_at) {
-                    open_now = Some(inst);
-                }
-            } else if inst.opens_at > t && next.is_none_or(|n| inst.opens_at < n.opens_at) {
-                next = Some(inst);
-            }
-        }
-        // A validated, non-empty set opens at least once a week, and the scan
-        // below covers more than a week after `t`.
-        Ok(open_now.or(next).unwrap_or(WindowInstance {
-            opens_at: t,
-            closes_at: t,
-        }))
-    }
-
-    /// Every window opening in `[from, to)`, sorted, each once.
-    ///
-    /// # Errors
-    /// As [`WindowSet::validate`].
-    pub fn openings(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<WindowInstance>, WindowError> {
-        self.validate()?;
-        let tz = self.tz()?;
-        let first = from.with_timezone(&tz).date_naive() - Duration::days(1);
-        let last = to.with_timezone(&tz).date_naive() + Duration::days(1);
-        let mut out = Vec::new();
-        let mut date = first;
-        while date <= last {
-            for w in &self.windows {
-                if w.days.contains(&Day::of(date)) {
-                    let inst = instance(tz, date, w)?;
-                    if inst.opens_at >= from && inst.opens_at < to {
-                        out.push(inst);
-                    }
-                }
-            }
-            date += Duration::days(1);
-        }
-        out.sort_by_key(|i| (i.opens_at, i.closes_at));
-        out.dedup_by_key(|i| i.opens_at);
-        Ok(out)
-    }
-
-    fn instances_around(&self, t: DateTime<Utc>) -> Result<Vec<WindowInstance>, WindowError> {
-        // Windows last at most a week, so one opening up to 8 days before `t`
-        // can still be open; 9 days after `t` always reaches the next opening.
-        self.openings(t - Duration::days(8), t + Duration::days(9))
-    }
-}
-
-fn parse_start(s: &str) -> Result<NaiveTime, WindowError> {
-    NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| WindowError::BadStart(s.to_owned()))
-}
-
-fn instance(tz: Tz, date: NaiveDate, w: &WeeklyWindow) -> Result<WindowInstance, WindowError> {
-    let local = date.and_time(parse_start(&w.start)?);
-    let opens_at = match tz.from_local_datetime(&local) {
-        LocalResult::Single(t) => t.with_timezone(&Utc),
-        LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
-        LocalResult::None => {
-            // In the gap: use the offset in force just before it.
-            let before = local - Duration::hours(3);
-            let offset = match tz.from_local_datetime(&before) {
-                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => {
-                    t.offset().fix().local_minus_utc()
-                }
-                LocalResult::None => 0,
-            };
-            (local - Duration::seconds(i64::from(offset))).and_utc()
-        }
-    };
-    Ok(WindowInstance {
-        opens_at,
-        closes_at: opens_at + Duration::minutes(i64::from(w.duration_minutes)),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    fn set(tz: &str, days: &[Day], start: &str, minutes: u32) -> WindowSet {
-        WindowSet {
-            timezone: tz.to_owned(),
-            windows: vec![WeeklyWindow {
-                days: days.to_vec(),
-                start: start.to_owned(),
-                duration_minutes: minutes,
-            }],
-        }
-    }
-
-    #[test]
-    fn current_or_next_finds_the_open_window_or_the_next_one() {
-        let s = set("Europe/Berlin", &[Day::Mon], "02:00", 120);
-        // 2026-11-30 is a Monday; Berlin is UTC+1 in winter.
-        let before = s.current_or_next(utc("2026-11-30T00:30:00Z")).unwrap();
-        assert_eq!(before.opens_at, utc("2026-11-30T01:00:00Z"));
-        assert_eq!(before.closes_at, utc("2026-11-30T03:00:00Z"));
-        let inside = s.current_or_next(utc("2026-11-30T02:59:00Z")).unwrap();
-        assert_eq!(inside.opens_at, utc("2026-11-30T01:00:00Z"));
-        let after = s.current_or_next(utc("2026-11-30T03:00:00Z")).unwrap();
-        assert_eq!(after.opens_at, utc("2026-12-07T01:00:00Z"));
-    }
-
-    #[test]
-    fn spring_forward_gap_opens_after_the_gap_once() {
-        // 2024-03-31 02:30 does not exist in Berlin (02:00 -> 03:00).
-        let s = set("Europe/Berlin", &[Day::Sun], "02:30", 60);
-        let w = s.current_or_next(utc("2024-03-30T12:00:00Z")).unwrap();
-        assert_eq!(w.opens_at, utc("2024-03-31T01:30:00Z"));
-    }
-
-    #[test]
-    fn autumn_repeated_hour_opens_at_its_first_occurrence_once() {
-        // 2024-11-03 01:30 happens twice in New York (EDT then EST).
-        let s = set("America/New_York", &[Day::Sun], "01:30", 30);
-        let all = s
-            .openings(utc("2024-11-02T00:00:00Z"), utc("2024-11-05T00:00:00Z"))
-            .unwrap();
-        assert_eq!(all.len(), 1);
-        assert_eq!(all[0].opens_at, utc("2024-11-03T05:30:00Z"));
-    }
-
-    #[test]
-    fn always_open_set_contains_every_instant() {
-        let t = utc("2026-01-01T00:00:00Z");
-        assert!(WindowSet::always().current_or_next(t).unwrap().contains(t));
-    }
-
-    #[test]
-    fn bad_specs_are_refused_with_the_reason() {
-        assert!(matches!(
-            set("Mars/Olympus", &[Day::Mon], "02:00", 10).validate(),
-            Err(WindowError::UnknownTimeZone(_))
-        ));
-        assert!(matches!(
-            set("UTC", &[Day::Mon], "25:00", 10).validate(),
-            Err(WindowError::BadStart(_))
-        ));
-        assert!(matches!(
-            set("UTC", &[Day::Mon], "02:00", 0).validate(),
-            Err(WindowError::BadDuration(0))
-        ));
-        assert!(matches!(
-            set("UTC", &[], "02:00", 10).validate(),
-            Err(WindowError::NoDays(_))
-        ));
-    }
+    /// An RRULE that does not parse or validate (RFC 5545 section 3.3.10).
+    #[error("window rule {rule:?}: {reason}")]
+    BadRule {
+        /// The rule as configured.
+        rule: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `offset_days` outside −28…28.
+    #[error("window offset_days {0} is outside -28..=28")]
+    BadOffset(i32),
+    /// `cutoff_minutes` longer than a week.
+    #[error("cutoff_minutes {0} is outside 0..=10080")]
+    BadCutoff(u32),
+    /// A cutoff that leaves a window no time to start anything.
+    #[error(
+        "cutoff_minutes {cutoff_minutes} leaves no start time in a window of {duration_minutes} minutes"
+    )]
+    CutoffTooLong {
+        /// The set's cutoff.
+        cutoff_minutes: u32,
+        /// The shortest window's length.
+        duration_minutes: u32,
+    },
+    /// A freeze that does not end after it starts, or whose bounds do not parse.
+    #[error("freeze {name:?}: {reason}")]
+    BadFreeze {
+        /// The freeze.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The set's windows end (an RRULE with `COUNT` or `UNTIL`), or its
+    /// freezes cover every opening, for the next five years.
+    #[error("no window opens for new starts within five years after {0}")]
+    NeverOpens(DateTime<Utc>),
 }
