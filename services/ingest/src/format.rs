@@ -19,16 +19,62 @@ use crate::normalize::NormalizedHost;
 pub enum Format {
     /// Tenable Nessus v2 (`NessusClientData_v2`).
     Nessus,
+    /// Trivy JSON: SchemaVersion 2, the legacy array, `null`, Kubernetes.
+    Trivy,
+    /// Anchore Grype JSON.
+    Grype,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// patchflow's generic CSV (`docs/generic-format.md`).
+    GenericCsv,
+    /// Qualys VM host-based report XML (`ASSET_DATA_REPORT`).
+    Qualys,
+    /// Qualys VM scan results XML (`SCAN`, scan-1.dtd).
+    QualysScan,
+    /// Qualys VM CSV export.
+    QualysCsv,
+    /// OpenVAS / Greenbone (GVM) report XML.
+    OpenVas,
+    /// Greenbone (GVM) CSV results export.
+    OpenVasCsv,
+    /// Rapid7 Nexpose / InsightVM XML Export 1.0 and 2.0 (`NexposeReport`).
+    Nexpose,
+    /// patchflow's generic JSON (`"patchflow_generic": 1`).
+    GenericJson,
 }
 
 impl Format {
     /// Every format, in detection order.
-    pub const ALL: &'static [Format] = &[Format::Nessus];
+    pub const ALL: &'static [Format] = &[
+        Format::Nessus,
+        Format::Trivy,
+        Format::Grype,
+        Format::Sarif,
+        Format::Qualys,
+        Format::QualysScan,
+        Format::QualysCsv,
+        Format::OpenVas,
+        Format::OpenVasCsv,
+        Format::Nexpose,
+        Format::GenericJson,
+        Format::GenericCsv,
+    ];
 
     /// Lower-case name, as `--format` and `ScanCompleted.format` spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Nessus => "nessus",
+            Format::Trivy => "trivy",
+            Format::Grype => "grype",
+            Format::Sarif => "sarif",
+            Format::GenericCsv => "generic-csv",
+            Format::GenericJson => "generic-json",
+            Format::Qualys => "qualys",
+            Format::QualysScan => "qualys-scan",
+            Format::QualysCsv => "qualys-csv",
+            Format::OpenVas => "openvas",
+            Format::OpenVasCsv => "openvas-csv",
+            Format::Nexpose => "nexpose",
         }
     }
 }
@@ -119,7 +165,48 @@ pub fn detect(head: &[u8], hint: Option<Format>) -> Result<Format, FormatError> 
 fn sniff(format: Format, text: &str) -> bool {
     match format {
         Format::Nessus => text.contains("<NessusClientData"),
+        Format::Trivy => sniff_trivy(text),
+        Format::Grype => {
+            is_json(text)
+                && text.contains("\"matches\"")
+                && (text.contains("\"artifact\"") || text.contains("\"grype\""))
+        }
+        Format::Sarif => {
+            is_json(text)
+                && text.contains("\"runs\"")
+                && (text.contains("\"2.1.0\"") || text.to_ascii_lowercase().contains("sarif"))
+        }
+        Format::GenericCsv => crate::generic::sniff_csv(text),
+        Format::GenericJson => crate::generic::sniff_json(text),
+        Format::Qualys => crate::qualys::sniff_asset_data(text),
+        Format::QualysScan => crate::qualys::sniff_scan(text),
+        Format::QualysCsv => crate::qualys_csv::sniff(text),
+        Format::OpenVas => crate::openvas::sniff(text),
+        Format::OpenVasCsv => crate::openvas_csv::sniff(text),
+        Format::Nexpose => crate::nexpose::sniff(text),
     }
+}
+
+/// Whether the text starts like a JSON object or array.
+fn is_json(text: &str) -> bool {
+    text.starts_with('{') || text.starts_with('[')
+}
+
+/// Trivy: the document `null` alone (legacy "nothing found"), an object
+/// with `SchemaVersion` and `ArtifactName`, a Kubernetes report
+/// (`ClusterName`), or the legacy array of `Target` results.
+fn sniff_trivy(text: &str) -> bool {
+    if text.trim_end() == "null" {
+        return true;
+    }
+    if text.starts_with('{') {
+        return (text.contains("\"SchemaVersion\"") && text.contains("\"ArtifactName\""))
+            || (text.contains("\"ClusterName\"")
+                && (text.contains("\"Resources\"") || text.contains("\"Vulnerabilities\"")));
+    }
+    text.starts_with('[')
+        && text.contains("\"Target\"")
+        && (text.contains("\"Vulnerabilities\"") || text.contains("\"Type\""))
 }
 
 fn describe(text: &str) -> String {
@@ -174,6 +261,60 @@ pub fn check<R: BufRead>(format: Format, r: R) -> Result<Summary, FormatError> {
                 finished_at: s.finished_at,
             })
             .map_err(|e| FormatError::Invalid(e.to_string())),
+        Format::Trivy => json_summary("Trivy JSON", crate::trivy::check(r)),
+        Format::Grype => json_summary("Grype JSON", crate::grype::check(r)),
+        Format::Sarif => json_summary("SARIF", crate::sarif::check(r)),
+        Format::GenericCsv => generic_summary("generic CSV", crate::generic::check_csv(r)),
+        Format::GenericJson => generic_summary("generic JSON", crate::generic::check_json(r)),
+        Format::Qualys => crate::qualys::check_asset_data(r).map_err(FormatError::from),
+        Format::QualysScan => crate::qualys::check_scan(r).map_err(FormatError::from),
+        Format::QualysCsv => crate::qualys_csv::check(r).map_err(FormatError::from),
+        Format::OpenVas => crate::openvas::check(r).map_err(FormatError::from),
+        Format::OpenVasCsv => crate::openvas_csv::check(r).map_err(FormatError::from),
+        Format::Nexpose => crate::nexpose::check(r).map_err(FormatError::from),
+    }
+}
+
+impl From<crate::scanner::ParseError> for FormatError {
+    fn from(e: crate::scanner::ParseError) -> Self {
+        FormatError::Invalid(e.to_string())
+    }
+}
+
+/// A Qualys, OpenVAS or Nexpose host with the error as a [`FormatError`].
+fn scanner_host(
+    h: Result<NormalizedHost, crate::scanner::ParseError>,
+) -> Result<NormalizedHost, FormatError> {
+    h.map_err(FormatError::from)
+}
+
+/// A [`Summary`] from a JSON format's counts, or its error named by format.
+fn json_summary(
+    name: &str,
+    checked: Result<crate::software::Stats, crate::jsonpull::JsonError>,
+) -> Result<Summary, FormatError> {
+    checked
+        .map(summary)
+        .map_err(|e| FormatError::Invalid(format!("{name}: {e}")))
+}
+
+fn generic_summary(
+    name: &str,
+    checked: Result<crate::software::Stats, crate::generic::GenericError>,
+) -> Result<Summary, FormatError> {
+    checked
+        .map(summary)
+        .map_err(|e| FormatError::Invalid(format!("{name}: {e}")))
+}
+
+fn summary(s: crate::software::Stats) -> Summary {
+    Summary {
+        hosts: s.hosts,
+        findings: s.findings,
+        info_items: s.info_items,
+        skipped: s.skipped,
+        started_at: s.started_at,
+        finished_at: s.finished_at,
     }
 }
 
@@ -189,6 +330,38 @@ pub fn hosts<'a, R: BufRead + 'a>(
             h.map(|h| crate::normalize::normalize_host(&h, fallback_time))
                 .map_err(|e| FormatError::Invalid(e.to_string()))
         })),
+        Format::Trivy => Box::new(
+            crate::trivy::TrivyReader::new(r, fallback_time)
+                .map(|h| h.map_err(|e| FormatError::Invalid(format!("Trivy JSON: {e}")))),
+        ),
+        Format::Grype => Box::new(
+            crate::grype::GrypeReader::new(r, fallback_time)
+                .map(|h| h.map_err(|e| FormatError::Invalid(format!("Grype JSON: {e}")))),
+        ),
+        Format::Sarif => Box::new(
+            crate::sarif::SarifReader::new(r, fallback_time)
+                .map(|h| h.map_err(|e| FormatError::Invalid(format!("SARIF: {e}")))),
+        ),
+        Format::GenericCsv => Box::new(
+            crate::generic::GenericReader::csv(r, fallback_time, true)
+                .map(|h| h.map_err(|e| FormatError::Invalid(format!("generic CSV: {e}")))),
+        ),
+        Format::GenericJson => Box::new(
+            crate::generic::GenericReader::json(r, fallback_time, true)
+                .map(|h| h.map_err(|e| FormatError::Invalid(format!("generic JSON: {e}")))),
+        ),
+        Format::Qualys => {
+            Box::new(crate::qualys::asset_data_hosts(r, fallback_time).map(scanner_host))
+        }
+        Format::QualysScan => {
+            Box::new(crate::qualys::scan_hosts(r, fallback_time).map(scanner_host))
+        }
+        Format::QualysCsv => Box::new(crate::qualys_csv::hosts(r, fallback_time).map(scanner_host)),
+        Format::OpenVas => Box::new(crate::openvas::hosts(r, fallback_time).map(scanner_host)),
+        Format::OpenVasCsv => {
+            Box::new(crate::openvas_csv::hosts(r, fallback_time).map(scanner_host))
+        }
+        Format::Nexpose => Box::new(crate::nexpose::hosts(r, fallback_time).map(scanner_host)),
     }
 }
 

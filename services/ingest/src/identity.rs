@@ -1,13 +1,71 @@
-//! Host identity: the rules that turn scanner and inventory host labels into
-//! an [`events::Asset::asset_id`], shared by the Nessus normalizer and the
-//! inventory reader so both sides of a lookup agree.
+//! Identity: how a scanned host becomes an asset id, and how a finding gets
+//! the fingerprint its id is derived from. Shared by every format's
+//! normalizer, the inventory reader and the adapter, so all of them agree.
 //!
-//! The rule (also documented on [`events::Asset`]): the lower-case short host
-//! name when a host name is known, else the IP address (canonical text form),
-//! else the scanner's raw host label, lower-cased. A web-application target
-//! given as a URL (`http://google.com/`, Nessus WAS) is identified by the
-//! URL's whole host (`google.com`), not its first label: two sites under
+//! # Asset id (of a host as one report or inventory row describes it)
+//!
+//! The lower-case short host name when a host name is known, else the IP
+//! address (canonical text form), else the scanner's raw host label,
+//! lower-cased (also documented on [`events::Asset`]). A web-application
+//! target given as a URL (`http://google.com/`, Nessus WAS) is identified by
+//! the URL's whole host (`google.com`), not its first label: two sites under
 //! different domains are different assets.
+//!
+//! That id is only a proposal: the adapter reconciles every scanned host with
+//! the assets it already knows ([`crate::reconcile`]: agent id, FQDN, host
+//! name, IP, MAC, in that order of trust), so a host whose DNS name changed
+//! but kept its IP or MAC keeps its asset id.
+//!
+//! # Finding fingerprint (version 1)
+//!
+//! A finding's identity is a fingerprint string and its id is
+//! `UUIDv5(FINDING_NAMESPACE, fingerprint)`
+//! ([`crate::normalize::FINDING_NAMESPACE`]). Every format builds it the same
+//! way:
+//!
+//! ```text
+//! <source>:v<N>:<asset_id>:<locator>
+//! ```
+//!
+//! - `source`: the format's lower-case scanner family (`nessus`, `qualys`,
+//!   `openvas`, `nexpose`, `trivy`, `grype`, `sarif`, …);
+//! - `v<N>`: the version of that source's rule. A change of the locator's
+//!   meaning is a new version (and gives every finding of that source a new
+//!   id), never a silent edit;
+//! - `asset_id`: exactly the host's `NormalizedHost::asset.asset_id` as the
+//!   normalizer proposed it. The adapter replaces it by the reconciled asset
+//!   id ([`rebind_fingerprint`]) before anything is published, so this
+//!   segment is always the stable, reconciled id;
+//! - `locator`: only fields that stay the same for the same weakness on the
+//!   same asset; each format module documents its own:
+//!   - network scanners, `<check id>:<port>/<protocol>`: Nessus
+//!     `nessus:v1:<asset>:<pluginID>:<port>/<protocol lower-case>`
+//!     ([`crate::normalize::fingerprint`]); Qualys (QID), OpenVAS (NVT OID)
+//!     and Nexpose (vulnerability id) through [`crate::scanner::fingerprint`];
+//!   - software scanners, the vulnerability and the package as installed:
+//!     Trivy `<VulnerabilityID>:<PkgName>@<InstalledVersion>:<location>` (the
+//!     location keeps one library in two jars two findings, case OC-04),
+//!     Grype `<vulnerability id>:<artifact name>@<artifact version>`;
+//!   - code scanners (SARIF): `<rule id>:<path>:<content key>`, the content
+//!     key being the tool's own fingerprints when it gives them — never a
+//!     line or column number (case OC-06: inserting lines above a finding
+//!     keeps its id);
+//!   - the generic CSV/JSON: `<scanner>:<check id>:<port>/<protocol>` and
+//!     the package, when given.
+//!
+//!   The software, code and generic formats percent-escape `%` and `:` in
+//!   every component, the asset id included ([`crate::software::escape`]);
+//!   the network scanners write the asset id as is (an IPv6 address keeps
+//!   its colons). [`rebind_fingerprint`] understands both.
+//!
+//! Never part of a fingerprint: scan or observation times, scanner or plugin
+//! feed versions, plugin output and descriptions, severities and scores,
+//! DNS names and IPs other than through the reconciled asset id, line and
+//! column numbers, the order of results. Hence re-importing a report, a
+//! scanner upgrade, a renamed check or a changed DNS name keep every id.
+//!
+//! `docs/finding-identity.md` is the operator-facing version of these rules,
+//! with the resolution rules that build on them.
 
 use std::net::IpAddr;
 
@@ -78,6 +136,77 @@ pub fn asset_id(name: Option<&str>, ip: Option<&str>) -> Option<String> {
     Some(canonical_ip(ip).unwrap_or_else(|| ip.to_lowercase()))
 }
 
+/// Replaces the asset segment of a fingerprint: `fingerprint` must start
+/// with `<source>:<version>:<from>:`, with `from` written as is (Nessus,
+/// Qualys, OpenVAS, Nexpose) or with `%` and `:` percent-escaped (the
+/// software and code scanners, [`crate::software::escape`]); the result is
+/// the same fingerprint with `to`, written the same way, in that segment.
+/// Returns `None` when the fingerprint does not have that shape (it is then
+/// kept as it is, and its finding is not rebound).
+///
+/// ```
+/// use ingest::identity::rebind_fingerprint;
+/// assert_eq!(
+///     rebind_fingerprint("nessus:v1:web01-new:22964:443/tcp", "web01-new", "web01").as_deref(),
+///     Some("nessus:v1:web01:22964:443/tcp")
+/// );
+/// assert_eq!(rebind_fingerprint("nessus:v1:db:1:0/tcp", "web", "x"), None);
+/// ```
+pub fn rebind_fingerprint(fingerprint: &str, from: &str, to: &str) -> Option<String> {
+    let escape = |s: &str| s.replace('%', "%25").replace(':', "%3A");
+    let mut parts = fingerprint.splitn(3, ':');
+    let (source, version, rest) = (parts.next()?, parts.next()?, parts.next()?);
+    if let Some(locator) = rest.strip_prefix(from).and_then(|l| l.strip_prefix(':')) {
+        return Some(format!("{source}:{version}:{to}:{locator}"));
+    }
+    let locator = rest.strip_prefix(&escape(from))?.strip_prefix(':')?;
+    Some(format!("{source}:{version}:{}:{locator}", escape(to)))
+}
+
+/// A MAC address in canonical form (`aa:bb:cc:dd:ee:ff`, lower case) from
+/// the usual spellings (`AA:BB:…`, `aa-bb-…`, `aabb.ccdd.eeff`,
+/// `aabbccddeeff`). `None` for anything else, and for the all-zero and
+/// broadcast addresses, which name no single machine.
+pub fn canonical_mac(s: &str) -> Option<String> {
+    let hex: String = s
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ':' | '-' | '.'))
+        .collect();
+    if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let hex = hex.to_ascii_lowercase();
+    if hex == "000000000000" || hex == "ffffffffffff" {
+        return None;
+    }
+    let pairs: Vec<&str> = (0..6).filter_map(|i| hex.get(i * 2..i * 2 + 2)).collect();
+    Some(pairs.join(":"))
+}
+
+/// Every MAC address in a scanner's field (Nessus `mac-address` holds one
+/// per line), canonical ([`canonical_mac`]), de-duplicated, in order.
+pub fn macs(s: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in s
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter_map(canonical_mac)
+    {
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// A fully qualified name in canonical form: trimmed, lower case, without
+/// the trailing dot. `None` for an IP literal or a name without a dot.
+pub fn canonical_fqdn(s: &str) -> Option<String> {
+    let name = url_host(s).unwrap_or(s).trim().trim_end_matches('.');
+    (name.contains('.') && !is_ip(name) && !name.contains(char::is_whitespace))
+        .then(|| name.to_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +257,73 @@ mod tests {
             Some("2001:db8::1")
         );
         assert_eq!(asset_id(Some(" "), None), None);
+    }
+
+    #[test]
+    fn fingerprints_rebind_only_their_asset_segment() {
+        let table = [
+            (
+                "nessus:v1:web01-new:22964:443/tcp",
+                "web01-new",
+                "web01",
+                Some("nessus:v1:web01:22964:443/tcp"),
+            ),
+            // IPv6 ids contain colons: only the prefix is matched.
+            (
+                "nessus:v1:2001:db8::1:10114:0/icmp",
+                "2001:db8::1",
+                "db1",
+                Some("nessus:v1:db1:10114:0/icmp"),
+            ),
+            (
+                "trivy:v1:/opt:CVE-1:lib@1.0:a/b.jar",
+                "/opt",
+                "build-7",
+                Some("trivy:v1:build-7:CVE-1:lib@1.0:a/b.jar"),
+            ),
+            // Escaped asset segments stay escaped.
+            (
+                "grype:v1:img%3A1.0:CVE-1:a",
+                "img:1.0",
+                "reg/img:1.0",
+                Some("grype:v1:reg/img%3A1.0:CVE-1:a"),
+            ),
+            // A prefix of another asset id is not that asset.
+            ("nessus:v1:web011:1:0/tcp", "web01", "x", None),
+            ("not-a-fingerprint", "a", "b", None),
+        ];
+        for (fp, from, to, want) in table {
+            assert_eq!(rebind_fingerprint(fp, from, to).as_deref(), want, "{fp}");
+        }
+    }
+
+    #[test]
+    fn macs_and_fqdns_have_one_spelling() {
+        let table = [
+            ("00:50:56:A1:B2:C3", Some("00:50:56:a1:b2:c3")),
+            ("00-50-56-a1-b2-c3", Some("00:50:56:a1:b2:c3")),
+            ("0050.56a1.b2c3", Some("00:50:56:a1:b2:c3")),
+            ("00:00:00:00:00:00", None),
+            ("ff:ff:ff:ff:ff:ff", None),
+            ("00:50:56:a1:b2", None),
+            ("zz:50:56:a1:b2:c3", None),
+        ];
+        for (input, want) in table {
+            assert_eq!(canonical_mac(input).as_deref(), want, "{input}");
+        }
+        assert_eq!(
+            macs("00:50:56:A1:B2:C3\n00:00:00:00:00:00\n00-50-56-a1-b2-c3 02:42:ac:11:00:02"),
+            ["00:50:56:a1:b2:c3", "02:42:ac:11:00:02"]
+        );
+        assert_eq!(
+            canonical_fqdn("Web01.Example.COM.").as_deref(),
+            Some("web01.example.com")
+        );
+        assert_eq!(
+            canonical_fqdn("http://App.example/x").as_deref(),
+            Some("app.example")
+        );
+        assert_eq!(canonical_fqdn("web01"), None);
+        assert_eq!(canonical_fqdn("10.0.0.1"), None);
     }
 }

@@ -1,7 +1,12 @@
-//! The asset inventory CSV: which ring, tier, exposure, owner and maintenance
-//! window each host has, joined onto scanner assets by host name or IP.
+//! The asset inventory: which environment (ring), criticality (tier),
+//! exposure, owner and maintenance window each host has, and the
+//! identifiers it is known by. Read from a CSV or JSON file (the
+//! configuration's `[ingest] inventory`); the same attributes arrive from a
+//! CMDB as `patch.asset.upserted` with source `cmdb` (see
+//! [`crate::adapter`]). Both feed ingest's asset store, which scanned hosts
+//! are reconciled with ([`crate::reconcile`]).
 //!
-//! # Format
+//! # CSV
 //!
 //! ```text
 //! hostname,ip,ring,tier,internet_facing,owner,window
@@ -9,32 +14,65 @@
 //! db01,,staging,2,false,"dba, core",
 //! ```
 //!
-//! - The header names all seven columns, in any order, each once (names are
+//! - A header line names the columns, in any order, each once (names are
 //!   matched case-insensitively; an unknown column is an error, so a typo is
-//!   not silently ignored).
-//! - An empty cell means unknown. Every row needs a `hostname` or an `ip`.
-//! - `hostname`: a short name or an FQDN (not an IP: that goes in `ip`).
-//! - `ip`: an IPv4 or IPv6 address.
-//! - `ring`: the rollout ring, lower-cased (`dev`, `test`, `staging`, `prod`).
-//! - `tier`: 1 = most critical … 4 = least.
-//! - `internet_facing`: `true`/`false`, `yes`/`no`, `1`/`0` (any case).
-//! - `owner`, `window`: free text (`window` names a maintenance window).
+//!   not silently ignored). Every column is optional, but at least one of
+//!   `hostname`, `fqdn`, `ip` must be there.
+//! - Columns (aliases in parentheses):
+//!   - `hostname`: a short name or an FQDN (not an IP: that goes in `ip`);
+//!   - `fqdn`: a fully qualified name;
+//!   - `ip`: an IPv4 or IPv6 address;
+//!   - `mac`: one or more MAC addresses (separated by spaces or `;`);
+//!   - `agent_id`: the id of the agent on the host;
+//!   - `ring` (`environment`, `env`): the rollout ring, lower-cased (`dev`,
+//!     `test`, `staging`, `prod`);
+//!   - `tier` (`criticality`): 1 = most critical … 4 = least, or the words
+//!     `critical`, `high`, `medium`, `low` (1 … 4);
+//!   - `internet_facing` (`exposure`): `true`/`false`, `yes`/`no`, `1`/`0`,
+//!     or `internet`, `external`, `public` (true) and `internal`, `private`
+//!     (false), any case;
+//!   - `owner`: free text;
+//!   - `window` (`maintenance_window`): free text naming a maintenance
+//!     window.
+//! - An empty cell means unknown. Every row needs a `hostname`, an `fqdn` or
+//!   an `ip`.
 //! - UTF-8 with or without a BOM, LF or CRLF line ends, RFC 4180 quoting.
 //!
-//! The `asset_id` of a row follows the same rule as scanner assets
-//! ([`crate::identity`]): the lower-case short host name, else the IP. Two
-//! rows with the same asset id or the same IP are an error: a lookup must
-//! never be ambiguous.
+//! # JSON
+//!
+//! An array of objects, or an object whose `assets` member is one; each
+//! object has the CSV's columns as members (same names, aliases and
+//! rules), with string, number, boolean or `null` values:
+//!
+//! ```text
+//! {"assets": [
+//!   {"hostname": "web01", "fqdn": "web01.example.com", "ip": "10.0.0.11",
+//!    "environment": "prod", "criticality": 1, "exposure": "internet",
+//!    "owner": "web-team", "window": "weekend", "mac": "00:50:56:a1:b2:c3"}
+//! ]}
+//! ```
+//!
+//! The format is told from the content: a file whose first non-blank
+//! character is `[` or `{` is JSON, anything else CSV.
+//!
+//! # Identity
+//!
+//! The `asset_id` of an entry follows the same rule as scanner assets
+//! ([`crate::identity`]): the lower-case short host name (from `hostname`,
+//! else the first label of `fqdn`), else the IP. Two entries with the same
+//! asset id, IP, FQDN, MAC or agent id are an error: a lookup must never be
+//! ambiguous.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 
 use events::Asset;
 
 use crate::identity;
 
-/// Why an inventory file was refused. Every variant names the line (1-based)
-/// and, for a bad cell, the column (1-based, with its name).
+/// Why an inventory file was refused. Every variant names where: the line
+/// (1-based) and, for a bad cell, the column (1-based, with its name) of a
+/// CSV; the entry (1-based) and member of a JSON file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InventoryError {
     /// The header line is missing or wrong.
@@ -63,6 +101,22 @@ pub enum InventoryError {
         /// What is wrong.
         reason: String,
     },
+    /// A JSON entry, or one of its members, is wrong.
+    #[error("inventory entry {entry}{}: {reason}", member.as_ref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Entry {
+        /// The entry's position in the array (1-based).
+        entry: usize,
+        /// The member, when one is at fault.
+        member: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The JSON document as a whole is wrong (not JSON, not an array).
+    #[error("inventory JSON: {reason}")]
+    Json {
+        /// What is wrong.
+        reason: String,
+    },
     /// The file could not be read.
     #[error("inventory read error: {reason}")]
     Read {
@@ -75,7 +129,10 @@ pub enum InventoryError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Column {
     Hostname,
+    Fqdn,
     Ip,
+    Mac,
+    AgentId,
     Ring,
     Tier,
     InternetFacing,
@@ -84,9 +141,12 @@ enum Column {
 }
 
 impl Column {
-    const ALL: [Column; 7] = [
+    const ALL: [Column; 10] = [
         Column::Hostname,
+        Column::Fqdn,
         Column::Ip,
+        Column::Mac,
+        Column::AgentId,
         Column::Ring,
         Column::Tier,
         Column::InternetFacing,
@@ -97,7 +157,10 @@ impl Column {
     fn name(self) -> &'static str {
         match self {
             Column::Hostname => "hostname",
+            Column::Fqdn => "fqdn",
             Column::Ip => "ip",
+            Column::Mac => "mac",
+            Column::AgentId => "agent_id",
             Column::Ring => "ring",
             Column::Tier => "tier",
             Column::InternetFacing => "internet_facing",
@@ -105,7 +168,34 @@ impl Column {
             Column::Window => "window",
         }
     }
+
+    fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Column::Ring => &["environment", "env"],
+            Column::Tier => &["criticality"],
+            Column::InternetFacing => &["exposure"],
+            Column::Window => &["maintenance_window"],
+            _ => &[],
+        }
+    }
+
+    /// The column a header cell or JSON member names (case-insensitive).
+    fn named(name: &str) -> Option<Column> {
+        let name = name
+            .trim_start_matches('\u{feff}')
+            .trim()
+            .to_ascii_lowercase();
+        Column::ALL
+            .into_iter()
+            .find(|c| c.name() == name || c.aliases().contains(&name.as_str()))
+    }
+
+    fn identifies(self) -> bool {
+        matches!(self, Column::Hostname | Column::Fqdn | Column::Ip)
+    }
 }
+
+const EXPECTED: &str = "expected columns among hostname, fqdn, ip, mac, agent_id, ring (environment), tier (criticality), internet_facing (exposure), owner, window; at least one of hostname, fqdn, ip";
 
 /// The parsed inventory: its assets and indexes by name and IP.
 #[derive(Debug, Clone, Default)]
@@ -117,16 +207,56 @@ pub struct Inventory {
     by_short: HashMap<String, usize>,
     /// Canonical IP → index.
     by_ip: HashMap<String, usize>,
-    /// File line of each asset, for duplicate errors.
-    lines: Vec<u64>,
+    /// Other unique identifiers (`fqdn:…`, `mac:…`, `agent:…`) → index, for
+    /// duplicate checks.
+    unique: HashMap<String, usize>,
+    /// Where each asset came from (`line 3`, `entry 2`), for duplicate errors.
+    places: Vec<String>,
 }
 
 impl Inventory {
-    /// Reads an inventory CSV (see the module docs for the format).
+    /// Reads an inventory, CSV or JSON (told from the content; see the
+    /// module docs for both formats).
     ///
     /// # Errors
-    /// [`InventoryError`] naming the line and column of the first problem.
+    /// [`InventoryError`] naming the line and column (CSV) or the entry and
+    /// member (JSON) of the first problem.
     pub fn from_reader<R: Read>(input: R) -> Result<Inventory, InventoryError> {
+        let read = |e: std::io::Error| InventoryError::Read {
+            reason: e.to_string(),
+        };
+        let mut input = BufReader::new(input);
+        let is_json = loop {
+            let buf = input.fill_buf().map_err(read)?;
+            if buf.is_empty() {
+                break false;
+            }
+            let text = String::from_utf8_lossy(buf);
+            match text
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .chars()
+                .next()
+            {
+                Some(c) => break c == '[' || c == '{',
+                // Only blanks so far: they change nothing in either format.
+                None => {
+                    let n = buf.len();
+                    input.consume(n);
+                }
+            }
+        };
+        if is_json {
+            if input.fill_buf().map_err(read)?.starts_with(b"\xef\xbb\xbf") {
+                input.consume(3);
+            }
+            Inventory::from_json(input)
+        } else {
+            Inventory::from_csv(input)
+        }
+    }
+
+    fn from_csv<R: Read>(input: R) -> Result<Inventory, InventoryError> {
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -136,7 +266,7 @@ impl Inventory {
             Some(r) => r.map_err(csv_error)?,
             None => {
                 return Err(InventoryError::Header {
-                    reason: "the file is empty; expected hostname,ip,ring,tier,internet_facing,owner,window".to_owned(),
+                    reason: format!("the file is empty; {EXPECTED}"),
                 });
             }
         };
@@ -154,8 +284,94 @@ impl Inventory {
                     reason: format!("{} cells, the header has {}", record.len(), columns.len()),
                 });
             }
-            let asset = parse_row(&record, &columns, line)?;
-            inventory.insert(asset, line)?;
+            let cells = record
+                .iter()
+                .zip(&columns)
+                .enumerate()
+                .map(|(i, (cell, col))| (*col, cell.to_owned(), i + 1));
+            let asset = parse_entry(
+                cells,
+                |col, i, reason| InventoryError::Cell {
+                    line,
+                    column: i,
+                    name: col.name(),
+                    reason,
+                },
+                |reason| InventoryError::Row { line, reason },
+            )?;
+            inventory.insert(asset, format!("line {line}"), |reason| {
+                InventoryError::Row { line, reason }
+            })?;
+        }
+        Ok(inventory)
+    }
+
+    fn from_json<R: Read>(input: R) -> Result<Inventory, InventoryError> {
+        let doc: serde_json::Value =
+            serde_json::from_reader(input).map_err(|e| InventoryError::Json {
+                reason: e.to_string(),
+            })?;
+        let entries = match doc {
+            serde_json::Value::Array(a) => a,
+            serde_json::Value::Object(mut o) => match o.remove("assets") {
+                Some(serde_json::Value::Array(a)) => a,
+                _ => {
+                    return Err(InventoryError::Json {
+                        reason: "an object must have an \"assets\" array".to_owned(),
+                    });
+                }
+            },
+            _ => {
+                return Err(InventoryError::Json {
+                    reason: "expected an array of assets or {\"assets\": [...]}".to_owned(),
+                });
+            }
+        };
+        let mut inventory = Inventory::default();
+        for (i, entry) in entries.into_iter().enumerate() {
+            let entry_no = i + 1;
+            let whole = |reason: String| InventoryError::Entry {
+                entry: entry_no,
+                member: None,
+                reason,
+            };
+            let serde_json::Value::Object(members) = entry else {
+                return Err(whole("not an object".to_owned()));
+            };
+            let mut cells = Vec::with_capacity(members.len());
+            let mut seen: Vec<Column> = Vec::new();
+            for (key, value) in members {
+                let member = |reason: String| InventoryError::Entry {
+                    entry: entry_no,
+                    member: Some(key.clone()),
+                    reason,
+                };
+                let Some(col) = Column::named(&key) else {
+                    return Err(member(format!("unknown member; {EXPECTED}")));
+                };
+                if seen.contains(&col) {
+                    return Err(member(format!("{} is given twice", col.name())));
+                }
+                seen.push(col);
+                let text = match value {
+                    serde_json::Value::Null => String::new(),
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    serde_json::Value::Number(n) => n.to_string(),
+                    _ => return Err(member("not a string, number, boolean or null".to_owned())),
+                };
+                cells.push((col, text, 0));
+            }
+            let asset = parse_entry(
+                cells.into_iter(),
+                |col, _, reason| InventoryError::Entry {
+                    entry: entry_no,
+                    member: Some(col.name().to_owned()),
+                    reason,
+                },
+                whole,
+            )?;
+            inventory.insert(asset, format!("entry {entry_no}"), whole)?;
         }
         Ok(inventory)
     }
@@ -180,6 +396,10 @@ impl Inventory {
     /// id equal to an inventory FQDN or host name), then a short name (the
     /// first label of any of them equal to an inventory asset id) — and only
     /// then by IP address (compared in canonical form).
+    ///
+    /// The service itself reconciles through its asset store
+    /// ([`crate::reconcile`]), which also uses agent ids and MAC addresses;
+    /// this lookup serves tools that read an inventory without NATS.
     pub fn lookup(&self, asset: &Asset) -> Option<&Asset> {
         let names: Vec<String> = [
             asset.fqdn.as_deref(),
@@ -209,25 +429,54 @@ impl Inventory {
         self.assets.get(*index)
     }
 
-    fn insert(&mut self, asset: Asset, line: u64) -> Result<(), InventoryError> {
+    fn insert(
+        &mut self,
+        asset: Asset,
+        place: String,
+        error: impl Fn(String) -> InventoryError,
+    ) -> Result<(), InventoryError> {
         let index = self.assets.len();
-        let duplicate = |what: String, first: Option<&usize>| InventoryError::Row {
-            line,
-            reason: format!(
-                "{what} is already on line {}",
-                first.and_then(|i| self.lines.get(*i)).copied().unwrap_or(0)
-            ),
+        let first_place = |first: usize| {
+            self.places
+                .get(first)
+                .cloned()
+                .unwrap_or_else(|| "an earlier entry".to_owned())
         };
         let named = asset.hostname.is_some();
-        if let Some(first) = named.then(|| self.by_short.get(&asset.asset_id)).flatten() {
-            return Err(duplicate(format!("host {:?}", asset.asset_id), Some(first)));
+        if let Some(&first) = named.then(|| self.by_short.get(&asset.asset_id)).flatten() {
+            return Err(error(format!(
+                "host {:?} is already on {}",
+                asset.asset_id,
+                first_place(first)
+            )));
         }
         let ip = asset.ip.as_deref().and_then(identity::canonical_ip);
-        if let Some((ip, first)) = ip
+        if let Some((ip, &first)) = ip
             .as_ref()
             .and_then(|ip| self.by_ip.get(ip).map(|f| (ip, f)))
         {
-            return Err(duplicate(format!("ip {ip}"), Some(first)));
+            return Err(error(format!(
+                "ip {ip} is already on {}",
+                first_place(first)
+            )));
+        }
+        let mut unique: Vec<String> = Vec::new();
+        if let Some(f) = asset.fqdn.as_deref().and_then(identity::canonical_fqdn) {
+            unique.push(format!("fqdn {f}"));
+        }
+        for m in asset.mac.as_deref().map(identity::macs).unwrap_or_default() {
+            unique.push(format!("mac {m}"));
+        }
+        if let Some(a) = &asset.agent_id {
+            unique.push(format!("agent_id {a}"));
+        }
+        for key in &unique {
+            if let Some(&first) = self.unique.get(key) {
+                return Err(error(format!("{key} is already on {}", first_place(first))));
+            }
+        }
+        for key in unique {
+            self.unique.insert(key, index);
         }
         if named {
             self.by_short.insert(asset.asset_id.clone(), index);
@@ -241,7 +490,7 @@ impl Inventory {
         if let Some(ip) = ip {
             self.by_ip.insert(ip, index);
         }
-        self.lines.push(line);
+        self.places.push(place);
         self.assets.push(asset);
         Ok(())
     }
@@ -250,11 +499,9 @@ impl Inventory {
 fn csv_error(e: csv::Error) -> InventoryError {
     let line = e.position().map_or(0, |p| p.line());
     match e.kind() {
-        csv::ErrorKind::Utf8 { err, .. } => InventoryError::Cell {
+        csv::ErrorKind::Utf8 { err, .. } => InventoryError::Row {
             line,
-            column: err.field() + 1,
-            name: Column::ALL.get(err.field()).map_or("?", |c| c.name()),
-            reason: "not valid UTF-8".to_owned(),
+            reason: format!("cell {} is not valid UTF-8", err.field() + 1),
         },
         csv::ErrorKind::Io(io) => InventoryError::Read {
             reason: io.to_string(),
@@ -267,16 +514,11 @@ fn csv_error(e: csv::Error) -> InventoryError {
 }
 
 fn header_columns(header: &csv::StringRecord) -> Result<Vec<Column>, InventoryError> {
-    let expected = "expected hostname,ip,ring,tier,internet_facing,owner,window";
     let mut columns = Vec::with_capacity(header.len());
     for cell in header {
-        let name = cell
-            .trim_start_matches('\u{feff}')
-            .trim()
-            .to_ascii_lowercase();
-        let Some(col) = Column::ALL.into_iter().find(|c| c.name() == name) else {
+        let Some(col) = Column::named(cell) else {
             return Err(InventoryError::Header {
-                reason: format!("unknown column {cell:?}; {expected}"),
+                reason: format!("unknown column {cell:?}; {EXPECTED}"),
             });
         };
         if columns.contains(&col) {
@@ -286,31 +528,29 @@ fn header_columns(header: &csv::StringRecord) -> Result<Vec<Column>, InventoryEr
         }
         columns.push(col);
     }
-    if let Some(missing) = Column::ALL.into_iter().find(|c| !columns.contains(c)) {
+    if !columns.iter().any(|c| c.identifies()) {
         return Err(InventoryError::Header {
-            reason: format!("missing column {}; {expected}", missing.name()),
+            reason: format!("no identifying column; {EXPECTED}"),
         });
     }
     Ok(columns)
 }
 
-fn parse_row(
-    record: &csv::StringRecord,
-    columns: &[Column],
-    line: u64,
+/// One entry from its `(column, text, position)` cells: `cell_error` for a
+/// bad cell (column, position, reason), `entry_error` for the entry as a
+/// whole.
+fn parse_entry(
+    cells: impl Iterator<Item = (Column, String, usize)>,
+    cell_error: impl Fn(Column, usize, String) -> InventoryError,
+    entry_error: impl Fn(String) -> InventoryError,
 ) -> Result<Asset, InventoryError> {
     let mut asset = Asset::default();
-    for (i, (cell, col)) in record.iter().zip(columns).enumerate() {
+    for (col, cell, position) in cells {
         let value = cell.trim();
         if value.is_empty() {
             continue;
         }
-        let bad = |reason: String| InventoryError::Cell {
-            line,
-            column: i + 1,
-            name: col.name(),
-            reason,
-        };
+        let bad = |reason: String| cell_error(col, position, reason);
         match col {
             Column::Hostname => {
                 if identity::is_ip(value) {
@@ -322,9 +562,15 @@ fn parse_row(
                 let short = identity::short_name(name)
                     .ok_or_else(|| bad(format!("{value:?} is not a host name")))?;
                 asset.hostname = Some(short.to_owned());
-                if name.contains('.') {
+                if name.contains('.') && asset.fqdn.is_none() {
                     asset.fqdn = Some(name.to_owned());
                 }
+            }
+            Column::Fqdn => {
+                identity::canonical_fqdn(value)
+                    .filter(|_| identity::url_host(value).is_none())
+                    .ok_or_else(|| bad(format!("{value:?} is not a fully qualified name")))?;
+                asset.fqdn = Some(value.trim_end_matches('.').to_owned());
             }
             Column::Ip => {
                 if !identity::is_ip(value) {
@@ -332,34 +578,58 @@ fn parse_row(
                 }
                 asset.ip = Some(value.to_owned());
             }
+            Column::Mac => {
+                let parts: Vec<&str> = value
+                    .split(|c: char| c.is_whitespace() || c == ';')
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                let mut macs = Vec::with_capacity(parts.len());
+                for p in parts {
+                    macs.push(identity::canonical_mac(p).ok_or_else(|| {
+                        bad(format!("{p:?} is not a MAC address (aa:bb:cc:dd:ee:ff)"))
+                    })?);
+                }
+                asset.mac = Some(macs.join("\n"));
+            }
+            Column::AgentId => asset.agent_id = Some(value.to_owned()),
             Column::Ring => asset.ring = Some(value.to_lowercase()),
             Column::Tier => {
-                asset.tier = Some(match value.parse::<u8>() {
-                    Ok(t @ 1..=4) => t,
+                asset.tier = Some(match value.to_ascii_lowercase().as_str() {
+                    "1" | "critical" => 1,
+                    "2" | "high" => 2,
+                    "3" | "medium" => 3,
+                    "4" | "low" => 4,
                     _ => {
                         return Err(bad(format!(
-                            "{value:?} is not a tier 1-4 (1 = most critical)"
+                            "{value:?} is not a tier 1-4 (1 = most critical) or critical/high/medium/low"
                         )));
                     }
                 });
             }
             Column::InternetFacing => {
                 asset.internet_facing = Some(match value.to_ascii_lowercase().as_str() {
-                    "true" | "yes" | "1" => true,
-                    "false" | "no" | "0" => false,
-                    _ => return Err(bad(format!("{value:?} is not true/false, yes/no or 1/0"))),
+                    "true" | "yes" | "1" | "internet" | "external" | "public" => true,
+                    "false" | "no" | "0" | "internal" | "private" => false,
+                    _ => {
+                        return Err(bad(format!(
+                            "{value:?} is not true/false, yes/no, 1/0, internet/external/public or internal/private"
+                        )));
+                    }
                 });
             }
             Column::Owner => asset.owner = Some(value.to_owned()),
             Column::Window => asset.window = Some(value.to_owned()),
         }
     }
-    asset.asset_id = identity::asset_id(asset.hostname.as_deref(), asset.ip.as_deref()).ok_or(
-        InventoryError::Row {
-            line,
-            reason: "neither hostname nor ip is given".to_owned(),
-        },
-    )?;
+    if asset.hostname.is_none() {
+        asset.hostname = asset
+            .fqdn
+            .as_deref()
+            .and_then(identity::short_name)
+            .map(str::to_owned);
+    }
+    asset.asset_id = identity::asset_id(asset.hostname.as_deref(), asset.ip.as_deref())
+        .ok_or_else(|| entry_error("no hostname, fqdn or ip is given".to_owned()))?;
     Ok(asset)
 }
 
@@ -409,10 +679,10 @@ mod tests {
     }
 
     #[test]
-    fn bom_crlf_and_reordered_columns_are_accepted() {
+    fn bom_crlf_reordered_aliased_and_optional_columns_are_accepted() {
         let inv = parse(
-            "\u{feff}IP,Hostname,ring,tier,internet_facing,owner,window\r\n\
-             10.0.0.1,\"app01\",prod,3,0,ops,sun\r\n",
+            "\u{feff}IP,Hostname,Environment,criticality,exposure,MAC,agent_id,fqdn\r\n\
+             10.0.0.1,\"app01\",Prod,high,internal,00-50-56-A1-B2-C3 02:42:ac:11:00:02,agent-9,app01.corp.example\r\n",
         )
         .unwrap();
         let a = &inv.assets()[0];
@@ -420,8 +690,85 @@ mod tests {
             (a.asset_id.as_str(), a.ip.as_deref()),
             ("app01", Some("10.0.0.1"))
         );
-        assert_eq!((a.tier, a.internet_facing), (Some(3), Some(false)));
-        assert_eq!(a.window.as_deref(), Some("sun"));
+        assert_eq!(a.ring.as_deref(), Some("prod"));
+        assert_eq!((a.tier, a.internet_facing), (Some(2), Some(false)));
+        assert_eq!(
+            a.mac.as_deref(),
+            Some("00:50:56:a1:b2:c3\n02:42:ac:11:00:02")
+        );
+        assert_eq!(a.agent_id.as_deref(), Some("agent-9"));
+        assert_eq!(a.fqdn.as_deref(), Some("app01.corp.example"));
+        assert_eq!((a.window.as_deref(), a.owner.as_deref()), (None, None));
+        // An FQDN alone names the host by its first label.
+        let inv = parse("fqdn,ring\ndb7.corp.example,test\n").unwrap();
+        let b = &inv.assets()[0];
+        assert_eq!(
+            (b.asset_id.as_str(), b.hostname.as_deref()),
+            ("db7", Some("db7"))
+        );
+    }
+
+    #[test]
+    fn json_inventories_follow_the_same_rules() {
+        let inv = parse(
+            r#"  {"assets": [
+              {"hostname": "web01", "fqdn": "web01.example.com", "ip": "10.0.0.11",
+               "environment": "PROD", "criticality": 1, "exposure": "internet",
+               "owner": "web-team", "window": "weekend", "mac": "00:50:56:a1:b2:c3",
+               "agent_id": null},
+              {"ip": "10.0.0.12", "tier": "4", "internet_facing": false}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(inv.len(), 2);
+        let a = &inv.assets()[0];
+        assert_eq!(a.asset_id, "web01");
+        assert_eq!((a.ring.as_deref(), a.tier), (Some("prod"), Some(1)));
+        assert_eq!(a.internet_facing, Some(true));
+        assert_eq!(a.agent_id, None);
+        let b = &inv.assets()[1];
+        assert_eq!(
+            (b.asset_id.as_str(), b.tier, b.internet_facing),
+            ("10.0.0.12", Some(4), Some(false))
+        );
+        let bare = parse("\u{feff}[{\"hostname\": \"x\"}]").unwrap();
+        assert_eq!(bare.assets()[0].asset_id, "x");
+        let table = [
+            (
+                r#"[{"hostname": "a", "tier": 9}]"#,
+                "inventory entry 1 (tier): \"9\" is not a tier 1-4",
+            ),
+            (
+                r#"[{"hostname": "a"}, {"hostnme": "b"}]"#,
+                "inventory entry 2 (hostnme): unknown member",
+            ),
+            (
+                r#"[{"ring": "prod"}]"#,
+                "inventory entry 1: no hostname, fqdn or ip",
+            ),
+            (
+                r#"[{"hostname": "a", "ip": "10.0.0.1"}, {"hostname": "b", "ip": "10.0.0.1"}]"#,
+                "inventory entry 2: ip 10.0.0.1 is already on entry 1",
+            ),
+            (
+                r#"[{"hostname": ["a"]}]"#,
+                "inventory entry 1 (hostname): not a string",
+            ),
+            (
+                r#"[{"env": "a", "ring": "b", "ip": "10.0.0.1"}]"#,
+                "ring is given twice",
+            ),
+            (r#"[1]"#, "inventory entry 1: not an object"),
+            (
+                r#"{"hosts": []}"#,
+                "inventory JSON: an object must have an \"assets\" array",
+            ),
+            (r#"[{"hostname": "a""#, "inventory JSON: EOF"),
+        ];
+        for (text, want) in table {
+            let got = reason(text);
+            assert!(got.contains(want), "{got:?} does not contain {want:?}");
+        }
     }
 
     #[test]
@@ -453,7 +800,7 @@ mod tests {
             ),
             (
                 format!("{HEADER},,prod,1,yes,o,w\n"),
-                "inventory line 2: neither hostname nor ip",
+                "inventory line 2: no hostname, fqdn or ip",
             ),
             (
                 format!("{HEADER}a.x.com,,,,,,\nA.y.com,,,,,,\n"),
@@ -464,12 +811,25 @@ mod tests {
                 "inventory line 3: ip 10.0.0.1 is already on line 2",
             ),
             (
+                "hostname,mac\na,00:50:56:00:00:01\nb,00-50-56-00-00-01\n".to_owned(),
+                "inventory line 3: mac 00:50:56:00:00:01 is already on line 2",
+            ),
+            (
+                "hostname,mac\na,00:50:56\n".to_owned(),
+                "line 2, column 2 (mac): \"00:50:56\" is not a MAC address",
+            ),
+            (
+                "ip,fqdn\n10.0.0.1,web01\n".to_owned(),
+                "line 2, column 2 (fqdn): \"web01\" is not a fully qualified name",
+            ),
+            (
                 "hostname,ip,ring,teir,internet_facing,owner,window\n".to_owned(),
                 "unknown column \"teir\"",
             ),
+            ("ring,owner\nprod,x\n".to_owned(), "no identifying column"),
             (
-                "hostname,ip,ring,tier,internet_facing,owner\n".to_owned(),
-                "missing column window",
+                "hostname,ip,env,ring\n".to_owned(),
+                "column ring appears twice",
             ),
             (
                 String::new(),
@@ -487,10 +847,7 @@ mod tests {
         let mut bytes = HEADER.as_bytes().to_vec();
         bytes.extend_from_slice(b"ok,,,,,,\nbad\xff,,,,,,\n");
         let got = Inventory::from_reader(&bytes[..]).unwrap_err().to_string();
-        assert_eq!(
-            got,
-            "inventory line 3, column 1 (hostname): not valid UTF-8"
-        );
+        assert_eq!(got, "inventory line 3: cell 1 is not valid UTF-8");
     }
 
     #[test]

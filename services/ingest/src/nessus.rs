@@ -6,7 +6,10 @@
 //! and its items do. The `<Policy>` block (megabytes of preferences and plugin
 //! lists) is walked without keeping anything but its `policyName`. Long free
 //! text (`description`, `plugin_output`, `see_also`, …) is never kept; kept
-//! text fields are capped at [`MAX_FIELD_BYTES`].
+//! text fields are capped at [`MAX_FIELD_BYTES`]. `plugin_output` is scanned
+//! line by line as it streams past (one line of at most [`MAX_LINE_BYTES`]
+//! in memory) for the package lines of local checks
+//! (`Remote package installed : X` / `Should be : Y`, see [`PackageFix`]).
 //!
 //! # Rejections
 //!
@@ -35,6 +38,32 @@ use crate::normalize::{VectorField, canonical_cvss};
 /// The most bytes kept of one text field (a `<solution>`, a host `<tag>`);
 /// longer text is cut at a character boundary. 64 KiB.
 pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+/// The longest `plugin_output` line looked at, in bytes; a longer line is
+/// skipped (package lines are short).
+pub const MAX_LINE_BYTES: usize = 1024;
+
+/// The most package fixes kept of one item.
+pub const MAX_PACKAGE_FIXES: usize = 1000;
+
+/// One package line pair of a local-check plugin's output (Nessus's
+/// `rpm_report_get` / `deb_report_get` format):
+///
+/// ```text
+/// Remote package installed : curl-7.76.1-35.el9_7.3
+/// Should be                : curl-7.76.1-40.el9_8.5
+/// ```
+///
+/// Both values as written: RPM `name-version-release`, dpkg
+/// `name_version`, apk `name-version-rN` (split by
+/// [`crate::normalize::package_fix`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PackageFix {
+    /// `Remote package installed` (or `Installed package`), if it preceded.
+    pub installed: Option<String>,
+    /// `Should be`: the first fixed package.
+    pub fixed: String,
+}
 
 /// Why a Nessus report was rejected. `Display` is the one-line reason that
 /// goes into `patch.scan.rejected`.
@@ -230,6 +259,9 @@ pub struct ReportItem {
     pub solution: Option<String>,
     /// `<synopsis>`.
     pub synopsis: Option<String>,
+    /// The `Should be` lines of `<plugin_output>`, in order (at most
+    /// [`MAX_PACKAGE_FIXES`]); the rest of the output is not kept.
+    pub package_fixes: Vec<PackageFix>,
 }
 
 /// One `<ReportHost>` and everything reported for it.
@@ -321,6 +353,8 @@ enum Frame {
     Tag,
     Item,
     Field(ItemField),
+    /// `<plugin_output>`: scanned line by line, never kept.
+    PluginOutput,
     Ignored,
 }
 
@@ -336,6 +370,7 @@ impl Frame {
             Frame::Tag => "tag",
             Frame::Item => "ReportItem",
             Frame::Field(f) => f.name(),
+            Frame::PluginOutput => "plugin_output",
             Frame::Ignored => "an element",
         }
     }
@@ -454,6 +489,12 @@ pub struct NessusReader<R> {
     text: String,
     /// `name` of the `<tag>` being read.
     tag_name: String,
+    /// The `<plugin_output>` line being read (at most [`MAX_LINE_BYTES`]).
+    line: String,
+    /// The current line outgrew [`MAX_LINE_BYTES`] and is skipped.
+    line_too_long: bool,
+    /// A `Remote package installed` value waiting for its `Should be`.
+    installed: Option<String>,
     meta: ReportMeta,
     host: Option<HostState>,
     root_seen: bool,
@@ -481,6 +522,9 @@ impl<R: BufRead> NessusReader<R> {
             frames: Vec::new(),
             text: String::new(),
             tag_name: String::new(),
+            line: String::new(),
+            line_too_long: false,
+            installed: None,
             meta: ReportMeta::default(),
             host: None,
             root_seen: false,
@@ -660,6 +704,12 @@ impl<R: BufRead> NessusReader<R> {
                 self.tag_name = attribute(e, "name", position)?.unwrap_or_default();
                 Frame::Tag
             }
+            (Frame::Item, "plugin_output") => {
+                self.line.clear();
+                self.line_too_long = false;
+                self.installed = None;
+                Frame::PluginOutput
+            }
             (Frame::Item, field) => {
                 ItemField::from_name(field).map_or(Frame::Ignored, Frame::Field)
             }
@@ -761,6 +811,10 @@ impl<R: BufRead> NessusReader<R> {
                 push_capped(&mut self.text, content);
                 Ok(())
             }
+            Some(Frame::PluginOutput) => {
+                self.output_text(content);
+                Ok(())
+            }
             Some(_) => Ok(()),
             None if content.trim().is_empty() => Ok(()),
             None if self.root_closed => Err(NessusError::Xml {
@@ -787,6 +841,10 @@ impl<R: BufRead> NessusReader<R> {
             }
             Frame::Tag => self.tag_end(position)?,
             Frame::Field(field) => self.field_end(field, position)?,
+            Frame::PluginOutput => {
+                self.output_line();
+                self.installed = None;
+            }
             Frame::Item => self.item_end(position)?,
             Frame::Host => {
                 if let Some(state) = self.host.take() {
@@ -796,6 +854,68 @@ impl<R: BufRead> NessusReader<R> {
             Frame::Policy | Frame::Report | Frame::HostProperties | Frame::Ignored => {}
         }
         Ok(Step::Continue)
+    }
+
+    /// Feeds `<plugin_output>` text: whole lines go to [`Self::output_line`].
+    fn output_text(&mut self, content: &str) {
+        let mut rest = content;
+        loop {
+            let (part, more) = match rest.split_once('\n') {
+                Some((part, more)) => (part, Some(more)),
+                None => (rest, None),
+            };
+            if !self.line_too_long {
+                if self.line.len() + part.len() > MAX_LINE_BYTES {
+                    self.line_too_long = true;
+                    self.line.clear();
+                } else {
+                    self.line.push_str(part);
+                }
+            }
+            match more {
+                Some(more) => {
+                    self.output_line();
+                    rest = more;
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Looks at one `<plugin_output>` line: keeps a `Remote package
+    /// installed` value until its `Should be`, which becomes a
+    /// [`PackageFix`] of the current item.
+    fn output_line(&mut self) {
+        let line = std::mem::take(&mut self.line);
+        let too_long = std::mem::replace(&mut self.line_too_long, false);
+        if too_long {
+            return;
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            return;
+        };
+        let key = key.trim().to_ascii_lowercase();
+        let value = value.trim();
+        if value.is_empty() || value.contains(char::is_whitespace) {
+            return;
+        }
+        match key.as_str() {
+            "remote package installed" | "installed package" => {
+                self.installed = Some(value.to_owned());
+            }
+            "should be" => {
+                let installed = self.installed.take();
+                if let Some(item) = self.host.as_mut().and_then(|h| h.item.as_mut())
+                    && item.package_fixes.len() < MAX_PACKAGE_FIXES
+                {
+                    item.package_fixes.push(PackageFix {
+                        installed,
+                        fixed: value.to_owned(),
+                    });
+                }
+            }
+            _ => {}
+        }
     }
 
     fn tag_end(&mut self, position: u64) -> Result<(), NessusError> {
@@ -1048,6 +1168,44 @@ mod tests {
             .replace("@SEV@", sev)
             .replace("@ID@", id)
             .into_bytes()
+    }
+
+    #[test]
+    fn plugin_output_keeps_only_its_package_lines() {
+        let huge = "y".repeat(5 * MAX_LINE_BYTES);
+        let xml = format!(
+            r#"<NessusClientData_v2><Report name="r"><ReportHost name="h1">
+<HostProperties><tag name="host-ip">10.0.0.1</tag></HostProperties>
+<ReportItem port="0" protocol="tcp" severity="3" pluginID="1" pluginName="n"><plugin_output>
+Remote package installed : {huge}
+Should be : {huge}
+Remote package installed : a&amp;b-1.0-1.el9
+Should be                : a&amp;b-1.1-1.el9
+Should be : c-2.0-1.el9
+Installed version : 1.0
+</plugin_output></ReportItem>
+<ReportItem port="0" protocol="tcp" severity="3" pluginID="2" pluginName="m"><plugin_output><![CDATA[Remote package installed : d_1
+Should be : d_2]]></plugin_output></ReportItem>
+</ReportHost></Report></NessusClientData_v2>"#
+        );
+        let hosts = parse(xml.as_bytes());
+        let fixes: Vec<Vec<PackageFix>> = hosts
+            .map(|h| h[0].items.iter().map(|i| i.package_fixes.clone()).collect())
+            .unwrap_or_default();
+        let fix = |installed: Option<&str>, fixed: &str| PackageFix {
+            installed: installed.map(str::to_owned),
+            fixed: fixed.to_owned(),
+        };
+        assert_eq!(
+            fixes,
+            vec![
+                vec![
+                    fix(Some("a&b-1.0-1.el9"), "a&b-1.1-1.el9"),
+                    fix(None, "c-2.0-1.el9"),
+                ],
+                vec![fix(Some("d_1"), "d_2")],
+            ]
+        );
     }
 
     #[test]

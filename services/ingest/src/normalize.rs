@@ -29,6 +29,13 @@
 //!   sorted and de-duplicated.
 //! - **CVSS vectors** in canonical spelling ([`canonical_cvss`]), reported
 //!   scores kept beside them; nothing is scored here.
+//! - **Remediation** ([`remediation`]): a local check's `Should be` line
+//!   ([`crate::nessus::PackageFix`]) makes a package upgrade to that exact
+//!   version (the package also goes into `package`); several lines make the
+//!   advisory the plugin is named after (`RHSA-2024:4420`, `USN-6409-1`),
+//!   which the host's package manager resolves; otherwise (or with several
+//!   packages and no advisory) the plugin's solution text, which schedule
+//!   plans as a manual task.
 
 use std::collections::HashMap;
 
@@ -40,7 +47,7 @@ use events::{
 use uuid::Uuid;
 
 use crate::identity;
-use crate::nessus::{ReportHost, ReportItem};
+use crate::nessus::{PackageFix, ReportHost, ReportItem};
 
 /// The scanner family name used in checks, remediations and CVSS sources.
 pub const SCANNER: &str = "nessus";
@@ -454,15 +461,153 @@ fn observation(
         cves,
         cwes,
         cvss,
-        remediation: Remediation::Solution {
-            scanner: SCANNER.to_owned(),
-            check_id: id,
-            text: item.solution.clone().unwrap_or_else(|| "n/a".to_owned()),
-        },
+        remediation: remediation(item),
         observed_at,
-        package: None,
+        package: single_package(item),
         fix_state: None,
     }
+}
+
+/// A package line of a local check split into the package manager's name
+/// and version, with its ecosystem (`deb`, `rpm`, `apk`), or `None` when
+/// it does not split.
+///
+/// The format follows the plugin family: Debian and Ubuntu checks print
+/// dpkg `name_version` (`libssl1.0.0_1.0.1t-1+deb8u7`: a Debian package
+/// name never holds `_`); Alpine checks `name-version-rN`; every other
+/// family RPM `name-version-release` (`curl-7.76.1-40.el9_8.5`: name up to
+/// the second-last `-`). Without a known family, a value whose part before
+/// its first `_` holds no `-` is read as dpkg, anything else as RPM.
+pub fn package_fix(family: Option<&str>, text: &str) -> Option<(String, String, &'static str)> {
+    let family = family.unwrap_or_default().to_ascii_lowercase();
+    let dpkg = |t: &str| {
+        let (name, version) = t.split_once('_')?;
+        (!name.is_empty() && !version.is_empty())
+            .then(|| (name.to_owned(), version.to_owned(), "deb"))
+    };
+    let nvr = |t: &str, eco: &'static str| {
+        let (rest, release) = t.rsplit_once('-')?;
+        let (name, version) = rest.rsplit_once('-')?;
+        (!name.is_empty() && !version.is_empty() && !release.is_empty())
+            .then(|| (name.to_owned(), format!("{version}-{release}"), eco))
+    };
+    if family.contains("debian") || family.contains("ubuntu") {
+        dpkg(text)
+    } else if family.contains("alpine") {
+        nvr(text, "apk")
+    } else if family.contains("local security checks") {
+        nvr(text, "rpm")
+    } else {
+        match text.split_once('_') {
+            Some((before, _)) if !before.contains('-') => dpkg(text),
+            _ => nvr(text, "rpm"),
+        }
+    }
+}
+
+/// Vendor advisory id prefixes a plugin name may carry (Red Hat, Ubuntu,
+/// Debian, Oracle, Amazon, CentOS, Rocky, Alma, SUSE, openSUSE, Fedora).
+const ADVISORY_PREFIXES: [&str; 15] = [
+    "RHSA-",
+    "RHBA-",
+    "RHEA-",
+    "USN-",
+    "DSA-",
+    "DLA-",
+    "ELSA-",
+    "ALAS-",
+    "ALAS2-",
+    "CESA-",
+    "RLSA-",
+    "ALSA-",
+    "SUSE-SU-",
+    "OPENSUSE-SU-",
+    "FEDORA-",
+];
+
+/// The one vendor advisory a plugin is named after (`RHEL 9 : curl
+/// (RHSA-2025:23974)`, `Ubuntu 22.04 LTS : GNU C Library vulnerabilities
+/// (USN-6409-1)`, `Debian DSA-4121-1 : gcc-4.9 - security update`), as
+/// written; `None` when it names none or several.
+pub fn named_advisory(plugin_name: &str) -> Option<String> {
+    let mut found: Vec<&str> = plugin_name
+        .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';'))
+        .map(|t| t.trim_end_matches(':'))
+        .filter(|t| {
+            let upper = t.to_ascii_uppercase();
+            ADVISORY_PREFIXES.iter().any(|p| {
+                upper
+                    .strip_prefix(p)
+                    .is_some_and(|rest| rest.bytes().next().is_some_and(|b| b.is_ascii_digit()))
+            })
+        })
+        .collect();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Some((*one).to_owned()),
+        _ => None,
+    }
+}
+
+/// The remediation of a Nessus item (see the module rules).
+pub fn remediation(item: &ReportItem) -> Remediation {
+    let family = item.plugin_family.as_deref();
+    let fixes: Vec<(String, String, &'static str)> = item
+        .package_fixes
+        .iter()
+        .filter_map(|f| package_fix(family, &f.fixed))
+        .collect();
+    match fixes.as_slice() {
+        [(name, fixed_version, _)] if item.package_fixes.len() == 1 => Remediation::Package {
+            name: name.clone(),
+            fixed_version: fixed_version.clone(),
+        },
+        [] => solution(item, &[]),
+        _ => match named_advisory(&item.plugin_name) {
+            Some(id) => Remediation::Advisory { id },
+            None => solution(item, &item.package_fixes),
+        },
+    }
+}
+
+/// The plugin's solution text; with several packages and no advisory to
+/// name, the packages and their fixed versions follow it, so the manual
+/// task says what to install.
+fn solution(item: &ReportItem, fixes: &[PackageFix]) -> Remediation {
+    let mut text = item.solution.clone().unwrap_or_else(|| "n/a".to_owned());
+    if !fixes.is_empty() {
+        let list: Vec<&str> = fixes.iter().map(|f| f.fixed.as_str()).collect();
+        text.push_str(&format!(" (should be: {})", list.join(", ")));
+    }
+    Remediation::Solution {
+        scanner: SCANNER.to_owned(),
+        check_id: item.plugin_id.to_string(),
+        text,
+    }
+}
+
+/// The affected package of an item with exactly one package line.
+fn single_package(item: &ReportItem) -> Option<Package> {
+    let [fix] = item.package_fixes.as_slice() else {
+        return None;
+    };
+    let family = item.plugin_family.as_deref();
+    let (name, fixed, ecosystem) = package_fix(family, &fix.fixed)?;
+    let installed = fix
+        .installed
+        .as_deref()
+        .and_then(|i| package_fix(family, i))
+        .filter(|(n, _, _)| *n == name)
+        .map(|(_, v, _)| v)
+        .unwrap_or_default();
+    Some(Package {
+        name,
+        version: installed,
+        ecosystem: Some(ecosystem.to_owned()),
+        purl: None,
+        locations: Vec::new(),
+        fixed_versions: vec![fixed],
+    })
 }
 
 #[cfg(test)]
@@ -702,5 +847,199 @@ mod tests {
         );
         assert_eq!(n.facts.len(), 1);
         assert_eq!(n.facts[0].protocol, "tcp");
+    }
+
+    /// One host with one local-check item whose `<plugin_output>` is
+    /// `output`, read through the streaming parser.
+    fn local_check(name: &str, family: &str, output: &str) -> Observation {
+        let xml = format!(
+            r#"<NessusClientData_v2><Report name="r"><ReportHost name="10.0.0.5">
+<HostProperties><tag name="host-ip">10.0.0.5</tag><tag name="HOST_START_TIMESTAMP">1700000000</tag></HostProperties>
+<ReportItem port="0" svc_name="general" protocol="tcp" severity="3" pluginID="200001" pluginName="{name}" pluginFamily="{family}">
+<solution>Update the affected packages.</solution>
+<description>{long}</description>
+<plugin_output>{output}</plugin_output>
+</ReportItem></ReportHost></Report></NessusClientData_v2>"#,
+            long = "x".repeat(10_000)
+        );
+        let mut reader = crate::nessus::NessusReader::new(xml.as_bytes());
+        let host = match reader.next() {
+            Some(Ok(h)) => h,
+            other => panic!("{name}: {other:?}"),
+        };
+        let fallback = "2026-01-01T00:00:00Z".parse().unwrap();
+        match normalize_host(&host, fallback).findings.into_iter().next() {
+            Some(f) => f,
+            None => panic!("{name}: no finding"),
+        }
+    }
+
+    fn solution_text(text: &str) -> Remediation {
+        Remediation::Solution {
+            scanner: SCANNER.to_owned(),
+            check_id: "200001".into(),
+            text: text.into(),
+        }
+    }
+
+    /// The plugin outputs are in the shape Nessus's `rpm_report_get` and
+    /// `deb_report_get` print them; the package lines are taken from public
+    /// Nessus exports (a Tenable.sc sample row of plugin 103686 "RHEL 6 :
+    /// postgresql (RHSA-2017:2860)", a Tenable.io export fixture of a Debian
+    /// 8 gcc-4.9 advisory).
+    #[test]
+    fn should_be_lines_become_package_or_advisory_remediations() {
+        let rhel_one = "Remote package installed : postgresql-libs-8.4.20-7.el6\nShould be                : postgresql-libs-8.4.20-8.el6_9\n\nNOTE: The vulnerability information above was derived by checking the\npackage versions of the affected packages from this advisory.";
+        let o = local_check(
+            "RHEL 6 : postgresql (RHSA-2017:2860)",
+            "Red Hat Local Security Checks",
+            rhel_one,
+        );
+        assert_eq!(
+            o.remediation,
+            Remediation::Package {
+                name: "postgresql-libs".into(),
+                fixed_version: "8.4.20-8.el6_9".into()
+            }
+        );
+        assert_eq!(
+            o.package,
+            Some(Package {
+                name: "postgresql-libs".into(),
+                version: "8.4.20-7.el6".into(),
+                ecosystem: Some("rpm".into()),
+                purl: None,
+                locations: vec![],
+                fixed_versions: vec!["8.4.20-8.el6_9".into()],
+            })
+        );
+
+        let debian_two = "Remote package installed : cpp-4.9_4.9.2-10\nShould be : cpp-4.9_4.9.2-10+deb8u1\nRemote package installed : gcc-4.9_4.9.2-10\nShould be : gcc-4.9_4.9.2-10+deb8u1\n";
+        let o = local_check(
+            "Debian DSA-4121-1 : gcc-4.9 - security update",
+            "Debian Local Security Checks",
+            debian_two,
+        );
+        assert_eq!(
+            o.remediation,
+            Remediation::Advisory {
+                id: "DSA-4121-1".into()
+            }
+        );
+        assert_eq!(o.package, None);
+
+        // Several packages and no advisory in the name: the manual task
+        // lists what to install.
+        let o = local_check(
+            "Debian 8 : gcc-4.9 packages",
+            "Debian Local Security Checks",
+            debian_two,
+        );
+        assert_eq!(
+            o.remediation,
+            solution_text(
+                "Update the affected packages. (should be: cpp-4.9_4.9.2-10+deb8u1, gcc-4.9_4.9.2-10+deb8u1)"
+            )
+        );
+
+        // One Debian package: dpkg's name_version.
+        let o = local_check(
+            "Debian DSA-4121-1 : gcc-4.9 - security update",
+            "Debian Local Security Checks",
+            "Remote package installed : cpp-4.9_4.9.2-10\nShould be : cpp-4.9_4.9.2-10+deb8u1",
+        );
+        assert_eq!(
+            o.remediation,
+            Remediation::Package {
+                name: "cpp-4.9".into(),
+                fixed_version: "4.9.2-10+deb8u1".into()
+            }
+        );
+
+        // No package lines: the plugin's solution, planned as a manual task.
+        let o = local_check(
+            "OpenSSH < 9.8 RCE (regreSSHion)",
+            "Misc.",
+            "  Version source    : SSH-2.0-OpenSSH_8.9p1\n  Installed version : 8.9p1\n  Fixed version     : 9.8p1",
+        );
+        assert_eq!(
+            o.remediation,
+            solution_text("Update the affected packages.")
+        );
+        assert_eq!(o.package, None);
+    }
+
+    #[test]
+    fn package_lines_split_by_family() {
+        let table = [
+            (
+                Some("Red Hat Local Security Checks"),
+                "curl-7.76.1-40.el9_8.5",
+                Some(("curl", "7.76.1-40.el9_8.5", "rpm")),
+            ),
+            (
+                Some("SuSE Local Security Checks"),
+                "kernel-default-5.14.21-150500.55.39.1",
+                Some(("kernel-default", "5.14.21-150500.55.39.1", "rpm")),
+            ),
+            (
+                Some("Ubuntu Local Security Checks"),
+                "libc6_2.35-0ubuntu3.4",
+                Some(("libc6", "2.35-0ubuntu3.4", "deb")),
+            ),
+            (
+                Some("Alpine Local Security Checks"),
+                "openssl-1.1.1k-r0",
+                Some(("openssl", "1.1.1k-r0", "apk")),
+            ),
+            (
+                None,
+                "libssl1.0.0_1.0.1t-1+deb8u7",
+                Some(("libssl1.0.0", "1.0.1t-1+deb8u7", "deb")),
+            ),
+            (
+                None,
+                "gnupg2-2.3.3-5.el9_7",
+                Some(("gnupg2", "2.3.3-5.el9_7", "rpm")),
+            ),
+            (Some("Red Hat Local Security Checks"), "curl", None),
+            (Some("Debian Local Security Checks"), "curl", None),
+        ];
+        for (family, text, want) in table {
+            let got = package_fix(family, text);
+            let want = want.map(|(n, v, e)| (n.to_owned(), v.to_owned(), e));
+            assert_eq!(got, want, "{family:?} {text}");
+        }
+    }
+
+    #[test]
+    fn advisories_named_in_plugin_names() {
+        let table = [
+            (
+                "RHEL 9 : webkit2gtk3 (RHSA-2025:23974)",
+                Some("RHSA-2025:23974"),
+            ),
+            (
+                "Ubuntu 22.04 LTS : GNU C Library vulnerabilities (USN-6409-1)",
+                Some("USN-6409-1"),
+            ),
+            (
+                "Debian DSA-4121-1 : gcc-4.9 - security update",
+                Some("DSA-4121-1"),
+            ),
+            (
+                "SUSE SLES15 Security Update : kernel (SUSE-SU-2024:1234-1)",
+                Some("SUSE-SU-2024:1234-1"),
+            ),
+            (
+                "SSH Terrapin Prefix Truncation Weakness (CVE-2023-48795)",
+                None,
+            ),
+            ("RHEL 8 : a (RHSA-2024:1) (RHSA-2024:2)", None),
+            ("nginx HTTP/2 Rapid Reset Denial of Service", None),
+        ];
+        for (name, want) in table {
+            assert_eq!(named_advisory(name).as_deref(), want, "{name}");
+        }
     }
 }

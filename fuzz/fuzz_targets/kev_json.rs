@@ -1,0 +1,8 @@
+//! CISA KEV JSON catalog (`feeds::parse_kev`) and everything derived from it.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    patchflow_fuzz::feed(feeds::parse_kev(data).map(feeds::FeedDocument::Kev).map_err(Into::into));
+});

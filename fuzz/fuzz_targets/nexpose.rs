@@ -1,0 +1,8 @@
+//! Rapid7 Nexpose / InsightVM XML: check pass, then the hosts pass, on any bytes.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    patchflow_fuzz::report(ingest::format::Format::Nexpose, data);
+});

@@ -1,0 +1,9 @@
+//! Qualys VM XML, both document types (ASSET_DATA_REPORT and SCAN): check pass, then the hosts pass, on any bytes.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    patchflow_fuzz::report(ingest::format::Format::Qualys, data);
+    patchflow_fuzz::report(ingest::format::Format::QualysScan, data);
+});

@@ -1,0 +1,8 @@
+//! Qualys VM CSV export: check pass, then the hosts pass, on any bytes.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    patchflow_fuzz::report(ingest::format::Format::QualysCsv, data);
+});
