@@ -310,13 +310,44 @@ pub fn v2_severity(score: f64) -> Severity {
     }
 }
 
+/// Vectors remembered per thread by [`score`]; when full, the memory is
+/// emptied and refills with the vectors in use.
+pub const SCORE_CACHE_ENTRIES: usize = 16_384;
+
+thread_local! {
+    /// Raw vector → its outcome. A fleet repeats a few thousand distinct
+    /// vectors across millions of findings; parsing and scoring one costs
+    /// microseconds (v4.0 most), a lookup tens of nanoseconds.
+    static SCORE_CACHE: std::cell::RefCell<std::collections::HashMap<String, Result<Scored, CvssError>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// Scores a vector (see the module docs for which score and rating).
+///
+/// Pure: the outcome depends on `raw` alone. It is memoized per thread
+/// (at most [`SCORE_CACHE_ENTRIES`] vectors), which changes nothing but the
+/// time a repeated vector takes.
 ///
 /// # Errors
 /// Any [`CvssError`]: a spelling [`normalize`] refuses, a malformed
 /// component, an unknown, repeated or missing base metric, or a value the
 /// version does not define. Each names the offending metrics or text.
 pub fn score(raw: &str) -> Result<Scored, CvssError> {
+    if let Some(hit) = SCORE_CACHE.with(|c| c.borrow().get(raw).cloned()) {
+        return hit;
+    }
+    let outcome = score_uncached(raw);
+    SCORE_CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= SCORE_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(raw.to_owned(), outcome.clone());
+    });
+    outcome
+}
+
+fn score_uncached(raw: &str) -> Result<Scored, CvssError> {
     let (version, vector) = normalize(raw)?;
     check_structure(version, &vector)?;
     let score = match version {

@@ -10,8 +10,17 @@
 //! - [`cvss`]: strict CVSS v2/v3.0/v3.1/v4.0 scoring over the `cvss` crate.
 //! - [`intel`]: KEV and EPSS loaders that validate before they return.
 //! - [`policy`]: the versioned TOML policy with DESIGN.md's defaults.
+//! - [`shadow`]: a candidate policy replayed next to the one in force
+//!   (`patchflow policy diff`), publishing nothing.
+//! - [`ssvc`]: the CISA SSVC deployer decision tree, the policy's
+//!   alternative mode.
 //! - [`stage`]: the pure decision, [`stage::decide`].
+//! - [`reassess`]: deciding open findings again on new intel or an
+//!   exception change, from what is kept per finding.
+//! - [`emergency`]: the zero-day lane's stages and durable timers.
+//! - [`exceptions`]: risk acceptances, their coverage and expiry.
 //! - [`config`]: paths of the policy and intel files, and their loader.
+//! - [`adapter`]: the bus glue and its KV layout.
 //!
 //! # Invariants
 //!
@@ -31,12 +40,23 @@
 //! - A failed KEV or EPSS load is an error for the caller to report; it
 //!   never yields an empty table, so a broken feed cannot wipe the intel the
 //!   service already holds.
+//! - A re-decision is published only when class, `due_at` or exception
+//!   changed, and names the decision it replaces (`previous`, with that
+//!   decision's policy version).
+//! - An emergency stage is escalated at most once; its events are stored
+//!   before they are published, so a crash or a restart of every service
+//!   neither loses nor repeats them.
 
 pub mod adapter;
 pub mod config;
 pub mod cvss;
+pub mod emergency;
+pub mod exceptions;
 pub mod intel;
 pub mod policy;
+pub mod reassess;
+pub mod shadow;
+pub mod ssvc;
 pub mod stage;
 
 pub use adapter::PrioritizeService;

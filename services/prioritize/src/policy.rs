@@ -5,6 +5,7 @@
 //!
 //! ```toml
 //! version = "default-1"
+//! mode = "rules"        # or "ssvc": the CISA SSVC tree replaces rules 1-6 below
 //!
 //! [sla_hours]            # per class, in hours
 //! critical = 72
@@ -35,6 +36,30 @@
 //!
 //! [adjustments]
 //! max_raise_classes = 1  # epss + exposure + tier together move at most this far up
+//!
+//! [ssvc]                 # used when mode = "ssvc" (see crate::ssvc)
+//! poc_epss_probability = 0.10       # EPSS >= this -> exploitation poc (KEV -> active)
+//! technical_impact_total = "all_high" # or "any_high": which C/I/A highs make it total
+//!
+//! [ssvc.mission_wellbeing]          # Mission & Well-being per asset tier
+//! tier_1 = "high"
+//! tier_2 = "medium"
+//! tier_3 = "medium"
+//! tier_4 = "low"
+//! unknown = "medium"
+//!
+//! [ssvc.priority]                   # SSVC decision -> priority class
+//! act = "critical"
+//! attend = "high"
+//! track_star = "medium"
+//! track = "low"
+//!
+//! [emergency]            # the zero-day lane's timers, hours from the declaration
+//! assess_hours = 4
+//! test_ring_hours = 24
+//! production_hours = 72
+//! test_ring = "test"     # its validation meets the test-ring stage
+//! production_ring = "prod"
 //! ```
 //!
 //! # Order of the rules (fixed)
@@ -58,6 +83,17 @@
 //!    lowers) is at most `max_raise_classes` up; lowers are never capped.
 //! 6. **KEV** (`kev`): a CVE listed in the CISA KEV catalog → critical,
 //!    whatever the rules above said ("exploited in the wild → critical").
+//!
+//! # SSVC mode
+//!
+//! With `mode = "ssvc"`, the CISA SSVC deployer decision tree (CISA SSVC
+//! guide, 2022) decides the class instead of rules 1–6: exploitation
+//! (KEV → active, EPSS ≥ `ssvc.poc_epss_probability` → poc, else none),
+//! automatable and technical impact (from the best CVSS vector), mission &
+//! well-being (from the asset tier) → Track / Track* / Attend / Act → a
+//! class through `[ssvc.priority]`. `sla_hours`, `kev.due_date_caps_sla`
+//! and the SLA clock apply as in the rules mode; `kev.enabled = false`
+//! hides KEV from the tree too. See [`crate::ssvc`] for every derivation.
 
 use serde::{Deserialize, Serialize};
 
@@ -100,6 +136,26 @@ pub struct Policy {
     pub tier: TierRule,
     /// Limits on combined adjustments.
     pub adjustments: Adjustments,
+    /// Which decision procedure sets the class: the rule list (default) or
+    /// the CISA SSVC tree.
+    pub mode: PolicyMode,
+    /// The SSVC tree's derivations and class mapping (used in
+    /// [`PolicyMode::Ssvc`]).
+    pub ssvc: crate::ssvc::SsvcRule,
+    /// The emergency lane's timers and ring names (see [`crate::emergency`]).
+    pub emergency: crate::emergency::EmergencyRule,
+}
+
+/// How a policy decides the priority class (`mode` in the file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyMode {
+    /// The rule list of this module: CVSS class, EPSS, exposure, tier, cap,
+    /// KEV (`rules`).
+    #[default]
+    Rules,
+    /// The CISA SSVC deployer decision tree (`ssvc`), see [`crate::ssvc`].
+    Ssvc,
 }
 
 impl Default for Policy {
@@ -113,6 +169,9 @@ impl Default for Policy {
             exposure: ExposureRule::default(),
             tier: TierRule::default(),
             adjustments: Adjustments::default(),
+            mode: PolicyMode::default(),
+            ssvc: crate::ssvc::SsvcRule::default(),
+            emergency: crate::emergency::EmergencyRule::default(),
         }
     }
 }
@@ -299,9 +358,9 @@ impl Policy {
     }
 
     /// Checks ranges: a non-empty version; every SLA > 0 hours; CVSS
-    /// thresholds within 0–10 with critical ≥ high ≥ medium; the EPSS
-    /// threshold within (0, 1]; tiers within 1–4 and not both raised and
-    /// lowered.
+    /// thresholds within 0–10 with critical ≥ high ≥ medium; the EPSS and
+    /// SSVC PoC thresholds within (0, 1]; tiers within 1–4 and not both
+    /// raised and lowered.
     ///
     /// # Errors
     /// [`PolicyError::Invalid`] naming the key.
@@ -345,6 +404,13 @@ impl Policy {
                 &format!("{p} is outside (0, 1]: it is a probability, not a percentage"),
             );
         }
+        let p = self.ssvc.poc_epss_probability;
+        if !(p > 0.0 && p <= 1.0) {
+            return invalid(
+                "ssvc.poc_epss_probability",
+                &format!("{p} is outside (0, 1]: it is a probability, not a percentage"),
+            );
+        }
         for (field, tiers) in [
             ("tier.raise_tiers", &self.tier.raise_tiers),
             ("tier.lower_tiers", &self.tier.lower_tiers),
@@ -364,6 +430,7 @@ impl Policy {
                 &format!("tier {both} is in both raise_tiers and lower_tiers"),
             );
         }
+        self.emergency.validate()?;
         Ok(())
     }
 }

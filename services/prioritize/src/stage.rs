@@ -14,18 +14,25 @@ use events::{
 
 use crate::cvss;
 use crate::intel::Intel;
-use crate::policy::Policy;
+use crate::policy::{Policy, PolicyMode};
 
 /// What the adapter keeps per finding (JetStream KV, keyed by finding id)
 /// to give the next decision for the same finding its SLA memory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviousDecision {
-    /// Start of the SLA clock the decision used (UTC).
+    /// Start of the SLA clock the decision used (UTC): the finding's first
+    /// observation on the asset. A later decision with the same start keeps
+    /// the earlier deadline; another start means the finding was reopened.
     pub first_observed_at: DateTime<Utc>,
     /// The deadline it set (UTC).
     pub due_at: DateTime<Utc>,
     /// The class it gave.
     pub priority: Priority,
+    /// The [`Policy::version`] it was made under, reported as
+    /// `previous.policy_version` when a later decision changes it; empty for
+    /// decisions stored before versions were recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub policy_version: String,
 }
 
 /// The outcome of [`decide`]: the event payload to publish and the state to
@@ -85,7 +92,7 @@ pub fn decide(
     finding: &FindingObserved,
     previous: Option<&PreviousDecision>,
 ) -> Decision {
-    let mut reasons = Vec::new();
+    let mut reasons = Vec::with_capacity(10);
     let mut reason = |rule: &str, effect: String, detail: String| {
         reasons.push(Reason {
             rule: rule.to_owned(),
@@ -94,165 +101,20 @@ pub fn decide(
         });
     };
 
-    // 1. Base class.
     let cvss = best_vector(finding, &mut reason);
-    let scanner_class = severity_class(finding.severity);
-    let base = match &cvss {
-        Some(v) => {
-            let class = policy.cvss.class(v.base_score);
-            reason(
-                "cvss_class",
-                format!("priority={}", class.as_str()),
-                format!(
-                    "CVSS {} score {:.1} from {} ({}) is {}: thresholds critical >= {}, high >= {}, medium >= {}",
-                    v.version.as_str(),
-                    v.base_score,
-                    v.source,
-                    v.vector,
-                    class.as_str(),
-                    policy.cvss.critical,
-                    policy.cvss.high,
-                    policy.cvss.medium
-                ),
-            );
-            if let Some(printed) = v.reported_score_disagrees {
-                reason(
-                    "reported_score",
-                    "ignored".to_owned(),
-                    format!(
-                        "{} printed score {printed:.1} but the vector scores {:.1}; the vector wins",
-                        v.source, v.base_score
-                    ),
-                );
-            }
-            if scanner_class != class {
-                reason(
-                    "scanner_severity",
-                    "disagrees".to_owned(),
-                    format!(
-                        "scanner {} labels it {} (class {}) but the CVSS {} vector scores {:.1} (class {}); the vector wins",
-                        finding.check.scanner,
-                        finding.severity.as_str(),
-                        scanner_class.as_str(),
-                        v.version.as_str(),
-                        v.base_score,
-                        class.as_str()
-                    ),
-                );
-            }
-            class
-        }
-        None => {
-            reason(
-                "scanner_severity",
-                format!("priority={}", scanner_class.as_str()),
-                format!(
-                    "no scorable CVSS vector: scanner {} severity {} maps to {}",
-                    finding.check.scanner,
-                    finding.severity.as_str(),
-                    scanner_class.as_str()
-                ),
-            );
-            scanner_class
-        }
-    };
-
-    // 2-4. Adjustments.
     let epss = highest_epss(intel, &finding.cves);
     let kev = earliest_kev(intel, &finding.cves);
-    let mut raises: i32 = 0;
-    let mut lowers: i32 = 0;
-    if let (true, Some(e)) = (policy.epss.enabled, &epss)
-        && e.probability >= policy.epss.probability_threshold
-    {
-        raises += 1;
-        reason(
-            "epss",
-            "raise".to_owned(),
-            format!(
-                "EPSS probability {} for {} >= {} (score_date {}, model {}{})",
-                e.probability,
-                e.cve,
-                policy.epss.probability_threshold,
-                rfc3339(e.score_date),
-                e.model_version.as_deref().unwrap_or("unstated"),
-                e.percentile
-                    .map(|p| format!(", percentile {p} not used"))
-                    .unwrap_or_default()
-            ),
-        );
-    }
-    if policy.exposure.enabled && finding.asset.internet_facing == Some(true) {
-        raises += 1;
-        reason(
-            "exposure",
-            "raise".to_owned(),
-            format!("asset {} is internet-facing", finding.asset.asset_id),
-        );
-    }
-    if let (true, Some(tier)) = (policy.tier.enabled, finding.asset.tier) {
-        if policy.tier.raise_tiers.contains(&tier) {
-            raises += 1;
-            reason(
-                "tier",
-                "raise".to_owned(),
-                format!("asset {} is tier {tier}", finding.asset.asset_id),
-            );
-        } else if policy.tier.lower_tiers.contains(&tier) {
-            lowers += 1;
-            reason(
-                "tier",
-                "lower".to_owned(),
-                format!("asset {} is tier {tier}", finding.asset.asset_id),
-            );
-        }
-    }
-    let cap = i32::from(policy.adjustments.max_raise_classes);
-    let net = (raises - lowers).min(cap);
-    let mut priority = base;
-    for _ in 0..net.max(0) {
-        priority = priority.raised();
-    }
-    for _ in 0..(-net).max(0) {
-        priority = priority.lowered();
-    }
-    if raises - lowers > cap {
-        reason(
-            "raise_cap",
-            "capped".to_owned(),
-            format!(
-                "{raises} raise(s) and {lowers} lower(s) net {} class(es) up; the policy allows at most {cap}",
-                raises - lowers
-            ),
-        );
-    }
-    if priority != base {
-        reason(
-            "adjustments",
-            format!("priority={}", priority.as_str()),
-            format!("{} moved to {}", base.as_str(), priority.as_str()),
-        );
-    }
-
-    // 6. KEV.
-    if let (true, Some(k)) = (policy.kev.enabled, &kev) {
-        priority = Priority::Critical;
-        reason(
-            "kev",
-            "priority=critical".to_owned(),
-            format!(
-                "{} is in the CISA KEV catalog {} (dateAdded {}, dueDate {}{}): exploited in the wild",
-                k.cve,
-                k.catalog_version,
-                k.date_added,
-                k.due_date,
-                match k.known_ransomware {
-                    Some(true) => ", known ransomware use",
-                    _ => "",
-                }
-            ),
-        );
-    }
+    let priority = match policy.mode {
+        PolicyMode::Rules => class_rules(policy, finding, &cvss, &epss, &kev, &mut reason),
+        PolicyMode::Ssvc => crate::ssvc::classify(
+            &policy.ssvc,
+            cvss.as_ref(),
+            epss.as_ref(),
+            kev.as_ref().filter(|_| policy.kev.enabled),
+            &finding.asset,
+            &mut reason,
+        ),
+    };
 
     // SLA.
     let start = finding.first_observed_at;
@@ -347,7 +209,11 @@ pub fn decide(
             .map(|p| events::PriorDecision {
                 priority: p.priority,
                 due_at: p.due_at,
-                policy_version: policy.version.clone(),
+                policy_version: if p.policy_version.is_empty() {
+                    "unrecorded".to_owned()
+                } else {
+                    p.policy_version.clone()
+                },
             }),
         exception_id: None,
     };
@@ -356,13 +222,307 @@ pub fn decide(
             first_observed_at: start,
             due_at,
             priority,
+            policy_version: policy.version.clone(),
         },
         prioritized,
     }
 }
 
+/// Rules 1–6 of [`crate::policy`] (the `rules` mode): base class from the
+/// best vector or the scanner severity, EPSS, exposure and tier
+/// adjustments under the cap, then KEV → critical. Each rule that fires is
+/// reported through `reason`.
+fn class_rules(
+    policy: &Policy,
+    finding: &FindingObserved,
+    cvss: &Option<ScoredCvss>,
+    epss: &Option<EpssInput>,
+    kev: &Option<KevInput>,
+    reason: &mut impl FnMut(&str, String, String),
+) -> Priority {
+    // 1. Base class.
+    let scanner_class = severity_class(finding.severity);
+    let base = match &cvss {
+        Some(v) => {
+            let class = policy.cvss.class(v.base_score);
+            reason(
+                "cvss_class",
+                format!("priority={}", class.as_str()),
+                format!(
+                    "CVSS {} score {} from {} ({}) is {}: {}",
+                    v.version.as_str(),
+                    OneDecimal(v.base_score),
+                    v.source,
+                    v.vector,
+                    class.as_str(),
+                    thresholds_text(&policy.cvss)
+                ),
+            );
+            if let Some(printed) = v.reported_score_disagrees {
+                reason(
+                    "reported_score",
+                    "ignored".to_owned(),
+                    format!(
+                        "{} printed score {printed:.1} but the vector scores {}; the vector wins",
+                        v.source,
+                        OneDecimal(v.base_score)
+                    ),
+                );
+            }
+            if scanner_class != class {
+                reason(
+                    "scanner_severity",
+                    "disagrees".to_owned(),
+                    format!(
+                        "scanner {} labels it {} (class {}) but the CVSS {} vector scores {} (class {}); the vector wins",
+                        finding.check.scanner,
+                        finding.severity.as_str(),
+                        scanner_class.as_str(),
+                        v.version.as_str(),
+                        OneDecimal(v.base_score),
+                        class.as_str()
+                    ),
+                );
+            }
+            class
+        }
+        None => {
+            reason(
+                "scanner_severity",
+                format!("priority={}", scanner_class.as_str()),
+                format!(
+                    "no scorable CVSS vector: scanner {} severity {} maps to {}",
+                    finding.check.scanner,
+                    finding.severity.as_str(),
+                    scanner_class.as_str()
+                ),
+            );
+            scanner_class
+        }
+    };
+
+    // 2-4. Adjustments.
+    let mut raises: i32 = 0;
+    let mut lowers: i32 = 0;
+    if let (true, Some(e)) = (policy.epss.enabled, &epss)
+        && e.probability >= policy.epss.probability_threshold
+    {
+        raises += 1;
+        reason(
+            "epss",
+            "raise".to_owned(),
+            format!(
+                "EPSS probability {} for {} >= {} (score_date {}, model {}{})",
+                e.probability,
+                e.cve,
+                policy.epss.probability_threshold,
+                rfc3339(e.score_date),
+                e.model_version.as_deref().unwrap_or("unstated"),
+                e.percentile
+                    .map(|p| format!(", percentile {p} not used"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    if policy.exposure.enabled && finding.asset.internet_facing == Some(true) {
+        raises += 1;
+        reason(
+            "exposure",
+            "raise".to_owned(),
+            format!("asset {} is internet-facing", finding.asset.asset_id),
+        );
+    }
+    if let (true, Some(tier)) = (policy.tier.enabled, finding.asset.tier) {
+        if policy.tier.raise_tiers.contains(&tier) {
+            raises += 1;
+            reason(
+                "tier",
+                "raise".to_owned(),
+                format!("asset {} is tier {tier}", finding.asset.asset_id),
+            );
+        } else if policy.tier.lower_tiers.contains(&tier) {
+            lowers += 1;
+            reason(
+                "tier",
+                "lower".to_owned(),
+                format!("asset {} is tier {tier}", finding.asset.asset_id),
+            );
+        }
+    }
+    let cap = i32::from(policy.adjustments.max_raise_classes);
+    let net = (raises - lowers).min(cap);
+    let mut priority = base;
+    for _ in 0..net.max(0) {
+        priority = priority.raised();
+    }
+    for _ in 0..(-net).max(0) {
+        priority = priority.lowered();
+    }
+    if raises - lowers > cap {
+        reason(
+            "raise_cap",
+            "capped".to_owned(),
+            format!(
+                "{raises} raise(s) and {lowers} lower(s) net {} class(es) up; the policy allows at most {cap}",
+                raises - lowers
+            ),
+        );
+    }
+    if priority != base {
+        reason(
+            "adjustments",
+            format!("priority={}", priority.as_str()),
+            format!("{} moved to {}", base.as_str(), priority.as_str()),
+        );
+    }
+
+    // 6. KEV.
+    if let (true, Some(k)) = (policy.kev.enabled, &kev) {
+        priority = Priority::Critical;
+        reason(
+            "kev",
+            "priority=critical".to_owned(),
+            format!(
+                "{} is in the CISA KEV catalog {} (dateAdded {}, dueDate {}{}): exploited in the wild",
+                k.cve,
+                k.catalog_version,
+                k.date_added,
+                k.due_date,
+                match k.known_ransomware {
+                    Some(true) => ", known ransomware use",
+                    _ => "",
+                }
+            ),
+        );
+    }
+
+    priority
+}
+
+/// A CVSS score (0.0–10.0, one decimal) printed as `{:.1}` prints it,
+/// through integer arithmetic (float formatting is slow); other values go
+/// through `{:.1}`.
+struct OneDecimal(f64);
+
+impl std::fmt::Display for OneDecimal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tenths = self.0 * 10.0;
+        let rounded = tenths.round();
+        // Scores computed from vectors are one-decimal values: their
+        // tenths are integers up to the f64 error. Anything else (a tie
+        // like 5.25) keeps the standard rounding.
+        if (0.0..=100.0).contains(&rounded) && (tenths - rounded).abs() < 1e-6 {
+            let t = rounded as u32;
+            write!(f, "{}.{}", t / 10, t % 10)
+        } else {
+            write!(f, "{:.1}", self.0)
+        }
+    }
+}
+
+thread_local! {
+    /// The last thresholds text and the bits it was made from.
+    static THRESHOLDS_TEXT: std::cell::RefCell<Option<([u64; 3], std::rc::Rc<str>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `thresholds critical >= 9, high >= 7, medium >= 4` for the policy's
+/// CVSS thresholds, formatted once per thread and policy.
+fn thresholds_text(t: &crate::policy::CvssThresholds) -> std::rc::Rc<str> {
+    let bits = [t.critical.to_bits(), t.high.to_bits(), t.medium.to_bits()];
+    THRESHOLDS_TEXT.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        match &*cached {
+            Some((b, text)) if *b == bits => text.clone(),
+            _ => {
+                let text: std::rc::Rc<str> = format!(
+                    "thresholds critical >= {}, high >= {}, medium >= {}",
+                    t.critical, t.high, t.medium
+                )
+                .into();
+                *cached = Some((bits, text.clone()));
+                text
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod one_decimal_tests {
+    use super::OneDecimal;
+
+    #[test]
+    fn same_text_as_the_float_formatter() {
+        for tenths in 0..=100u32 {
+            let x = f64::from(tenths) / 10.0;
+            assert_eq!(OneDecimal(x).to_string(), format!("{x:.1}"));
+        }
+        for x in [5.25, 0.05, 10.04, -1.0, 101.0, f64::NAN] {
+            assert_eq!(OneDecimal(x).to_string(), format!("{x:.1}"), "{x}");
+        }
+    }
+}
+
+/// `t` as RFC 3339 UTC to the second (`2026-03-01T10:00:00Z`), the same
+/// text as chrono's `to_rfc3339_opts(Secs, true)`, written digit by digit
+/// for years 0–9999 (chrono's formatter costs a few hundred nanoseconds, and
+/// a decision formats several instants).
 fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    use chrono::{Datelike, Timelike};
+    let year = t.year();
+    if !(0..=9999).contains(&year) || t.nanosecond() >= 1_000_000_000 {
+        return t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    }
+    let push_digit =
+        |out: &mut String, d: u32| out.push(char::from_digit(d % 10, 10).unwrap_or('0'));
+    let mut out = String::with_capacity(20);
+    let year = year.unsigned_abs();
+    for place in [1000, 100, 10, 1] {
+        push_digit(&mut out, year / place);
+    }
+    for (sep, v) in [
+        ('-', t.month()),
+        ('-', t.day()),
+        ('T', t.hour()),
+        (':', t.minute()),
+        (':', t.second()),
+    ] {
+        out.push(sep);
+        push_digit(&mut out, v / 10);
+        push_digit(&mut out, v);
+    }
+    out.push('Z');
+    out
+}
+
+#[cfg(test)]
+mod rfc3339_tests {
+    use super::*;
+
+    #[test]
+    fn same_text_as_chrono() {
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 1_500))
+            .map(|t| t.and_utc());
+        for t in [
+            Some(DateTime::<Utc>::UNIX_EPOCH),
+            "2026-03-01T10:00:00Z".parse().ok(),
+            "2028-02-29T23:59:59.999Z".parse().ok(),
+            "0001-01-01T00:00:00Z".parse().ok(),
+            "9999-12-31T23:59:59Z".parse().ok(),
+            leap,
+            Some(DateTime::<Utc>::MAX_UTC),
+            Some(DateTime::<Utc>::MIN_UTC),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert_eq!(
+                rfc3339(t),
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+        }
+    }
 }
 
 /// The scanner's label as a class (`info` → low).
@@ -403,22 +563,38 @@ fn best_vector(
     best
 }
 
+/// The key of `cve` in the intel tables (upper case), borrowed when the id
+/// is already upper case (ingest writes them so), so a lookup allocates
+/// nothing.
+fn cve_key(cve: &str) -> std::borrow::Cow<'_, str> {
+    if cve.bytes().any(|b| b.is_ascii_lowercase()) {
+        std::borrow::Cow::Owned(cve.to_ascii_uppercase())
+    } else {
+        std::borrow::Cow::Borrowed(cve)
+    }
+}
+
 /// The highest EPSS probability among `cves` (first CVE wins a tie).
 fn highest_epss(intel: &Intel, cves: &[String]) -> Option<EpssInput> {
     let table = intel.epss.as_ref()?;
-    cves.iter()
-        .filter_map(|c| table.get(c))
-        .fold(None, |best: Option<EpssInput>, e| match best {
-            Some(b) if b.probability >= e.probability => Some(b),
-            _ => Some(e),
-        })
+    let mut best: Option<(&str, f64)> = None;
+    for c in cves {
+        let Some(&(p, _)) = table.scores.get(cve_key(c).as_ref()) else {
+            continue;
+        };
+        if best.is_none_or(|(_, b)| p > b) {
+            best = Some((c, p));
+        }
+    }
+    // One lookup builds the reading (owned strings) for the winner only.
+    table.get(best?.0)
 }
 
 /// The KEV entry with the earliest due date among `cves` (first CVE wins a tie).
 fn earliest_kev(intel: &Intel, cves: &[String]) -> Option<KevInput> {
     let catalog = intel.kev.as_ref()?;
     cves.iter()
-        .filter_map(|c| catalog.get(c))
+        .filter_map(|c| catalog.entries.get(cve_key(c).as_ref()))
         .fold(None, |best: Option<&KevInput>, k| match best {
             Some(b) if b.due_date <= k.due_date => Some(b),
             _ => Some(k),
@@ -575,7 +751,8 @@ mod tests {
             PreviousDecision {
                 first_observed_at: c.finding.first_observed_at,
                 due_at: p.due_at,
-                priority: p.priority
+                priority: p.priority,
+                policy_version: c.policy.version.clone(),
             },
             "{}: state",
             c.name
@@ -1153,6 +1330,7 @@ mod tests {
             first_observed_at: utc(first),
             due_at: utc(due),
             priority,
+            policy_version: "site-0".to_owned(),
         };
         check(Case {
             previous: Some(prev(T0, "2026-03-08T10:00:00Z", Priority::High)),
@@ -1262,12 +1440,54 @@ mod tests {
         let json = serde_json::to_string(&d.state).unwrap();
         assert_eq!(
             json,
-            r#"{"first_observed_at":"2026-03-01T10:00:00Z","due_at":"2026-03-04T10:00:00Z","priority":"critical"}"#
+            r#"{"first_observed_at":"2026-03-01T10:00:00Z","due_at":"2026-03-04T10:00:00Z","priority":"critical","policy_version":"default-1"}"#
         );
         assert_eq!(
             serde_json::from_str::<PreviousDecision>(&json).unwrap(),
             d.state
         );
+        // State stored before policy versions were recorded still loads.
+        let old: PreviousDecision = serde_json::from_str(
+            r#"{"first_observed_at":"2026-03-01T10:00:00Z","due_at":"2026-03-04T10:00:00Z","priority":"critical"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.policy_version, "");
+    }
+
+    /// A delta names the previous decision as it was made: its class, its
+    /// deadline and the policy version it was made under (not the current
+    /// one); an unchanged decision carries no `previous`.
+    #[test]
+    fn delta_reports_the_previous_decision_and_its_policy() {
+        let f = finding(Severity::High, &[V31_HIGH], &[]);
+        let stored = |policy_version: &str| PreviousDecision {
+            first_observed_at: utc(T0),
+            due_at: utc("2026-03-31T10:00:00Z"),
+            priority: Priority::Medium,
+            policy_version: policy_version.to_owned(),
+        };
+        let table: &[(&str, &str)] = &[("site-0", "site-0"), ("", "unrecorded")];
+        for (stored_version, reported) in table {
+            let d = decide(
+                &Policy::default(),
+                &Intel::default(),
+                &f,
+                Some(&stored(stored_version)),
+            );
+            assert_eq!(
+                d.prioritized.previous,
+                Some(events::PriorDecision {
+                    priority: Priority::Medium,
+                    due_at: utc("2026-03-31T10:00:00Z"),
+                    policy_version: (*reported).to_owned(),
+                }),
+                "{stored_version:?}"
+            );
+            assert_eq!(d.state.policy_version, "default-1");
+        }
+        let same = decide(&Policy::default(), &Intel::default(), &f, None).state;
+        let again = decide(&Policy::default(), &Intel::default(), &f, Some(&same));
+        assert_eq!(again.prioritized.previous, None);
     }
 
     /// Case OC-05: Grype says Medium, the vector scores 8.8: high, 7 days,

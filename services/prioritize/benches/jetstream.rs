@@ -1,0 +1,260 @@
+//! `cargo bench -p prioritize --bench jetstream`: the end-to-end rate of
+//! prioritize through JetStream next to the raw JetStream publish+consume
+//! rate for messages of the same size, measured in the same run against a
+//! real nats-server (testkit; `NATS_SERVER_BIN` or `PATH`), target ratio
+//! ≥ 0.7.
+//!
+//! - **raw**: publish N `finding.observed` events (pipelined PubAcks,
+//!   [`bus::Bus::publish_all`]) while one durable consumer with a handler
+//!   that only counts ([`bus::serve`]) consumes and acks them; the clock
+//!   stops at the N-th message handled.
+//! - **end to end**: publish the same N events in a fresh namespace while
+//!   the prioritize service runs ([`prioritize::PrioritizeService`]: load
+//!   the finding's record, decide, publish `finding.prioritized` and await
+//!   its PubAck, store the record with compare-and-set, ack) and the same
+//!   counting consumer reads `finding.prioritized`; the clock stops at the
+//!   N-th decision received.
+//!
+//! Set `PATCHFLOW_BENCH_MESSAGES` to change N (default 20,000).
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bus::{Bus, BusConfig, Clock, Delivery, HandleError, Handler};
+use chrono::Utc;
+use events::spec::{self, ConsumerSpec};
+use events::subject::tail;
+use events::{Event, Service};
+use prioritize::{Policy, PrioritizeService};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Counts what it is handed; wakes the waiter at every message.
+struct Counter {
+    seen: AtomicUsize,
+    bytes: AtomicUsize,
+    notify: Notify,
+}
+
+impl Handler for Counter {
+    async fn handle(&self, d: Delivery) -> Result<(), HandleError> {
+        self.bytes
+            .fetch_add(d.event.to_json().len(), Ordering::Relaxed);
+        self.seen.fetch_add(1, Ordering::SeqCst);
+        self.notify.notify_one();
+        Ok(())
+    }
+}
+
+impl Counter {
+    fn new() -> Arc<Counter> {
+        Arc::new(Counter {
+            seen: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
+            notify: Notify::new(),
+        })
+    }
+
+    /// Waits until `n` messages were handled, at most `limit`.
+    async fn wait_for(&self, n: usize, limit: Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.seen.load(Ordering::SeqCst) < n {
+            if tokio::time::timeout_at(deadline, self.notify.notified())
+                .await
+                .is_err()
+            {
+                return Err(format!(
+                    "only {} of {n} messages within {limit:?}",
+                    self.seen.load(Ordering::SeqCst)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn sink(durable: &str, filter: &str) -> ConsumerSpec {
+    ConsumerSpec {
+        durable: durable.to_owned(),
+        stream: spec::FINDINGS,
+        filter_subjects: vec![filter.to_owned()],
+        max_deliver: 10,
+        ack_wait: Duration::from_secs(30),
+    }
+}
+
+async fn connect(url: &str, name: &str) -> Bus {
+    let bus = Bus::connect(&BusConfig::new(url, testkit::unique_namespace(), name))
+        .await
+        .unwrap_or_else(|e| panic!("connect to the bench server: {e}"));
+    bus.ensure()
+        .await
+        .unwrap_or_else(|e| panic!("ensure streams: {e}"));
+    bus
+}
+
+/// `finding.observed` events for the findings, ids unique per call.
+fn observations(findings: &[events::FindingObserved], salt: u128) -> Vec<Event> {
+    findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            Event::new(
+                Uuid::from_u128((salt << 64) | i as u128),
+                Service::Ingest,
+                Utc::now(),
+                f.clone(),
+            )
+        })
+        .collect()
+}
+
+struct Run {
+    messages: usize,
+    seconds: f64,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.messages as f64 / self.seconds
+    }
+}
+
+/// Raw JetStream: publish all, one consumer counts and acks them.
+async fn raw(url: &str, events: &[Event]) -> Run {
+    let bus = connect(url, "bench-raw").await;
+    let counter = Counter::new();
+    let token = CancellationToken::new();
+    let serve = tokio::spawn({
+        let (bus, counter, token) = (bus.clone(), counter.clone(), token.clone());
+        async move {
+            bus::serve(
+                &bus,
+                Service::Cli,
+                vec![sink("bench-raw", tail::FINDING_OBSERVED)],
+                counter,
+                false,
+                token,
+            )
+            .await
+        }
+    });
+    // Warm-up: the consumer exists and has handled one message.
+    let (warm, timed) = events.split_at(1);
+    bus.publish_all(warm).await.expect("publish warm-up");
+    counter
+        .wait_for(1, Duration::from_secs(30))
+        .await
+        .expect("raw warm-up");
+    let started = Instant::now();
+    bus.publish_all(timed).await.expect("publish");
+    counter
+        .wait_for(events.len(), Duration::from_secs(600))
+        .await
+        .expect("raw consume");
+    let seconds = started.elapsed().as_secs_f64();
+    token.cancel();
+    let _ = serve.await;
+    bus.close().await;
+    Run {
+        messages: timed.len(),
+        seconds,
+    }
+}
+
+/// Through prioritize: publish all observations, count the decisions.
+async fn end_to_end(url: &str, events: &[Event]) -> (Run, usize) {
+    let bus = connect(url, "bench-e2e").await;
+    let mut rng = common::Rng::new(11);
+    let intel = common::intel(&mut rng);
+    let service = PrioritizeService::build(Policy::default(), intel, bus.clone(), Clock::system())
+        .await
+        .expect("build prioritize");
+    let token = CancellationToken::new();
+    let svc = tokio::spawn({
+        let token = token.clone();
+        async move { service.run(token).await }
+    });
+    let counter = Counter::new();
+    let sink_task = tokio::spawn({
+        let (bus, counter, token) = (bus.clone(), counter.clone(), token.clone());
+        async move {
+            bus::serve(
+                &bus,
+                Service::Cli,
+                vec![sink("bench-sink", tail::FINDING_PRIORITIZED_ALL)],
+                counter,
+                false,
+                token,
+            )
+            .await
+        }
+    });
+    let (warm, timed) = events.split_at(1);
+    bus.publish_all(warm).await.expect("publish warm-up");
+    counter
+        .wait_for(1, Duration::from_secs(30))
+        .await
+        .expect("end-to-end warm-up");
+    let started = Instant::now();
+    bus.publish_all(timed).await.expect("publish");
+    counter
+        .wait_for(events.len(), Duration::from_secs(600))
+        .await
+        .expect("decisions");
+    let seconds = started.elapsed().as_secs_f64();
+    let out_bytes = counter.bytes.load(Ordering::Relaxed) / events.len().max(1);
+    token.cancel();
+    let _ = svc.await;
+    let _ = sink_task.await;
+    bus.close().await;
+    (
+        Run {
+            messages: timed.len(),
+            seconds,
+        },
+        out_bytes,
+    )
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let n: usize = std::env::var("PATCHFLOW_BENCH_MESSAGES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000)
+        .max(2);
+    let server = testkit::NatsServer::start();
+    let url = server.url();
+    let mut rng = common::Rng::new(3);
+    let findings = common::findings(n, &mut rng);
+    let raw_events = observations(&findings, 1);
+    let e2e_events = observations(&findings, 2);
+    let size = raw_events.iter().map(|e| e.to_json().len()).sum::<usize>() / n;
+
+    let raw = raw(&url, &raw_events).await;
+    let (e2e, out_size) = end_to_end(&url, &e2e_events).await;
+    let ratio = e2e.rate() / raw.rate();
+    println!(
+        "jetstream raw publish+consume: {} messages of {size} B in {:.3} s = {:.0} msg/s",
+        raw.messages,
+        raw.seconds,
+        raw.rate()
+    );
+    println!(
+        "prioritize end to end (observed -> decided -> received): {} findings in {:.3} s = {:.0} findings/s \
+         ({size} B in, {out_size} B out, {} lanes)",
+        e2e.messages,
+        e2e.seconds,
+        e2e.rate(),
+        prioritize::adapter::OBSERVATION_LANES
+    );
+    println!(
+        "ratio end to end / raw = {ratio:.2} (target >= 0.7: {})",
+        if ratio >= 0.7 { "met" } else { "MISSED" }
+    );
+}

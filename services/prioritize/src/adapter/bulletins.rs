@@ -1,0 +1,361 @@
+//! Intel from the bus: KEV additions, reloaded KEV and EPSS catalogs and
+//! advisories, applied to the in-memory tables, remembered in KV for a
+//! restart, and followed by the re-decision of the open findings they
+//! change and, for an exploited CVE, the emergency lane.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::PoisonError;
+
+use bus::{BusError, HandleError};
+use chrono::{DateTime, NaiveDate, Utc};
+use events::{
+    AdvisoryPublished, CatalogKind, CatalogLoaded, DecisionTrigger, Event, KevAdded, KevInput,
+};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncReadExt;
+use tracing::info;
+use uuid::Uuid;
+
+use super::{PrioritizeService, keys, restore_failed};
+use crate::intel::{EpssTable, KevCatalog, load_epss};
+use crate::reassess;
+
+/// A catalog read back from the object store.
+enum Table {
+    Kev(KevCatalog),
+    Epss(EpssTable),
+}
+
+/// The CVEs a catalog changed (KV `intel.changes.<kind>`), kept until
+/// their findings were decided again.
+#[derive(Debug, Serialize, Deserialize)]
+struct CatalogChanges {
+    /// The catalog object they were computed for.
+    object: String,
+    /// CVE → what changed.
+    changes: BTreeMap<String, String>,
+    /// Every finding was decided again.
+    done: bool,
+}
+
+/// The EPSS score date a `catalog_loaded` version names
+/// (`model_version@score_date`), as the fallback for files without one.
+fn epss_score_date(version: &str) -> Option<DateTime<Utc>> {
+    let date = version.rsplit('@').next()?.trim();
+    DateTime::parse_from_rfc3339(date)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(date.get(..10)?, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        })
+}
+
+impl PrioritizeService {
+    /// Reads a whole object of the reports bucket.
+    async fn fetch(&self, object: &str) -> Result<Vec<u8>, BusError> {
+        let mut reader = self.bus.reports().await?.open(object).await?;
+        let mut bytes = Vec::new();
+        reader
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| BusError::Io {
+                op: format!("read catalog {object}"),
+                reason: e.to_string(),
+            })?;
+        Ok(bytes)
+    }
+
+    /// Fetches and loads the catalog of a `catalog_loaded`; `Err` carries
+    /// whether retrying can help (`true`: the bus failed) and why.
+    async fn load_catalog(&self, c: &CatalogLoaded) -> Result<Table, (bool, String)> {
+        let bytes = self.fetch(&c.object).await.map_err(|e| {
+            let transient = !matches!(e, BusError::NotFound { .. });
+            (transient, e.to_string())
+        })?;
+        let loaded = match c.kind {
+            // The feed as fetched: JSON or CSV, told apart by content.
+            CatalogKind::Kev => feeds::parse_kev_any(&bytes).map(|f| Table::Kev(f.catalog)),
+            CatalogKind::Epss => {
+                load_epss(bytes.as_slice(), epss_score_date(&c.version)).map(Table::Epss)
+            }
+        };
+        loaded.map_err(|e| (false, format!("catalog {} does not load: {e}", c.object)))
+    }
+
+    /// At start: the catalogs the bus delivered (when newer than the
+    /// configured files), then the KEV additions not in the KEV table.
+    pub(super) async fn restore_intel(&self) -> Result<(), BusError> {
+        for kind in [CatalogKind::Kev, CatalogKind::Epss] {
+            let Some(c) = self
+                .state
+                .load::<CatalogLoaded>(&keys::catalog(kind))
+                .await?
+                .value
+            else {
+                continue;
+            };
+            match self.load_catalog(&c).await {
+                Ok(table) => {
+                    let mut intel = self.intel.write().unwrap_or_else(PoisonError::into_inner);
+                    match table {
+                        Table::Kev(k) => {
+                            if intel
+                                .kev
+                                .as_ref()
+                                .is_none_or(|old| old.released <= k.released)
+                            {
+                                intel.kev = Some(k);
+                            }
+                        }
+                        Table::Epss(e) => {
+                            if intel
+                                .epss
+                                .as_ref()
+                                .is_none_or(|old| old.score_date <= e.score_date)
+                            {
+                                intel.epss = Some(e);
+                            }
+                        }
+                    }
+                }
+                Err((_, reason)) => restore_failed(kind, &c.object, &reason),
+            }
+        }
+        let added = self
+            .state
+            .load::<BTreeMap<String, KevInput>>(keys::KEV_ADDED)
+            .await?
+            .value
+            .unwrap_or_default();
+        let mut intel = self.intel.write().unwrap_or_else(PoisonError::into_inner);
+        for entry in added.values() {
+            let listed = intel
+                .kev
+                .as_ref()
+                .is_some_and(|k| k.get(&entry.cve).is_some());
+            if !listed {
+                reassess::add_kev_entry(&mut intel, entry, date_added_instant(entry));
+            }
+        }
+        Ok(())
+    }
+
+    /// `patch.bulletin.kev_added`: add the entry, re-decide the CVE's open
+    /// findings (trigger `kev`), then open the emergency lane if any is hit.
+    pub(super) async fn on_kev_added(
+        &self,
+        parent: &Event,
+        k: &KevAdded,
+    ) -> Result<(), HandleError> {
+        let cve = k.entry.cve.trim().to_ascii_uppercase();
+        self.modify::<BTreeMap<String, KevInput>>(keys::KEV_ADDED, |m| {
+            if m.get(&cve) == Some(&k.entry) {
+                return false;
+            }
+            m.insert(cve.clone(), k.entry.clone());
+            true
+        })
+        .await?;
+        {
+            let mut intel = self.intel.write().unwrap_or_else(PoisonError::into_inner);
+            reassess::add_kev_entry(&mut intel, &k.entry, parent.time);
+        }
+        let cves: BTreeSet<String> = [cve.clone()].into();
+        let by_cve = self.findings_with(&cves).await?;
+        let ids: BTreeSet<Uuid> = by_cve.values().flatten().copied().collect();
+        let trigger = DecisionTrigger::Intel {
+            source: "kev".to_owned(),
+            detail: reassess::kev_added_detail(&k.entry),
+        };
+        let published = self.redecide_all(parent, ids, |_| trigger.clone()).await?;
+        info!(%cve, published, "KEV addition applied");
+        self.declare(
+            parent,
+            vec![cve],
+            reassess::kev_emergency_reason(k),
+            &by_cve,
+        )
+        .await
+    }
+
+    /// `patch.bulletin.catalog_loaded`: reload the table from the object
+    /// store, re-decide the open findings of every CVE whose standing
+    /// changed (KEV added, removed or re-dated; EPSS crossing a policy
+    /// threshold), and remember the catalog for a restart.
+    pub(super) async fn on_catalog_loaded(
+        &self,
+        parent: &Event,
+        c: &CatalogLoaded,
+    ) -> Result<(), HandleError> {
+        let table = self.load_catalog(c).await.map_err(|(transient, reason)| {
+            if transient {
+                HandleError::Transient(reason)
+            } else {
+                HandleError::Poison(reason)
+            }
+        })?;
+        let source = match c.kind {
+            CatalogKind::Kev => "kev",
+            CatalogKind::Epss => "epss",
+        };
+        // The changes are computed once per catalog object and stored before
+        // the table is swapped, so a retry or a restart part-way resumes them
+        // (a second diff against the swapped table would find none).
+        let changes_key = keys::catalog_changes(c.kind);
+        let pending = self
+            .state
+            .load::<CatalogChanges>(&changes_key)
+            .await?
+            .value
+            .filter(|p| p.object == c.object);
+        let mut kev_listed = BTreeSet::new();
+        let computed = match table {
+            Table::Kev(mut catalog) => {
+                let added = self
+                    .state
+                    .load::<BTreeMap<String, KevInput>>(keys::KEV_ADDED)
+                    .await?
+                    .value
+                    .unwrap_or_default();
+                kev_listed = catalog.entries.keys().cloned().collect();
+                // Additions the catalog does not list yet stay.
+                for (cve, e) in &added {
+                    catalog
+                        .entries
+                        .entry(cve.clone())
+                        .or_insert_with(|| e.clone());
+                }
+                let mut intel = self.intel.write().unwrap_or_else(PoisonError::into_inner);
+                let changes = reassess::kev_changes(intel.kev.as_ref(), &catalog);
+                intel.kev = Some(catalog);
+                changes
+            }
+            Table::Epss(table) => {
+                let thresholds = [
+                    self.policy.epss.probability_threshold,
+                    self.policy.ssvc.poc_epss_probability,
+                ];
+                let mut intel = self.intel.write().unwrap_or_else(PoisonError::into_inner);
+                let changes = reassess::epss_crossings(intel.epss.as_ref(), &table, &thresholds);
+                intel.epss = Some(table);
+                changes
+            }
+        };
+        let changes = match pending {
+            Some(p) if p.done => BTreeMap::new(),
+            Some(p) => p.changes,
+            None => {
+                let p = CatalogChanges {
+                    object: c.object.clone(),
+                    changes: computed,
+                    done: false,
+                };
+                self.state.put(&changes_key, &p).await?;
+                p.changes
+            }
+        };
+        let cves: BTreeSet<String> = changes.keys().cloned().collect();
+        let ids: BTreeSet<Uuid> = self
+            .findings_with(&cves)
+            .await?
+            .into_values()
+            .flatten()
+            .collect();
+        let published = self
+            .redecide_all(parent, ids, |r| {
+                let detail = r
+                    .cves()
+                    .iter()
+                    .find_map(|cve| changes.get(&cve.to_ascii_uppercase()))
+                    .cloned()
+                    .unwrap_or_else(|| format!("{source} catalog {} loaded", c.version));
+                DecisionTrigger::Intel {
+                    source: source.to_owned(),
+                    detail,
+                }
+            })
+            .await?;
+        // Applied: remember the catalog for a restart, drop the additions it
+        // now lists, mark the changes done.
+        self.state.put(&keys::catalog(c.kind), c).await?;
+        if !kev_listed.is_empty() {
+            self.modify::<BTreeMap<String, KevInput>>(keys::KEV_ADDED, |m| {
+                let before = m.len();
+                m.retain(|cve, _| !kev_listed.contains(cve));
+                m.len() != before
+            })
+            .await?;
+        }
+        self.state
+            .put(
+                &changes_key,
+                &CatalogChanges {
+                    object: c.object.clone(),
+                    changes: changes.clone(),
+                    done: true,
+                },
+            )
+            .await?;
+        info!(kind = source, version = %c.version, changed_cves = changes.len(), published, "catalog applied");
+        Ok(())
+    }
+
+    /// `patch.bulletin.advisory`: an advisory stating exploitation in the
+    /// wild opens the emergency lane for its CVEs that hit open findings.
+    pub(super) async fn on_advisory(
+        &self,
+        parent: &Event,
+        a: &AdvisoryPublished,
+    ) -> Result<(), HandleError> {
+        let cves = reassess::exploited_cves(a);
+        if cves.is_empty() {
+            return Ok(());
+        }
+        let set: BTreeSet<String> = cves.iter().cloned().collect();
+        let by_cve = self.findings_with(&set).await?;
+        self.declare(
+            parent,
+            cves,
+            reassess::advisory_emergency_reason(a),
+            &by_cve,
+        )
+        .await
+    }
+}
+
+/// The KEV `dateAdded` as an instant (midnight UTC), for entries restored
+/// without their bulletin's time.
+fn date_added_instant(e: &KevInput) -> DateTime<Utc> {
+    e.date_added
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epss_versions_name_their_score_date() {
+        let table: &[(&str, Option<&str>)] = &[
+            (
+                "v2025.03.14@2025-03-17T12:55:00Z",
+                Some("2025-03-17T12:55:00Z"),
+            ),
+            ("v2025.03.14@2025-03-17", Some("2025-03-17T00:00:00Z")),
+            ("2025-03-17", Some("2025-03-17T00:00:00Z")),
+            ("v2025.03.14", None),
+        ];
+        for (version, want) in table {
+            assert_eq!(
+                epss_score_date(version),
+                want.map(|w| w.parse::<DateTime<Utc>>().unwrap()),
+                "{version}"
+            );
+        }
+    }
+}
