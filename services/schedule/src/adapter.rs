@@ -1,5 +1,6 @@
 //! The bus adapter of schedule: consumes scan completions, prioritized
-//! findings, verdicts and halted waves; ticks (as the lease holder) to
+//! findings, verdicts, halted waves and operators' change approvals and
+//! rejections; ticks (as the lease holder) to
 //! release rings when their windows open. Order per input: decide → publish
 //! and await every PubAck → store state with compare-and-set → ack.
 //!
@@ -18,9 +19,9 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use crate::{
-    BundleState, Config, Decision, Output, PendingItem, ScanProgress, keys, mark_planned, on_tick,
-    on_validation_failed, on_validation_passed, on_wave_halted, plan, record_completed,
-    record_prioritized, recount, skip_existing,
+    BundleState, Config, Decision, Output, PendingItem, ScanProgress, keys, mark_planned,
+    on_approved, on_rejected, on_tick, on_validation_failed, on_validation_passed, on_wave_halted,
+    plan, record_completed, record_prioritized, recount, skip_existing,
 };
 
 const ACTIVE: &str = "index.active";
@@ -149,6 +150,16 @@ impl ScheduleService {
             Err(BusError::Conflict { .. }) => false,
             Err(e) => return Err(e.into()),
         };
+        if !created {
+            // A later decision on the same finding of the same scan (an
+            // exception granted, new intel) replaces the waiting one.
+            let stored = self.state.load::<PendingItem>(&pending_key).await?;
+            if stored.value.as_ref() != Some(&item) {
+                self.state
+                    .save(&pending_key, &item, stored.revision)
+                    .await?;
+            }
+        }
         let progress_key = keys::scan(scan_id);
         let stored = self.state.load::<ScanProgress>(&progress_key).await?;
         let progress = stored.value.unwrap_or_default();
@@ -252,6 +263,8 @@ impl ScheduleService {
             Payload::ValidationPassed(v) => on_validation_passed(&state, v, &self.cfg, now),
             Payload::ValidationFailed(v) => on_validation_failed(&state, v),
             Payload::WaveHalted(w) => on_wave_halted(&state, w),
+            Payload::BundleApproved(a) => on_approved(&state, a, d.event.id),
+            Payload::BundleRejected(r) => on_rejected(&state, r),
             _ => return Ok(()),
         };
         self.apply(
@@ -285,6 +298,8 @@ impl Handler for ScheduleService {
             Payload::ValidationPassed(v) => self.on_bundle_input(&d, v.bundle_id).await,
             Payload::ValidationFailed(v) => self.on_bundle_input(&d, v.bundle_id).await,
             Payload::WaveHalted(w) => self.on_bundle_input(&d, w.bundle_id).await,
+            Payload::BundleApproved(a) => self.on_bundle_input(&d, a.bundle_id).await,
+            Payload::BundleRejected(r) => self.on_bundle_input(&d, r.bundle_id).await,
             other => Err(HandleError::Poison(format!(
                 "schedule does not consume {}",
                 other.event_type()

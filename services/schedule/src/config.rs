@@ -18,7 +18,20 @@
 //! [[rings]]
 //! name = "prod"
 //! timezone = "America/New_York"  # overrides the top-level timezone
-//! windows = []                   # empty = always open
+//! # RFC 5545 RRULEs: the Sunday after Patch Tuesday, 22:00 for 4 h
+//! recurring = [{ rrule = "FREQ=MONTHLY;BYDAY=2TU", offset_days = 5, start = "22:00", duration_minutes = 240 }]
+//! cutoff_minutes = 60            # no new host starts in a window's last hour (default 0)
+//!                                # no windows at all = always open
+//!
+//! [[freezes]]                    # change freezes: nothing starts inside, in any listed ring
+//! name = "year-end"
+//! starts = "2026-12-19"          # RFC 3339 instant, or local date(-time) in `timezone`
+//! ends = "2027-01-04T06:00"
+//! rings = []                     # default: every ring
+//!
+//! [approval]                     # change approval (issue 5)
+//! rings = ["prod"]               # default: the last ring
+//! standard_priorities = ["low", "medium"]
 //!
 //! [rollout]                      # any subset; missing fields keep their defaults
 //! batch_percent = 20
@@ -28,8 +41,11 @@
 //! a validated configuration but still return [`ConfigError`] instead of
 //! panicking when handed one that is not.
 
+use calendar::Windows as _;
 use chrono::{DateTime, Duration, Utc};
-use events::{RolloutPolicy, WeeklyWindow, WindowError, WindowSet};
+use events::{
+    Freeze, Priority, RecurringWindow, RolloutPolicy, WeeklyWindow, WindowError, WindowSet,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Default time zone of every ring's windows: `UTC`.
@@ -74,6 +90,125 @@ pub struct Config {
     /// How often the adapter's leader calls the clock tick
     /// ([`crate::rollout::on_tick`]), in milliseconds. Default 1000.
     pub tick_interval_ms: u64,
+    /// Change freezes (blackouts): no new host starts inside one, in the
+    /// rings it names, unless the release carries an emergency override.
+    /// Default none.
+    pub freezes: Vec<FreezeConfig>,
+    /// Which bundles need a change approval before which rings.
+    pub approval: ApprovalPolicy,
+    /// What becomes of a finding whose only remediation is the scanner's
+    /// solution text (no package with a target version, no advisory or KB
+    /// id). Default [`ScannerSolutions::ManualTask`].
+    pub scanner_solutions: ScannerSolutions,
+}
+
+/// One change freeze as configured. See [`calendar::resolve_freeze`] for
+/// the accepted bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreezeConfig {
+    /// Name shown in plans, skips and the override record (`year-end`).
+    pub name: String,
+    /// First frozen instant: RFC 3339 (`2026-12-19T00:00:00Z`), or a local
+    /// date-time (`2026-12-19T18:00`) or date (`2026-12-19` = its 00:00) in
+    /// `timezone`.
+    pub starts: String,
+    /// First instant after the freeze, in the same forms.
+    pub ends: String,
+    /// IANA zone of local bounds; default the top-level [`Config::timezone`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Rings it applies to; empty (the default) = every ring.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rings: Vec<String>,
+}
+
+/// The change-approval policy (ITIL: a *standard change* is pre-approved;
+/// every other change needs an approval before it touches the rings listed).
+///
+/// A bundle is a standard change when its priority is one of
+/// `standard_priorities` **and** it needs no reboot. "No reboot" is known
+/// from the remediation kinds only (nothing else is known before the
+/// hosts run it): every remediation sent to hosts is a package upgrade
+/// whose name matches none of `reboot_packages`. An advisory or KB id is
+/// resolved on the host and may bring any package (a kernel), and a
+/// scanner solution sent to agents is opaque: both count as "may reboot".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApprovalPolicy {
+    /// Rings whose release needs an approval (`patchflow bundle approve`),
+    /// by name. Default: the last ring of the rollout order (production).
+    /// An empty list turns approvals off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rings: Option<Vec<String>>,
+    /// Priorities that may be standard changes. Default `low`, `medium`.
+    pub standard_priorities: Vec<Priority>,
+    /// Package names whose upgrade needs a reboot; a trailing `*` matches
+    /// any suffix. Default: the core packages of dnf's `needs-restarting -r`
+    /// (dnf-plugins-core: kernel, glibc, linux-firmware, systemd, dbus,
+    /// microcode_ctl, …) and their Debian and SUSE names (linux-image-*,
+    /// libc6, intel-microcode, …).
+    pub reboot_packages: Vec<String>,
+}
+
+/// The default of [`ApprovalPolicy::reboot_packages`].
+pub const DEFAULT_REBOOT_PACKAGES: [&str; 17] = [
+    "kernel",
+    "kernel-*",
+    "kernel_*",
+    "linux-image-*",
+    "linux-modules-*",
+    "linux-firmware",
+    "glibc",
+    "libc6",
+    "systemd",
+    "udev",
+    "dbus",
+    "dbus-broker",
+    "dbus-daemon",
+    "microcode_ctl",
+    "intel-microcode",
+    "amd64-microcode",
+    "ucode-intel",
+];
+
+impl Default for ApprovalPolicy {
+    fn default() -> Self {
+        ApprovalPolicy {
+            rings: None,
+            standard_priorities: vec![Priority::Low, Priority::Medium],
+            reboot_packages: DEFAULT_REBOOT_PACKAGES
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
+        }
+    }
+}
+
+impl ApprovalPolicy {
+    /// Whether package `name` needs a reboot by `reboot_packages`.
+    pub fn package_needs_reboot(&self, name: &str) -> bool {
+        self.reboot_packages
+            .iter()
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == pattern,
+            })
+    }
+}
+
+/// What planning does with a scanner's solution text (a
+/// [`events::Remediation::Solution`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScannerSolutions {
+    /// A manual task of the bundle (`BundlePlanned::manual_tasks`): no agent
+    /// can apply free text. The default.
+    #[default]
+    ManualTask,
+    /// Sent to agents by key, for lab drills: the lab backend records it as
+    /// applied. Real package backends refuse it.
+    SendToAgent,
 }
 
 /// One ring of the rollout order.
@@ -87,12 +222,24 @@ pub struct RingConfig {
     /// in hours (0–8760). Default 24.
     #[serde(default = "default_soak_hours")]
     pub soak_hours: u32,
-    /// Weekly maintenance windows; empty (the default) = always open.
+    /// Weekly maintenance windows. No windows at all (weekly or
+    /// recurring, the default) = always open.
     #[serde(default)]
     pub windows: Vec<WeeklyWindow>,
+    /// RFC 5545 RRULE windows ([`events::RecurringWindow`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recurring: Vec<RecurringWindow>,
+    /// No new host starts within this many minutes of a window's end
+    /// (0–10080, shorter than every window). Default 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cutoff_minutes: u32,
     /// IANA time zone of this ring's windows, overriding [`Config::timezone`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn default_soak_hours() -> u32 {
@@ -106,12 +253,16 @@ impl RingConfig {
             name: name.to_owned(),
             soak_hours,
             windows: Vec::new(),
+            recurring: Vec::new(),
+            cutoff_minutes: 0,
             timezone: None,
         }
     }
 
-    /// The ring's windows as an [`events::WindowSet`], in the ring's own time
-    /// zone or else `default_timezone` (the top-level [`Config::timezone`]).
+    /// The ring's windows and cutoff as an [`events::WindowSet`] without
+    /// freezes, in the ring's own time zone or else `default_timezone` (the
+    /// top-level [`Config::timezone`]). [`Config::windows_of`] adds the
+    /// freezes.
     pub fn window_set(&self, default_timezone: &str) -> WindowSet {
         WindowSet {
             timezone: self
@@ -119,6 +270,9 @@ impl RingConfig {
                 .clone()
                 .unwrap_or_else(|| default_timezone.to_owned()),
             windows: self.windows.clone(),
+            recurring: self.recurring.clone(),
+            cutoff_minutes: self.cutoff_minutes,
+            freezes: Vec::new(),
         }
     }
 
@@ -142,6 +296,9 @@ impl Default for Config {
             ],
             rollout: RolloutPolicy::default(),
             tick_interval_ms: DEFAULT_TICK_INTERVAL_MS,
+            freezes: Vec::new(),
+            approval: ApprovalPolicy::default(),
+            scanner_solutions: ScannerSolutions::default(),
         }
     }
 }
@@ -200,6 +357,17 @@ pub enum ConfigError {
     /// `tick_interval_ms` is 0.
     #[error("tick_interval_ms: must be at least 1")]
     TickInterval,
+    /// A freeze does not resolve, or names a ring that is not configured.
+    #[error("freezes: {0}")]
+    Freeze(#[source] WindowError),
+    /// `approval.rings` names a ring that is not configured.
+    #[error("approval.rings: {ring:?} is not one of the configured rings {rings:?}")]
+    UnknownApprovalRing {
+        /// The unknown ring.
+        ring: String,
+        /// The configured ring names, in order.
+        rings: Vec<String>,
+    },
 }
 
 impl Config {
@@ -207,15 +375,16 @@ impl Config {
     /// ring names, soak times within 0–8760 hours, known IANA time zones
     /// (top level and per ring), valid windows, a `default_ring` that is one
     /// of the rings, a sane rollout policy (`batch_percent` 1–100,
-    /// `max_failed_percent` 0–100, `result_timeout_secs` ≥ 1) and a non-zero
-    /// tick interval.
+    /// `max_failed_percent` 0–100, `result_timeout_secs` ≥ 1), a non-zero
+    /// tick interval, freezes that resolve and name configured rings, and
+    /// approval rings that are configured.
     ///
     /// # Errors
     /// The first [`ConfigError`] found, naming the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         WindowSet {
             timezone: self.timezone.clone(),
-            windows: Vec::new(),
+            ..WindowSet::always()
         }
         .validate()
         .map_err(ConfigError::TimeZone)?;
@@ -252,7 +421,68 @@ impl Config {
         if self.tick_interval_ms == 0 {
             return Err(ConfigError::TickInterval);
         }
+        let names = || self.rings.iter().map(|r| r.name.clone()).collect();
+        for f in &self.freezes {
+            self.resolve_freeze(f)?;
+            if let Some(ring) = f.rings.iter().find(|r| self.ring(r).is_none()) {
+                return Err(ConfigError::Freeze(WindowError::BadFreeze {
+                    name: f.name.clone(),
+                    reason: format!("ring {ring:?} is not configured"),
+                }));
+            }
+        }
+        if let Some(ring) = self
+            .approval
+            .rings
+            .iter()
+            .flatten()
+            .find(|r| self.ring(r).is_none())
+        {
+            return Err(ConfigError::UnknownApprovalRing {
+                ring: ring.clone(),
+                rings: names(),
+            });
+        }
         Ok(())
+    }
+
+    fn resolve_freeze(&self, f: &FreezeConfig) -> Result<Freeze, ConfigError> {
+        let tz = f.timezone.as_deref().unwrap_or(&self.timezone);
+        calendar::resolve_freeze(&f.name, &f.starts, &f.ends, tz).map_err(ConfigError::Freeze)
+    }
+
+    /// The freezes of ring `ring`, resolved to UTC, sorted by start.
+    ///
+    /// # Errors
+    /// [`ConfigError::Freeze`] when one does not resolve.
+    pub fn freezes_of(&self, ring: &str) -> Result<Vec<Freeze>, ConfigError> {
+        let mut out = Vec::new();
+        for f in &self.freezes {
+            if f.rings.is_empty() || f.rings.iter().any(|r| r == ring) {
+                out.push(self.resolve_freeze(f)?);
+            }
+        }
+        out.sort_by_key(|w| (w.starts_at, w.ends_at));
+        Ok(out)
+    }
+
+    /// Ring `rc`'s whole window set: windows, cutoff and freezes.
+    ///
+    /// # Errors
+    /// [`ConfigError::Freeze`] when a freeze does not resolve.
+    pub fn windows_of(&self, rc: &RingConfig) -> Result<WindowSet, ConfigError> {
+        let mut set = rc.window_set(&self.timezone);
+        set.freezes = self.freezes_of(&rc.name)?;
+        Ok(set)
+    }
+
+    /// Whether releasing ring `ring` needs a change approval: it is in
+    /// `approval.rings`, or, when that is unset, it is the last ring.
+    pub fn needs_approval(&self, ring: &str) -> bool {
+        match &self.approval.rings {
+            Some(rings) => rings.iter().any(|r| r == ring),
+            None => self.rings.last().is_some_and(|r| r.name == ring),
+        }
     }
 
     /// The ring named `name`, if configured.
@@ -265,10 +495,11 @@ impl Config {
         self.rings.iter().position(|r| r.name == name)
     }
 
-    /// The window set of ring `name` (its own time zone or the top-level
-    /// one), if the ring is configured.
+    /// The whole window set of ring `name` (its own time zone or the
+    /// top-level one, its cutoff and freezes), if the ring is configured and
+    /// its freezes resolve.
     pub fn window_set(&self, name: &str) -> Option<WindowSet> {
-        self.ring(name).map(|r| r.window_set(&self.timezone))
+        self.ring(name).and_then(|r| self.windows_of(r).ok())
     }
 }
 
@@ -527,6 +758,118 @@ mod tests {
             |c| c.tick_interval_ms = 0,
             ConfigError::TickInterval,
             "tick_interval_ms: must be at least 1",
+        );
+    }
+
+    #[test]
+    fn recurring_windows_cutoffs_freezes_and_approvals_from_toml() {
+        let c = parse(
+            r#"
+            timezone = "Europe/Berlin"
+            scanner_solutions = "send_to_agent"
+            [[rings]]
+            name = "dev"
+            [[rings]]
+            name = "prod"
+            cutoff_minutes = 60
+            recurring = [{ rrule = "FREQ=MONTHLY;BYDAY=2TU", offset_days = 5, start = "22:00", duration_minutes = 240 }]
+            [[freezes]]
+            name = "year-end"
+            starts = "2026-12-19"
+            ends = "2027-01-04T06:00"
+            [[freezes]]
+            name = "prod-only"
+            starts = "2026-11-01T00:00:00Z"
+            ends = "2026-11-02T00:00:00Z"
+            rings = ["prod"]
+            [approval]
+            standard_priorities = ["low"]
+            "#,
+        );
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.scanner_solutions, ScannerSolutions::SendToAgent);
+        let prod = c.window_set("prod").unwrap_or_else(WindowSet::always);
+        assert_eq!(prod.cutoff_minutes, 60);
+        assert_eq!(prod.recurring.len(), 1);
+        let names: Vec<&str> = prod.freezes.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, vec!["prod-only", "year-end"]);
+        let dev = c.window_set("dev").unwrap_or_else(WindowSet::always);
+        assert_eq!(dev.freezes.len(), 1, "prod-only does not apply to dev");
+        assert_eq!(
+            dev.freezes[0].starts_at,
+            "2026-12-18T23:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            dev.freezes[0].ends_at,
+            "2027-01-04T05:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(c.approval.standard_priorities, vec![Priority::Low]);
+        assert!(c.needs_approval("prod"), "the last ring by default");
+        assert!(!c.needs_approval("dev"));
+        assert!(c.approval.package_needs_reboot("kernel"));
+        assert!(c.approval.package_needs_reboot("kernel-core"));
+        assert!(
+            c.approval
+                .package_needs_reboot("linux-image-6.1.0-18-amd64")
+        );
+        assert!(!c.approval.package_needs_reboot("openssl"));
+        assert!(!c.approval.package_needs_reboot("kernelshark"));
+    }
+
+    #[test]
+    fn bad_freezes_and_approval_rings_are_refused() {
+        let freeze = |rings: Vec<String>, ends: &str| FreezeConfig {
+            name: "f".into(),
+            starts: "2026-12-19".into(),
+            ends: ends.into(),
+            timezone: None,
+            rings,
+        };
+        check(
+            "freeze on an unknown ring",
+            |c| c.freezes = vec![freeze(vec!["production".into()], "2026-12-20")],
+            ConfigError::Freeze(WindowError::BadFreeze {
+                name: "f".into(),
+                reason: "ring \"production\" is not configured".into(),
+            }),
+            "freezes: freeze \"f\": ring \"production\" is not configured",
+        );
+        check(
+            "freeze ending before it starts",
+            |c| c.freezes = vec![freeze(vec![], "2026-12-18")],
+            ConfigError::Freeze(WindowError::BadFreeze {
+                name: "f".into(),
+                reason: "ends at 2026-12-18T00:00:00+00:00 which is not after its start 2026-12-19T00:00:00+00:00".into(),
+            }),
+            "freezes: freeze \"f\": ends at 2026-12-18T00:00:00+00:00 which is not after its start 2026-12-19T00:00:00+00:00",
+        );
+        check(
+            "approval ring",
+            |c| c.approval.rings = Some(vec!["production".into()]),
+            ConfigError::UnknownApprovalRing {
+                ring: "production".into(),
+                rings: vec!["dev".into(), "test".into(), "staging".into(), "prod".into()],
+            },
+            "approval.rings: \"production\" is not one of the configured rings [\"dev\", \"test\", \"staging\", \"prod\"]",
+        );
+        check(
+            "cutoff as long as the window",
+            |c| {
+                c.rings[0].windows = vec![WeeklyWindow {
+                    days: vec![events::window::Day::Mon],
+                    start: "02:00".into(),
+                    duration_minutes: 60,
+                }];
+                c.rings[0].cutoff_minutes = 60;
+            },
+            ConfigError::Window {
+                ring: "dev".into(),
+                source: WindowError::CutoffTooLong {
+                    cutoff_minutes: 60,
+                    duration_minutes: 60,
+                },
+            },
+            "rings: ring \"dev\": cutoff_minutes 60 leaves no start time in a window of 60 minutes",
         );
     }
 

@@ -4,8 +4,9 @@
 //!
 //! This crate is the pure core; the bus adapter drives it. Inputs:
 //! `patch.scan.completed`, `patch.finding.prioritized.*`,
-//! `patch.validation.passed` / `.failed`, `patch.deployment.wave.halted`, and
-//! a periodic clock tick from the single leader. Outputs:
+//! `patch.validation.passed` / `.failed`, `patch.deployment.wave.halted`,
+//! operators' `patch.bundle.approved` / `.rejected`, and a periodic clock
+//! tick from the single leader. Outputs:
 //! `patch.bundle.planned`, `.scheduled`, `.completed`, `.halted`.
 //!
 //! # Flow (what the adapter does)
@@ -23,7 +24,8 @@
 //!    [`mark_planned`].
 //! 3. **Rollout** ([`rollout`]): on every tick, for every active bundle,
 //!    [`on_tick`]; on verdicts, [`on_validation_passed`],
-//!    [`on_validation_failed`], [`on_wave_halted`]. A [`Decision::Apply`] is
+//!    [`on_validation_failed`], [`on_wave_halted`]; on change decisions,
+//!    [`on_approved`], [`on_rejected`]. A [`Decision::Apply`] is
 //!    published ([`Output::into_event`]) and then stored with
 //!    compare-and-set; a [`Decision::Skip`] is acked and counted.
 //!
@@ -54,14 +56,14 @@ pub mod rollout;
 mod test_support;
 
 pub use adapter::ScheduleService;
-pub use config::{Config, ConfigError, RingConfig};
+pub use config::{ApprovalPolicy, Config, ConfigError, FreezeConfig, RingConfig, ScannerSolutions};
 pub use output::Output;
 pub use plan::{
     BUNDLE_NAMESPACE, BundlePlan, PendingItem, PlanError, PlanNote, PlanOutcome, SkipReason,
-    SkippedBundle, bundle_digest, bundle_id_of, plan, skip_existing,
+    SkippedBundle, approval_requirement, bundle_digest, bundle_id_of, plan, skip_existing,
 };
 pub use readiness::{ScanProgress, mark_planned, record_completed, record_prioritized, recount};
 pub use rollout::{
-    BundleState, BundleStatus, Decision, RingHosts, Skip, on_tick, on_validation_failed,
-    on_validation_passed, on_wave_halted,
+    ApprovalState, BundleState, BundleStatus, Decision, RingHosts, Skip, on_approved, on_rejected,
+    on_tick, on_validation_failed, on_validation_passed, on_wave_halted,
 };

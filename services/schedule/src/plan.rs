@@ -4,6 +4,9 @@
 //! A bundle is one set of remediations for a set of hosts (DESIGN.md). For
 //! each priority class present among the scan's findings, [`plan`] builds:
 //!
+//! - **exposures** first: findings of one host that share a CVE are planned
+//!   as one ([`correlate`]: one priority, one deadline, one remediation),
+//!   each keeping its finding id;
 //! - **remediations**: the findings' remediations, de-duplicated by
 //!   [`Remediation::key`] and sorted by it (two remediations with one key but
 //!   different details, e.g. reworded solution text, keep the smaller one in
@@ -37,12 +40,32 @@
 //! bundle is listed with empty `hosts`, `window: None`, and skipped. For a
 //! ring with hosts, `earliest` is the planning instant `now` for the first
 //! such ring, else the previous ring's projected start plus that ring's
-//! `soak_hours`; its window is [`events::WindowSet::current_or_next`]`(earliest)`
+//! `soak_hours`; its window is [`calendar::Windows::current_or_next`]`(earliest)`
 //! and its projected start is `max(earliest, window.opens_at)` (a window
 //! already open at `earliest` starts at `earliest`). The projection assumes a
-//! ring's rollout and validation take no time inside its window; real
-//! rollouts only move later. `sla_at_risk` is `deadline < projected start of
-//! the last ring with hosts`.
+//! ring's rollout and validation take no time inside its window (and that
+//! a needed approval arrives in time); real rollouts only move later. The
+//! window is a start interval: the ring's cutoff and freezes are applied.
+//! `sla_at_risk` is `deadline < projected start of the last ring with hosts`.
+//!
+//! # Manual tasks
+//!
+//! A remediation is a package with a target version (Trivy, Grype, OSV,
+//! CSAF, Nessus "Should be:" lines) or an advisory / KB id the host's backend
+//! resolves (`dnf upgrade --advisory`); both go to the hosts. A finding
+//! whose remediation is only the scanner's solution text is planned as a
+//! [`events::ManualTask`] of its bundle (`manual_tasks`, part of the
+//! digest), reported and never sent to a host, unless
+//! [`crate::config::ScannerSolutions::SendToAgent`] (lab drills). Its
+//! deadline still counts for the bundle's.
+//!
+//! # Change approval
+//!
+//! [`approval_requirement`]: a bundle with hosts in a ring that needs an
+//! approval ([`Config::needs_approval`]) and that is not a standard change
+//! ([`crate::config::ApprovalPolicy`]) is planned with `approval` set and
+//! its state [`ApprovalState::Pending`]; schedule holds those rings until a
+//! `patch.bundle.approved` arrives ([`crate::rollout`]).
 //!
 //! # Planned once
 //!
@@ -56,18 +79,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use calendar::Windows as _;
 use chrono::{DateTime, Utc};
 use events::{
-    BundlePlanned, BundleTarget, FindingPrioritized, HostJobSpec, Priority, Remediation,
-    RingSchedule,
+    ApprovalRequirement, BundlePlanned, BundleTarget, FindingPrioritized, HostJobSpec, ManualTask,
+    Priority, Remediation, RingSchedule,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ScannerSolutions};
 use crate::output::Output;
-use crate::rollout::{BundleState, RingHosts};
+use crate::rollout::{ApprovalState, BundleState, RingHosts};
 
 /// The UUIDv5 namespace of bundle ids:
 /// `8970072c-82e2-55e2-a244-a305d57b3fb7` = UUIDv5(`NAMESPACE_URL`,
@@ -93,6 +117,14 @@ pub struct PendingItem {
     pub priority: Priority,
     /// Its SLA deadline (UTC).
     pub due_at: DateTime<Utc>,
+    /// The active risk acceptance of its latest decision: an excepted
+    /// finding is left out of every bundle ([`plan()`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_id: Option<Uuid>,
+    /// Its CVE ids: findings of one host that share one are one exposure
+    /// ([`correlate`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cves: Vec<String>,
 }
 
 impl From<&FindingPrioritized> for PendingItem {
@@ -105,6 +137,8 @@ impl From<&FindingPrioritized> for PendingItem {
             remediation: f.remediation.clone(),
             priority: f.priority,
             due_at: f.due_at,
+            exception_id: f.exception_id,
+            cves: f.cves.clone(),
         }
     }
 }
@@ -250,6 +284,8 @@ struct CanonicalContent<'a> {
     priority: Priority,
     remediations: &'a [Remediation],
     targets: &'a [BundleTarget],
+    #[serde(skip_serializing_if = "<[ManualTask]>::is_empty")]
+    manual_tasks: &'a [ManualTask],
 }
 
 /// The digest of a bundle's content: lower-case hex SHA-256 of the compact
@@ -266,10 +302,27 @@ pub fn bundle_digest(
     remediations: &[Remediation],
     targets: &[BundleTarget],
 ) -> Result<String, PlanError> {
+    bundle_digest_with_tasks(priority, remediations, targets, &[])
+}
+
+/// [`bundle_digest`] of a bundle with manual tasks: the canonical JSON gets
+/// a fourth field, `"manual_tasks":[…]` (sorted, as [`plan`] builds them),
+/// when there is at least one, so a bundle without any keeps the digest
+/// [`bundle_digest`] gives.
+///
+/// # Errors
+/// As [`bundle_digest`].
+pub fn bundle_digest_with_tasks(
+    priority: Priority,
+    remediations: &[Remediation],
+    targets: &[BundleTarget],
+    manual_tasks: &[ManualTask],
+) -> Result<String, PlanError> {
     let json = serde_json::to_vec(&CanonicalContent {
         priority,
         remediations,
         targets,
+        manual_tasks,
     })
     .map_err(PlanError::Digest)?;
     Ok(hex::encode(Sha256::digest(&json)))
@@ -286,8 +339,9 @@ pub fn bundle_id_of(digest: &str) -> Uuid {
 /// Returns one [`BundlePlan`] per priority class present, most urgent first;
 /// no items, no bundles. Items are put in canonical order first and
 /// de-duplicated by finding id, so the result does not depend on the order
-/// or repetition of `items`. See the module docs for grouping, ids, ring
-/// placement and projection.
+/// or repetition of `items`; items under a risk acceptance
+/// ([`PendingItem::exception_id`]) are left out. See the module docs for
+/// grouping, ids, ring placement and projection.
 ///
 /// # Errors
 /// [`PlanError::Config`] when `cfg` does not pass [`Config::validate`].
@@ -301,6 +355,9 @@ pub fn plan(
     let mut items: Vec<&PendingItem> = items.iter().collect();
     items.sort();
     items.dedup_by_key(|i| i.finding_id);
+    items.retain(|i| i.exception_id.is_none());
+    let correlated = correlate(&items);
+    let items: Vec<&PendingItem> = correlated.iter().collect();
 
     let placement = place_hosts(&items, cfg);
     let mut by_priority: BTreeMap<Priority, Vec<&PendingItem>> = BTreeMap::new();
@@ -314,6 +371,61 @@ pub fn plan(
         }
     }
     Ok(plans)
+}
+
+/// Plans each exposure once: findings of one host that share a CVE
+/// ([`events::exposure`]; a Nessus and a Qualys finding of one CVE, two
+/// checks of one scanner) get the group's most urgent priority and earliest
+/// `due_at`, so they land in one bundle, and one remediation: the group's
+/// package upgrades when it has any (a finding with its own package keeps
+/// it — each named package must be upgraded — the others take the first
+/// package by key), else the smallest advisory by key, else the smallest
+/// scanner solution by key. Each finding keeps its id. `items` are in
+/// canonical order; so is the result.
+pub fn correlate(items: &[&PendingItem]) -> Vec<PendingItem> {
+    let keys: Vec<(&str, &[String])> = items
+        .iter()
+        .map(|i| (i.asset_id.as_str(), i.cves.as_slice()))
+        .collect();
+    let groups = events::exposure::groups(&keys);
+    let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        members.entry(*g).or_default().push(i);
+    }
+    let mut out: Vec<PendingItem> = items.iter().map(|i| (*i).clone()).collect();
+    for group in members.values().filter(|m| m.len() > 1) {
+        let of = |i: &usize| items.get(*i).copied();
+        let Some(priority) = group.iter().filter_map(of).map(|i| i.priority).min() else {
+            continue;
+        };
+        let Some(due_at) = group.iter().filter_map(of).map(|i| i.due_at).min() else {
+            continue;
+        };
+        let rank = |r: &Remediation| match r {
+            Remediation::Package { .. } => 0,
+            Remediation::Advisory { .. } => 1,
+            Remediation::Solution { .. } => 2,
+        };
+        let best = group
+            .iter()
+            .filter_map(of)
+            .map(|i| &i.remediation)
+            .min_by(|a, b| (rank(a), a.key()).cmp(&(rank(b), b.key())))
+            .cloned();
+        for i in group {
+            if let Some(item) = out.get_mut(*i) {
+                item.priority = priority;
+                item.due_at = due_at;
+                if let Some(best) = &best {
+                    let keeps_own = rank(&item.remediation) == 0;
+                    if !keeps_own {
+                        item.remediation = best.clone();
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Splits `plans` into those to publish and those whose bundle already
@@ -388,15 +500,20 @@ fn plan_bundle(
     let Some(deadline) = group.iter().map(|i| i.due_at).min() else {
         return Ok(None);
     };
+    let (automated, manual): (Vec<&PendingItem>, Vec<&PendingItem>) = group
+        .iter()
+        .copied()
+        .partition(|i| !is_manual(&i.remediation, cfg));
 
-    let mut remediations: Vec<Remediation> = group.iter().map(|i| i.remediation.clone()).collect();
+    let mut remediations: Vec<Remediation> =
+        automated.iter().map(|i| i.remediation.clone()).collect();
     remediations.sort_by(|a, b| a.key().cmp(&b.key()).then_with(|| a.cmp(b)));
     remediations.dedup_by(|a, b| a.key() == b.key());
     let by_key: BTreeMap<String, &Remediation> =
         remediations.iter().map(|r| (r.key(), r)).collect();
 
     let mut per_host: BTreeMap<&str, (BTreeSet<String>, BTreeSet<Uuid>)> = BTreeMap::new();
-    for i in group {
+    for i in &automated {
         let entry = per_host.entry(&i.asset_id).or_default();
         entry.0.insert(i.remediation.key());
         entry.1.insert(i.finding_id);
@@ -424,8 +541,9 @@ fn plan_bundle(
         .collect();
     targets.sort_by(|(oa, a), (ob, b)| (oa, &a.asset_id).cmp(&(ob, &b.asset_id)));
     let targets: Vec<BundleTarget> = targets.into_iter().map(|(_, t)| t).collect();
+    let manual_tasks = manual_tasks(&manual);
 
-    let digest = bundle_digest(priority, &remediations, &targets)?;
+    let digest = bundle_digest_with_tasks(priority, &remediations, &targets, &manual_tasks)?;
     let bundle_id = bundle_id_of(&digest);
 
     let ring_hosts: Vec<RingHosts> = cfg
@@ -449,7 +567,12 @@ fn plan_bundle(
         .collect();
     let (rings, last_start) = project(&ring_hosts, cfg, now)?;
     let sla_at_risk = last_start.is_some_and(|start| deadline < start);
+    let approval = approval_requirement(priority, &remediations, &ring_hosts, cfg);
 
+    let mut state = BundleState::new(bundle_id, priority, ring_hosts, now);
+    if approval.is_some() {
+        state.approval = ApprovalState::Pending;
+    }
     let planned = BundlePlanned {
         bundle_id,
         digest,
@@ -460,12 +583,92 @@ fn plan_bundle(
         targets,
         rings,
         sla_at_risk,
+        manual_tasks,
+        approval,
     };
     Ok(Some(BundlePlan {
         planned,
-        state: BundleState::new(bundle_id, priority, ring_hosts, now),
+        state,
         notes,
     }))
+}
+
+/// Whether `r` is planned as a manual task: a scanner's solution text,
+/// unless the configuration sends those to (lab) agents.
+fn is_manual(r: &Remediation, cfg: &Config) -> bool {
+    matches!(r, Remediation::Solution { .. })
+        && cfg.scanner_solutions == ScannerSolutions::ManualTask
+}
+
+/// One manual task per remediation key, with its hosts and findings, sorted
+/// by key.
+fn manual_tasks(items: &[&PendingItem]) -> Vec<ManualTask> {
+    let mut by_key: BTreeMap<String, (Remediation, BTreeSet<String>, BTreeSet<Uuid>)> =
+        BTreeMap::new();
+    for i in items {
+        let entry = by_key
+            .entry(i.remediation.key())
+            .or_insert_with(|| (i.remediation.clone(), BTreeSet::new(), BTreeSet::new()));
+        // The smallest of two remediations sharing a key, as for packages.
+        if i.remediation < entry.0 {
+            entry.0 = i.remediation.clone();
+        }
+        entry.1.insert(i.asset_id.clone());
+        entry.2.insert(i.finding_id);
+    }
+    by_key
+        .into_values()
+        .map(|(remediation, hosts, findings)| ManualTask {
+            remediation,
+            hosts: hosts.into_iter().collect(),
+            findings: findings.into_iter().collect(),
+        })
+        .collect()
+}
+
+/// Whether the bundle needs a change approval, before which of its rings,
+/// and why (see [`crate::config::ApprovalPolicy`]): `None` for a standard
+/// change (a standard priority, no remediation that may reboot) or when no
+/// ring with hosts needs an approval.
+pub fn approval_requirement(
+    priority: Priority,
+    remediations: &[Remediation],
+    ring_hosts: &[RingHosts],
+    cfg: &Config,
+) -> Option<ApprovalRequirement> {
+    let rings: Vec<String> = ring_hosts
+        .iter()
+        .filter(|r| !r.hosts.is_empty() && cfg.needs_approval(&r.ring))
+        .map(|r| r.ring.clone())
+        .collect();
+    if rings.is_empty() {
+        return None;
+    }
+    let policy = &cfg.approval;
+    let mut reasons = Vec::new();
+    if !policy.standard_priorities.contains(&priority) {
+        reasons.push(format!(
+            "priority {} is not a standard change",
+            priority.as_str()
+        ));
+    }
+    for r in remediations {
+        match r {
+            Remediation::Package { name, .. } if policy.package_needs_reboot(name) => {
+                reasons.push(format!("{} needs a reboot", r.key()));
+            }
+            Remediation::Package { .. } => {}
+            Remediation::Advisory { .. } => reasons.push(format!(
+                "{} may need a reboot (the host resolves its packages)",
+                r.key()
+            )),
+            Remediation::Solution { .. } => reasons.push(format!(
+                "{} may need a reboot (a scanner solution is opaque)",
+                r.key()
+            )),
+        }
+    }
+    (!reasons.is_empty()).then_some(ApprovalRequirement { rings, reasons })
 }
 
 /// The projected rollout (see the module docs) and the projected start of
@@ -492,8 +695,8 @@ fn project(
             });
             continue;
         }
-        let window = rc
-            .window_set(&cfg.timezone)
+        let window = cfg
+            .windows_of(rc)?
             .current_or_next(earliest)
             .map_err(|source| ConfigError::Window {
                 ring: rc.name.clone(),
@@ -542,8 +745,14 @@ mod tests {
         deadline: &'a str,
     }
 
+    /// Plans with scanner solutions sent to agents, so every remediation of
+    /// the table is a bundle remediation (manual tasks have their own test).
     fn check(name: &str, items: &[PendingItem], want: &[Want<'_>]) {
-        let got = plans(items, &Config::default(), "2026-11-29T12:00:00Z");
+        let cfg = Config {
+            scanner_solutions: ScannerSolutions::SendToAgent,
+            ..Config::default()
+        };
+        let got = plans(items, &cfg, "2026-11-29T12:00:00Z");
         assert_eq!(got.len(), want.len(), "{name}: bundle count");
         for (g, w) in got.iter().zip(want) {
             let p = &g.planned;
@@ -581,6 +790,95 @@ mod tests {
             assert_eq!(p.bundle_id, bundle_id_of(&p.digest), "{name}: id of digest");
             assert_eq!(p.bundle_id, g.state.bundle_id, "{name}: state id");
         }
+    }
+
+    #[test]
+    fn findings_sharing_a_cve_on_a_host_are_planned_as_one_exposure() {
+        let (d1, d2) = ("2026-12-01T00:00:00Z", "2026-12-20T00:00:00Z");
+        let nessus = || Remediation::Solution {
+            scanner: "nessus".into(),
+            check_id: "10001".into(),
+            text: "Upgrade.".into(),
+        };
+        let qualys = || Remediation::Solution {
+            scanner: "qualys".into(),
+            check_id: "38739".into(),
+            text: "Upgrade.".into(),
+        };
+        // An item of CVE `cve` on `host`, in ring prod.
+        let on = |n: u128, host: &str, r: Remediation, p: Priority, due: &str, cve: &str| {
+            let mut i = item(n, host, Some("prod"), r, p, due);
+            i.cves = vec![cve.to_owned()];
+            i
+        };
+        let openssl = || pkg("openssl", "3.0.13");
+        check(
+            "Nessus and Qualys on one CVE: one remediation, the most urgent class",
+            &[
+                on(1, "web-1", nessus(), Priority::High, d1, "CVE-1"),
+                on(2, "web-1", qualys(), Priority::Medium, d2, "cve-1"),
+            ],
+            &[Want {
+                priority: Priority::High,
+                remediations: &["nessus:10001"],
+                targets: &[("web-1", "prod", &["nessus:10001"], &[1, 2])],
+                deadline: d1,
+            }],
+        );
+        check(
+            "a package upgrade wins over scanner solutions; another host is another exposure",
+            &[
+                on(1, "web-1", nessus(), Priority::Medium, d2, "CVE-1"),
+                on(2, "web-1", openssl(), Priority::Medium, d2, "CVE-1"),
+                on(3, "web-2", nessus(), Priority::Medium, d2, "CVE-1"),
+            ],
+            &[Want {
+                priority: Priority::Medium,
+                remediations: &["nessus:10001", "pkg:openssl@3.0.13"],
+                targets: &[
+                    ("web-1", "prod", &["pkg:openssl@3.0.13"], &[1, 2]),
+                    ("web-2", "prod", &["nessus:10001"], &[3]),
+                ],
+                deadline: d2,
+            }],
+        );
+        let libssl = || pkg("libssl3", "3.0.13");
+        let both = ["pkg:libssl3@3.0.13", "pkg:openssl@3.0.13"];
+        check(
+            "two packages fixing one CVE are both needed",
+            &[
+                on(1, "web-1", libssl(), Priority::High, d1, "CVE-1"),
+                on(2, "web-1", openssl(), Priority::High, d1, "CVE-1"),
+            ],
+            &[Want {
+                priority: Priority::High,
+                remediations: &both,
+                targets: &[("web-1", "prod", &both, &[1, 2])],
+                deadline: d1,
+            }],
+        );
+    }
+
+    #[test]
+    fn excepted_findings_are_left_out() {
+        let d = "2026-12-01T00:00:00Z";
+        let openssl = || pkg("openssl", "3.0.13");
+        let mut excepted = item(2, "web-2", Some("prod"), openssl(), Priority::High, d);
+        excepted.exception_id = Some(Uuid::from_u128(0xe));
+        check(
+            "an excepted finding is in no bundle",
+            &[
+                item(1, "web-1", Some("prod"), openssl(), Priority::High, d),
+                excepted.clone(),
+            ],
+            &[Want {
+                priority: Priority::High,
+                remediations: &["pkg:openssl@3.0.13"],
+                targets: &[("web-1", "prod", &["pkg:openssl@3.0.13"], &[1])],
+                deadline: d,
+            }],
+        );
+        check("only excepted findings: no bundle", &[excepted], &[]);
     }
 
     #[test]
@@ -761,10 +1059,16 @@ mod tests {
             &Config::default(),
             "2026-11-29T12:00:00Z",
         );
-        assert_eq!(
-            kept[0].planned.remediations,
-            vec![solution("Upgrade to 2.0")]
-        );
+        // By default a scanner solution is a manual task; the smaller of two
+        // with one key is kept there too.
+        assert!(kept[0].planned.remediations.is_empty());
+        let tasks: Vec<&Remediation> = kept[0]
+            .planned
+            .manual_tasks
+            .iter()
+            .map(|t| &t.remediation)
+            .collect();
+        assert_eq!(tasks, vec![&solution("Upgrade to 2.0")]);
         check("no items, no bundles", &[], &[]);
     }
 
@@ -1335,5 +1639,210 @@ mod tests {
             got.err().map(|e| e.to_string()).as_deref(),
             Some("invalid schedule configuration: rings: ring \"dev\" is listed more than once")
         );
+    }
+
+    #[test]
+    fn scanner_solutions_are_manual_tasks_never_dropped() {
+        let d = "2026-12-01T00:00:00Z";
+        let fix = || Remediation::Solution {
+            scanner: "nessus".into(),
+            check_id: "187315".into(),
+            text: "Disable the affected algorithms.".into(),
+        };
+        let items = [
+            item(
+                1,
+                "a",
+                Some("dev"),
+                pkg("openssl", "3.0.13"),
+                Priority::Medium,
+                d,
+            ),
+            item(
+                2,
+                "a",
+                Some("dev"),
+                fix(),
+                Priority::Medium,
+                "2026-11-30T00:00:00Z",
+            ),
+            item(3, "b", Some("prod"), fix(), Priority::Medium, d),
+        ];
+        let p = plans(&items, &Config::default(), "2026-11-29T12:00:00Z");
+        assert_eq!(p.len(), 1);
+        let b = &p[0].planned;
+        let keys: Vec<String> = b.remediations.iter().map(Remediation::key).collect();
+        assert_eq!(keys, vec!["pkg:openssl@3.0.13"]);
+        let hosts: Vec<&str> = b.targets.iter().map(|t| t.asset_id.as_str()).collect();
+        assert_eq!(hosts, vec!["a"], "b has nothing an agent can apply");
+        assert_eq!(
+            b.manual_tasks,
+            vec![ManualTask {
+                remediation: fix(),
+                hosts: vec!["a".into(), "b".into()],
+                findings: vec![Uuid::from_u128(2), Uuid::from_u128(3)],
+            }]
+        );
+        assert_eq!(
+            b.deadline,
+            utc("2026-11-30T00:00:00Z"),
+            "manual tasks count"
+        );
+        // The tasks are content: the same automated part without them is
+        // another bundle.
+        let without = plans(&items[..1], &Config::default(), "2026-11-29T12:00:00Z");
+        assert_ne!(without[0].bundle_id(), p[0].bundle_id());
+        assert_eq!(
+            Ok(b.digest.clone()),
+            bundle_digest_with_tasks(
+                Priority::Medium,
+                &b.remediations,
+                &b.targets,
+                &b.manual_tasks
+            )
+            .map_err(|e| e.to_string())
+        );
+        // Only manual work: a bundle with no host to roll out to.
+        let only = plans(&items[2..], &Config::default(), "2026-11-29T12:00:00Z");
+        assert!(only[0].planned.targets.is_empty());
+        assert_eq!(only[0].planned.manual_tasks.len(), 1);
+        assert!(only[0].state.rings.iter().all(|r| r.hosts.is_empty()));
+    }
+
+    #[test]
+    fn approval_requirement_table() {
+        let ring_hosts = |rings: &[&str]| -> Vec<RingHosts> {
+            ["dev", "test", "staging", "prod"]
+                .iter()
+                .map(|r| RingHosts {
+                    ring: (*r).into(),
+                    hosts: if rings.contains(r) {
+                        vec![HostJobSpec {
+                            asset_id: format!("{r}-1"),
+                            remediations: vec![],
+                        }]
+                    } else {
+                        vec![]
+                    },
+                })
+                .collect()
+        };
+        let advisory = Remediation::Advisory {
+            id: "RHSA-2024:4420".into(),
+        };
+        let mut two_rings = Config::default();
+        two_rings.approval.rings = Some(vec!["staging".into(), "prod".into()]);
+        let mut off = Config::default();
+        off.approval.rings = Some(vec![]);
+        let d = Config::default();
+        // (name, config, priority, remediations, rings with hosts, want)
+        type Row<'a> = (
+            &'a str,
+            &'a Config,
+            Priority,
+            Vec<Remediation>,
+            &'a [&'a str],
+            Option<(Vec<&'a str>, Vec<&'a str>)>,
+        );
+        let table: Vec<Row<'_>> = vec![
+            (
+                "low, plain package: standard",
+                &d,
+                Priority::Low,
+                vec![pkg("openssl", "3.0.13")],
+                &["dev", "prod"],
+                None,
+            ),
+            (
+                "medium, plain package: standard",
+                &d,
+                Priority::Medium,
+                vec![pkg("nginx", "1.25.3")],
+                &["prod"],
+                None,
+            ),
+            (
+                "high",
+                &d,
+                Priority::High,
+                vec![pkg("openssl", "3.0.13")],
+                &["dev", "prod"],
+                Some((vec!["prod"], vec!["priority high is not a standard change"])),
+            ),
+            (
+                "kernel needs a reboot",
+                &d,
+                Priority::Low,
+                vec![
+                    pkg("kernel-core", "5.14.0-427.el9"),
+                    pkg("openssl", "3.0.13"),
+                ],
+                &["prod"],
+                Some((
+                    vec!["prod"],
+                    vec!["pkg:kernel-core@5.14.0-427.el9 needs a reboot"],
+                )),
+            ),
+            (
+                "debian kernel image",
+                &d,
+                Priority::Medium,
+                vec![pkg("linux-image-6.1.0-18-amd64", "6.1.76-1")],
+                &["prod"],
+                Some((
+                    vec!["prod"],
+                    vec!["pkg:linux-image-6.1.0-18-amd64@6.1.76-1 needs a reboot"],
+                )),
+            ),
+            (
+                "advisory may reboot",
+                &d,
+                Priority::Critical,
+                vec![advisory.clone()],
+                &["prod"],
+                Some((
+                    vec!["prod"],
+                    vec![
+                        "priority critical is not a standard change",
+                        "advisory:RHSA-2024:4420 may need a reboot (the host resolves its packages)",
+                    ],
+                )),
+            ),
+            (
+                "high without production hosts",
+                &d,
+                Priority::High,
+                vec![pkg("openssl", "3")],
+                &["dev", "staging"],
+                None,
+            ),
+            (
+                "two approval rings",
+                &two_rings,
+                Priority::High,
+                vec![pkg("openssl", "3")],
+                &["dev", "staging", "prod"],
+                Some((
+                    vec!["staging", "prod"],
+                    vec!["priority high is not a standard change"],
+                )),
+            ),
+            (
+                "approvals off",
+                &off,
+                Priority::Critical,
+                vec![advisory],
+                &["prod"],
+                None,
+            ),
+        ];
+        for (name, cfg, priority, remediations, rings, want) in table {
+            let got = approval_requirement(priority, &remediations, &ring_hosts(rings), cfg);
+            let want = want.map(|(r, why)| ApprovalRequirement {
+                rings: r.iter().map(|s| (*s).to_owned()).collect(),
+                reasons: why.iter().map(|s| (*s).to_owned()).collect(),
+            });
+            assert_eq!(got, want, "{name}");
+        }
     }
 }

@@ -11,7 +11,30 @@
 //!      not_before = now + soak_hours of the ring just validated         ▼   (emits bundle.halted)
 //!                                                                     Halted
 //!   validation.passed (last wave of the last ring) ─▶ Completed (emits bundle.completed)
+//!
+//!  WaitingForWindow ──tick: the next ring needs an approval, none yet──▶ AwaitingApproval
+//!  AwaitingApproval ──bundle.approved──▶ WaitingForWindow (same ring, same not_before)
+//!  any active status ──bundle.rejected──▶ Halted (emits bundle.halted)
 //! ```
+//!
+//! # Change approval
+//!
+//! A bundle planned with an approval requirement starts with
+//! [`ApprovalState::Pending`]. The tick holds every ring that
+//! [`Config::needs_approval`] (by default the last, production) in
+//! [`BundleStatus::AwaitingApproval`] until a `patch.bundle.approved`
+//! ([`on_approved`]) arrives; an approval that arrives earlier is recorded
+//! and the ring is released without the stop. A `patch.bundle.rejected`
+//! ([`on_rejected`]) halts the bundle: no further ring is released (a ring
+//! already rolling out finishes in deploy).
+//!
+//! # Freezes
+//!
+//! A ring is released only inside a start interval of its window set, which
+//! carries the configured freezes ([`Config::windows_of`]); no new host
+//! starts inside a freeze. An approval with `emergency_override` lifts the
+//! freezes for this bundle's releases: the released `windows` hold none, and
+//! `bundle.scheduled` names the approval and the freezes lifted.
 //!
 //! # Invariants
 //!
@@ -33,10 +56,11 @@
 
 use std::fmt;
 
+use calendar::Windows as _;
 use chrono::{DateTime, Utc};
 use events::{
-    BundleCompleted, BundleHalted, BundleScheduled, HostJobSpec, Priority, ValidationFailed,
-    ValidationPassed, WaveHalted,
+    BundleApproved, BundleCompleted, BundleHalted, BundleRejected, BundleScheduled,
+    EmergencyOverride, HostJobSpec, Priority, ValidationFailed, ValidationPassed, WaveHalted,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -73,6 +97,14 @@ pub enum BundleStatus {
         /// Position in [`BundleState::rings`].
         ring_index: usize,
     },
+    /// Ring `ring_index` needs a change approval that has not arrived; the
+    /// next `bundle.approved` moves the bundle back to `WaitingForWindow`.
+    AwaitingApproval {
+        /// Position in [`BundleState::rings`].
+        ring_index: usize,
+        /// Earliest release instant (UTC), kept for after the approval.
+        not_before: DateTime<Utc>,
+    },
     /// Every ring with hosts validated (`bundle.completed`). Final.
     Completed,
     /// The rollout stopped in `ring` (`bundle.halted`). Final.
@@ -81,6 +113,29 @@ pub enum BundleStatus {
         ring: String,
         /// Why (the failed gate or the budget rule).
         reason: String,
+    },
+}
+
+/// A bundle's change approval.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "approval", rename_all = "snake_case")]
+pub enum ApprovalState {
+    /// A standard change (or no ring that needs an approval): none needed.
+    /// States stored before approvals existed read as this.
+    #[default]
+    NotRequired,
+    /// Needed and not given yet.
+    Pending,
+    /// Given (`patch.bundle.approved`).
+    Approved {
+        /// Who approved it.
+        approved_by: String,
+        /// The change ticket.
+        ticket: String,
+        /// The approval event.
+        event_id: Uuid,
+        /// Whether the release may cross change freezes.
+        emergency_override: bool,
     },
 }
 
@@ -97,6 +152,9 @@ pub struct BundleState {
     pub rings: Vec<RingHosts>,
     /// Where the rollout stands.
     pub status: BundleStatus,
+    /// Its change approval.
+    #[serde(default)]
+    pub approval: ApprovalState,
 }
 
 impl BundleState {
@@ -113,6 +171,7 @@ impl BundleState {
             priority,
             rings,
             status: BundleStatus::Completed,
+            approval: ApprovalState::NotRequired,
         };
         state.status = BundleStatus::WaitingForWindow {
             ring_index: state.next_ring_with_hosts(0).unwrap_or(0),
@@ -126,7 +185,9 @@ impl BundleState {
     pub fn is_active(&self) -> bool {
         matches!(
             self.status,
-            BundleStatus::WaitingForWindow { .. } | BundleStatus::RolloutInProgress { .. }
+            BundleStatus::WaitingForWindow { .. }
+                | BundleStatus::AwaitingApproval { .. }
+                | BundleStatus::RolloutInProgress { .. }
         )
     }
 
@@ -191,7 +252,8 @@ impl BundleState {
         }
         let ring_index = match &self.status {
             BundleStatus::RolloutInProgress { ring_index } => *ring_index,
-            BundleStatus::WaitingForWindow { ring_index, .. } => {
+            BundleStatus::WaitingForWindow { ring_index, .. }
+            | BundleStatus::AwaitingApproval { ring_index, .. } => {
                 return Err(Skip::NotInProgress {
                     waiting_for: self.ring_name(*ring_index),
                     input_ring: ring.to_owned(),
@@ -281,6 +343,22 @@ pub enum Skip {
         /// When its next window opens (UTC).
         opens_at: DateTime<Utc>,
     },
+    /// The next ring's window is open but a change freeze holds it.
+    Frozen {
+        /// The next ring.
+        ring: String,
+        /// The freeze in force.
+        freeze: String,
+        /// When the ring may next start (UTC).
+        opens_at: DateTime<Utc>,
+    },
+    /// The next ring needs a change approval that has not arrived.
+    AwaitingApproval {
+        /// The ring held.
+        ring: String,
+    },
+    /// An approval for a bundle that is already approved the same way.
+    AlreadyApproved,
     /// A tick while a ring is being rolled out.
     InProgress {
         /// The ring being rolled out.
@@ -322,6 +400,18 @@ impl fmt::Display for Skip {
             Skip::WindowClosed { ring, opens_at } => {
                 write!(f, "ring {ring} window is closed until {opens_at}")
             }
+            Skip::Frozen {
+                ring,
+                freeze,
+                opens_at,
+            } => write!(
+                f,
+                "ring {ring} is held by change freeze {freeze} until {opens_at}"
+            ),
+            Skip::AwaitingApproval { ring } => {
+                write!(f, "ring {ring} waits for a change approval")
+            }
+            Skip::AlreadyApproved => f.write_str("the bundle is already approved"),
             Skip::InProgress { ring } => write!(f, "ring {ring} is being rolled out"),
             Skip::NotInProgress {
                 waiting_for,
@@ -354,17 +444,24 @@ fn ring_gone(ring: &str) -> String {
 
 /// The scheduler's clock tick at `now` (UTC).
 ///
-/// A bundle waiting for ring `i` releases the first ring with hosts at `i` or
-/// later when `now ≥ not_before` and that ring's window is open at `now`
-/// ([`events::WindowSet::current_or_next`]`(now)` contains `now`): it emits
-/// one `bundle.scheduled` (the open window instance, the ring's window set,
-/// its hosts in rollout order, `cfg.rollout`) and moves to
-/// `RolloutInProgress`. When no ring with hosts remains it completes
-/// (`bundle.completed`). Otherwise, and in every other status, it skips.
+/// A bundle waiting for ring `i` looks at the first ring with hosts at `i`
+/// or later. When that ring needs a change approval ([`Config::needs_approval`])
+/// and the bundle's approval is [`ApprovalState::Pending`], it moves to
+/// `AwaitingApproval` (no output) and stays there until [`on_approved`].
+/// Otherwise it releases the ring when `now ≥ not_before` and a start
+/// interval of the ring's window set (windows, cutoff, freezes:
+/// [`Config::windows_of`]) contains `now`
+/// ([`calendar::Windows::current_or_next`]): it emits one `bundle.scheduled`
+/// (that interval, the window set, its hosts in rollout order,
+/// `cfg.rollout`, and the emergency override when the approval carries one:
+/// then the set holds no freezes) and moves to `RolloutInProgress`. When no
+/// ring with hosts remains it completes (`bundle.completed`). Otherwise,
+/// and in every other status, it skips, naming a freeze that holds the ring.
 ///
 /// # Errors
-/// [`ConfigError::Window`] when the ring's window set in `cfg` is invalid
-/// (a configuration that passed [`Config::validate`] never is).
+/// [`ConfigError::Window`] or [`ConfigError::Freeze`] when the ring's
+/// window set in `cfg` is invalid (a configuration that passed
+/// [`Config::validate`] never is).
 pub fn on_tick(
     state: &BundleState,
     cfg: &Config,
@@ -375,6 +472,11 @@ pub fn on_tick(
             ring_index,
             not_before,
         } => (*ring_index, *not_before),
+        BundleStatus::AwaitingApproval { ring_index, .. } => {
+            return Ok(skip(Skip::AwaitingApproval {
+                ring: state.ring_name(*ring_index),
+            }));
+        }
         BundleStatus::RolloutInProgress { ring_index } => {
             return Ok(skip(Skip::InProgress {
                 ring: state.ring_name(*ring_index),
@@ -391,13 +493,39 @@ pub fn on_tick(
     let Some(rc) = cfg.ring(&ring.ring) else {
         return Ok(state.halt(&ring.ring, ring_gone(&ring.ring)));
     };
+    if state.approval == ApprovalState::Pending && cfg.needs_approval(&ring.ring) {
+        return Ok(Decision::Apply {
+            state: state.with_status(BundleStatus::AwaitingApproval {
+                ring_index,
+                not_before,
+            }),
+            outputs: Vec::new(),
+        });
+    }
     if now < not_before {
         return Ok(skip(Skip::Soaking {
             ring: ring.ring.clone(),
             not_before,
         }));
     }
-    let windows = rc.window_set(&cfg.timezone);
+    let mut windows = cfg.windows_of(rc)?;
+    let emergency_override = match &state.approval {
+        ApprovalState::Approved {
+            approved_by,
+            ticket,
+            event_id,
+            emergency_override: true,
+        } => {
+            let lifted = std::mem::take(&mut windows.freezes);
+            Some(EmergencyOverride {
+                approved_by: approved_by.clone(),
+                ticket: ticket.clone(),
+                approval_event_id: *event_id,
+                freezes: lifted.into_iter().map(|f| f.name).collect(),
+            })
+        }
+        _ => None,
+    };
     let window = windows
         .current_or_next(now)
         .map_err(|source| ConfigError::Window {
@@ -405,6 +533,13 @@ pub fn on_tick(
             source,
         })?;
     if !window.contains(now) {
+        if let Some(freeze) = windows.freeze_at(now) {
+            return Ok(skip(Skip::Frozen {
+                ring: ring.ring.clone(),
+                freeze: freeze.name.clone(),
+                opens_at: window.opens_at,
+            }));
+        }
         return Ok(skip(Skip::WindowClosed {
             ring: ring.ring.clone(),
             opens_at: window.opens_at,
@@ -419,11 +554,89 @@ pub fn on_tick(
         windows,
         hosts: ring.hosts.clone(),
         rollout: cfg.rollout.clone(),
+        emergency_override,
     };
     Ok(Decision::Apply {
         state: state.with_status(BundleStatus::RolloutInProgress { ring_index }),
         outputs: vec![Output::Scheduled(scheduled)],
     })
+}
+
+/// An operator approved the bundle (`patch.bundle.approved`, event
+/// `event_id`).
+///
+/// The approval is recorded (a later one replaces an earlier one, so an
+/// emergency override can be added); a bundle in `AwaitingApproval` goes
+/// back to `WaitingForWindow` for the same ring and `not_before`, and the
+/// next tick releases it in its window. A bundle that is completed or
+/// halted (a rejection is final) skips, as does the same approval again.
+/// An approval of a bundle that needs none is recorded all the same: its
+/// emergency override applies.
+pub fn on_approved(state: &BundleState, approved: &BundleApproved, event_id: Uuid) -> Decision {
+    if approved.bundle_id != state.bundle_id {
+        return skip(Skip::OtherBundle {
+            state: state.bundle_id,
+            input: approved.bundle_id,
+        });
+    }
+    if !state.is_active() {
+        return skip(Skip::Finished);
+    }
+    let approval = ApprovalState::Approved {
+        approved_by: approved.approved_by.clone(),
+        ticket: approved.ticket.clone(),
+        event_id,
+        emergency_override: approved.emergency_override,
+    };
+    let status = match &state.status {
+        BundleStatus::AwaitingApproval {
+            ring_index,
+            not_before,
+        } => BundleStatus::WaitingForWindow {
+            ring_index: *ring_index,
+            not_before: *not_before,
+        },
+        other => other.clone(),
+    };
+    if state.approval == approval && status == state.status {
+        return skip(Skip::AlreadyApproved);
+    }
+    Decision::Apply {
+        state: BundleState {
+            status,
+            approval,
+            ..state.clone()
+        },
+        outputs: Vec::new(),
+    }
+}
+
+/// An operator rejected the bundle (`patch.bundle.rejected`): while it is
+/// active it halts (`bundle.halted` in the ring it waits for or rolls out,
+/// reason `change rejected by <who>: <reason>`); completed or halted
+/// bundles skip.
+pub fn on_rejected(state: &BundleState, rejected: &BundleRejected) -> Decision {
+    if rejected.bundle_id != state.bundle_id {
+        return skip(Skip::OtherBundle {
+            state: state.bundle_id,
+            input: rejected.bundle_id,
+        });
+    }
+    let ring_index = match &state.status {
+        BundleStatus::WaitingForWindow { ring_index, .. }
+        | BundleStatus::AwaitingApproval { ring_index, .. } => state
+            .next_ring_with_hosts(*ring_index)
+            .unwrap_or(*ring_index),
+        BundleStatus::RolloutInProgress { ring_index } => *ring_index,
+        BundleStatus::Completed | BundleStatus::Halted { .. } => return skip(Skip::Finished),
+    };
+    state.halt(
+        &state.ring_name(ring_index),
+        format!(
+            "change rejected by {}: {}",
+            rejected.rejected_by, rejected.reason
+        ),
+    )
 }
 
 /// A wave of the bundle passed its gate at `now` (UTC).
@@ -525,7 +738,18 @@ mod tests {
     use crate::test_support::{berlin, item, pkg, utc};
     use events::{CheckResult, HostReadback, WaveKind, WindowInstance, derive_id};
 
+    /// Plans one low-priority bundle (a standard change: no approval) of an
+    /// openssl upgrade on `hosts` (asset, ring).
     fn plan_one(cfg: &Config, hosts: &[(&str, &str)], now: &str) -> BundlePlan {
+        plan_one_of(cfg, hosts, now, Priority::Low)
+    }
+
+    fn plan_one_of(
+        cfg: &Config,
+        hosts: &[(&str, &str)],
+        now: &str,
+        priority: Priority,
+    ) -> BundlePlan {
         let items: Vec<_> = hosts
             .iter()
             .enumerate()
@@ -535,7 +759,7 @@ mod tests {
                     asset,
                     Some(ring),
                     pkg("openssl", "3.0.13"),
-                    Priority::High,
+                    priority,
                     "2027-01-01T00:00:00Z",
                 )
             })
@@ -564,6 +788,14 @@ mod tests {
             reason: &'a str,
         },
         PassedOther,
+        Approved {
+            by: &'a str,
+            emergency_override: bool,
+        },
+        Rejected {
+            by: &'a str,
+            reason: &'a str,
+        },
     }
 
     /// A step: the input, its instant, the outputs it must emit (summarised)
@@ -578,19 +810,34 @@ mod tests {
     fn summary(o: &Output) -> String {
         match o {
             Output::Planned(p) => format!("planned {}", p.bundle_id),
-            Output::Scheduled(s) => format!(
-                "scheduled {}#{} last={} {}..{} [{}]",
-                s.ring,
-                s.ring_index,
-                s.last_ring,
-                s.window.opens_at.to_rfc3339(),
-                s.window.closes_at.to_rfc3339(),
-                s.hosts
-                    .iter()
-                    .map(|h| h.asset_id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
+            Output::Scheduled(s) => {
+                let mut line = format!(
+                    "scheduled {}#{} last={} {}..{} [{}]",
+                    s.ring,
+                    s.ring_index,
+                    s.last_ring,
+                    s.window.opens_at.to_rfc3339(),
+                    s.window.closes_at.to_rfc3339(),
+                    s.hosts
+                        .iter()
+                        .map(|h| h.asset_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                let freezes: Vec<&str> =
+                    s.windows.freezes.iter().map(|f| f.name.as_str()).collect();
+                if !freezes.is_empty() {
+                    line.push_str(&format!(" freezes={}", freezes.join(",")));
+                }
+                if let Some(o) = &s.emergency_override {
+                    line.push_str(&format!(
+                        " override by {} lifts {}",
+                        o.approved_by,
+                        o.freezes.join(",")
+                    ));
+                }
+                line
+            }
             Output::Completed(c) => format!("completed [{}]", c.rings.join(",")),
             Output::Halted(h) => format!("halted {}: {}", h.ring, h.reason),
         }
@@ -634,6 +881,27 @@ mod tests {
                     ring_attempted: 20,
                     ring_failed: 3,
                     never_started: vec![],
+                    reason: (*reason).into(),
+                },
+            ),
+            In::Approved {
+                by,
+                emergency_override,
+            } => on_approved(
+                state,
+                &BundleApproved {
+                    bundle_id: b,
+                    approved_by: (*by).into(),
+                    ticket: "CHG-1".into(),
+                    emergency_override: *emergency_override,
+                },
+                Uuid::from_u128(0xa99),
+            ),
+            In::Rejected { by, reason } => on_rejected(
+                state,
+                &BundleRejected {
+                    bundle_id: b,
+                    rejected_by: (*by).into(),
                     reason: (*reason).into(),
                 },
             ),
@@ -1120,6 +1388,7 @@ mod tests {
                 },
             ],
             rollout: cfg.rollout.clone(),
+            emergency_override: None,
         });
         assert_eq!(d.outputs(), &[want]);
         assert_eq!(
@@ -1235,5 +1504,261 @@ mod tests {
         assert_eq!(back, Ok(p.state.clone()));
         assert!(json.is_ok_and(|j| j.contains(r#""status":"waiting_for_window""#)));
         assert!(p.state.is_active());
+    }
+
+    fn awaiting(ring_index: usize, not_before: &str) -> BundleStatus {
+        BundleStatus::AwaitingApproval {
+            ring_index,
+            not_before: utc(not_before),
+        }
+    }
+
+    #[test]
+    fn production_waits_for_an_approval_and_a_rejection_halts() {
+        let cfg = Config::default();
+        let p = plan_one_of(
+            &cfg,
+            &[("d", "dev"), ("p", "prod")],
+            "2026-11-29T12:00:00Z",
+            Priority::High,
+        );
+        assert_eq!(p.state.approval, ApprovalState::Pending);
+        assert_eq!(
+            p.planned.approval.as_ref().map(|a| a.rings.clone()),
+            Some(vec!["prod".to_owned()])
+        );
+        let dev_done = [
+            Step {
+                input: In::Tick,
+                at: "2026-11-29T12:00:00Z",
+                emits: &[
+                    "scheduled dev#0 last=false 2026-11-29T12:00:00+00:00..2126-11-05T12:00:00+00:00 [d]",
+                ],
+                then: rolling(0),
+            },
+            Step {
+                input: In::Passed {
+                    ring: "dev",
+                    wave: 0,
+                    last: true,
+                },
+                at: "2026-11-29T13:00:00Z",
+                emits: &[],
+                then: waiting(3, "2026-11-30T13:00:00Z"),
+            },
+            Step {
+                input: In::Tick,
+                at: "2026-11-29T13:00:01Z",
+                emits: &[],
+                then: awaiting(3, "2026-11-30T13:00:00Z"),
+            },
+            Step {
+                input: In::Tick,
+                at: "2026-12-01T00:00:00Z",
+                emits: &[],
+                then: awaiting(3, "2026-11-30T13:00:00Z"),
+            },
+        ];
+        let held = check("held for approval", &cfg, p.state.clone(), &dev_done);
+        check(
+            "approved: released on the next tick",
+            &cfg,
+            held.clone(),
+            &[
+                Step {
+                    input: In::Approved {
+                        by: "alice",
+                        emergency_override: false,
+                    },
+                    at: "2026-12-01T09:00:00Z",
+                    emits: &[],
+                    then: waiting(3, "2026-11-30T13:00:00Z"),
+                },
+                Step {
+                    input: In::Approved {
+                        by: "alice",
+                        emergency_override: false,
+                    },
+                    at: "2026-12-01T09:00:01Z",
+                    emits: &[],
+                    then: waiting(3, "2026-11-30T13:00:00Z"),
+                },
+                Step {
+                    input: In::Tick,
+                    at: "2026-12-01T09:00:02Z",
+                    emits: &[
+                        "scheduled prod#3 last=true 2026-12-01T09:00:02+00:00..2126-11-07T09:00:02+00:00 [p]",
+                    ],
+                    then: rolling(3),
+                },
+            ],
+        );
+        let rejected = BundleStatus::Halted {
+            ring: "prod".into(),
+            reason: "change rejected by carol: quarter close".into(),
+        };
+        check(
+            "rejected: halted, final",
+            &cfg,
+            held,
+            &[
+                Step {
+                    input: In::Rejected {
+                        by: "carol",
+                        reason: "quarter close",
+                    },
+                    at: "2026-12-01T09:00:00Z",
+                    emits: &["halted prod: change rejected by carol: quarter close"],
+                    then: rejected.clone(),
+                },
+                Step {
+                    input: In::Approved {
+                        by: "alice",
+                        emergency_override: false,
+                    },
+                    at: "2026-12-01T09:00:01Z",
+                    emits: &[],
+                    then: rejected.clone(),
+                },
+                Step {
+                    input: In::Tick,
+                    at: "2026-12-02T00:00:00Z",
+                    emits: &[],
+                    then: rejected,
+                },
+            ],
+        );
+        // An approval given at planning time: production never stops.
+        check(
+            "approved early",
+            &cfg,
+            p.state,
+            &[
+                Step {
+                    input: In::Approved {
+                        by: "alice",
+                        emergency_override: false,
+                    },
+                    at: "2026-11-29T12:00:00Z",
+                    emits: &[],
+                    then: waiting(0, "2026-11-29T12:00:00Z"),
+                },
+                dev_done[0].clone_step(),
+                dev_done[1].clone_step(),
+                Step {
+                    input: In::Tick,
+                    at: "2026-11-30T13:00:00Z",
+                    emits: &[
+                        "scheduled prod#3 last=true 2026-11-30T13:00:00+00:00..2126-11-06T13:00:00+00:00 [p]",
+                    ],
+                    then: rolling(3),
+                },
+            ],
+        );
+    }
+
+    #[test]
+    fn standard_changes_and_other_rings_need_no_approval() {
+        let cfg = Config::default();
+        // Low priority, no reboot: a standard change.
+        let low = plan_one(&cfg, &[("p", "prod")], "2026-11-29T12:00:00Z");
+        assert_eq!(low.state.approval, ApprovalState::NotRequired);
+        assert_eq!(low.planned.approval, None);
+        // High priority without production hosts: nothing to hold.
+        let dev = plan_one_of(
+            &cfg,
+            &[("d", "dev")],
+            "2026-11-29T12:00:00Z",
+            Priority::High,
+        );
+        assert_eq!(dev.state.approval, ApprovalState::NotRequired);
+        // Approvals turned off.
+        let mut off = cfg.clone();
+        off.approval.rings = Some(Vec::new());
+        let high = plan_one_of(
+            &off,
+            &[("p", "prod")],
+            "2026-11-29T12:00:00Z",
+            Priority::High,
+        );
+        assert_eq!(high.state.approval, ApprovalState::NotRequired);
+    }
+
+    #[test]
+    fn freezes_hold_a_release_unless_an_emergency_approval_lifts_them() {
+        let mut cfg = berlin(1, 1);
+        cfg.freezes = vec![crate::config::FreezeConfig {
+            name: "cab-freeze".into(),
+            starts: "2026-11-30T02:00".into(),
+            ends: "2026-11-30T03:00".into(),
+            timezone: None,
+            rings: vec!["dev".into()],
+        }];
+        assert_eq!(cfg.validate(), Ok(()));
+        let p = plan_one(&cfg, &[("d", "dev")], "2026-11-29T12:00:00Z");
+        // The dev window is 01:00Z-03:00Z; the freeze 01:00Z-02:00Z.
+        match on_tick(&p.state, &cfg, utc("2026-11-30T01:30:00Z")) {
+            Ok(Decision::Skip { reason }) => assert_eq!(
+                reason.to_string(),
+                "ring dev is held by change freeze cab-freeze until 2026-11-30 02:00:00 UTC"
+            ),
+            other => panic!("expected a skip, got {other:?}"),
+        }
+        check(
+            "released when the freeze ends",
+            &cfg,
+            p.state.clone(),
+            &[Step {
+                input: In::Tick,
+                at: "2026-11-30T02:00:00Z",
+                emits: &[
+                    "scheduled dev#0 last=true 2026-11-30T02:00:00+00:00..2026-11-30T03:00:00+00:00 [d] freezes=cab-freeze",
+                ],
+                then: rolling(0),
+            }],
+        );
+        check(
+            "an emergency approval lifts it",
+            &cfg,
+            p.state,
+            &[
+                Step {
+                    input: In::Approved {
+                        by: "bob",
+                        emergency_override: true,
+                    },
+                    at: "2026-11-30T01:29:00Z",
+                    emits: &[],
+                    then: waiting(0, "2026-11-29T12:00:00Z"),
+                },
+                Step {
+                    input: In::Tick,
+                    at: "2026-11-30T01:30:00Z",
+                    emits: &[
+                        "scheduled dev#0 last=true 2026-11-30T01:00:00+00:00..2026-11-30T03:00:00+00:00 [d] override by bob lifts cab-freeze",
+                    ],
+                    then: rolling(0),
+                },
+            ],
+        );
+    }
+
+    impl Step<'_> {
+        fn clone_step(&self) -> Step<'_> {
+            Step {
+                input: match &self.input {
+                    In::Tick => In::Tick,
+                    In::Passed { ring, wave, last } => In::Passed {
+                        ring,
+                        wave: *wave,
+                        last: *last,
+                    },
+                    _ => In::PassedOther,
+                },
+                at: self.at,
+                emits: self.emits,
+                then: self.then.clone(),
+            }
+        }
     }
 }

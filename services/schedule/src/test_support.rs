@@ -41,6 +41,8 @@ pub(crate) fn item(
         remediation,
         priority,
         due_at: utc(due_at),
+        exception_id: None,
+        cves: Vec::new(),
     }
 }
 
@@ -56,6 +58,8 @@ pub(crate) fn berlin(soak_hours: u32, staging_soak_hours: u32) -> Config {
             start: start.into(),
             duration_minutes: 120,
         }],
+        recurring: Vec::new(),
+        cutoff_minutes: 0,
         timezone: None,
     };
     Config {
