@@ -1,8 +1,14 @@
-//! The bus adapter of the host agent (lab backend): a durable consumer on
-//! `patch.agent.job.<host>` only; each job is applied to the state file
-//! ([`handle_job`]), the new state is saved atomically, and only then is
-//! `patch.agent.result.<host>` published and the job acked. A redelivered
-//! job is answered from the state's history and never applied twice.
+//! The bus adapter of the host agent: a durable consumer on
+//! `patch.agent.job.<host>` only; each job is applied ([`handle_job`] for
+//! the lab backend, [`Host::handle_job`] for a package backend), the new
+//! state is saved atomically, and only then is `patch.agent.result.<host>`
+//! published and the job acked. A redelivered job is answered from the
+//! state's history and never applied twice.
+//!
+//! [`Agent`] builds the right one from the [`Config`]: [`LabAgent`] for
+//! `lab`, [`HostAgent`] for `apt`, `dnf`, `yum` and `zypper`. A
+//! [`HostAgent`] runs the package manager on a blocking thread, one job at a
+//! time.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,7 +19,10 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::{Config, LabError, LabState, handle_job, result_event};
+use crate::backend::{PackageBackend, SystemRunner};
+use crate::config::ConfigError;
+use crate::host::{Host, HostState, StateError};
+use crate::{Backend, Config, LabError, LabState, handle_job, result_event};
 
 /// A lab agent for one host: build it, then [`LabAgent::run`] it.
 #[derive(Debug, Clone)]
@@ -94,5 +103,181 @@ impl Handler for LabAgent {
         );
         self.bus.publish(&event).await?;
         Ok(())
+    }
+}
+
+/// Why an agent could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The configuration is invalid (see [`Config::validate`]).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The lab state file cannot be used.
+    #[error(transparent)]
+    Lab(#[from] LabError),
+    /// The package backend's state file cannot be used.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// The package backend of `backend` running real commands, or `None` for
+/// `lab`.
+pub fn package_backend(backend: Backend) -> Option<Arc<dyn PackageBackend>> {
+    let runner = Arc::new(SystemRunner::new());
+    let b: Arc<dyn PackageBackend> = match backend {
+        Backend::Lab => return None,
+        Backend::Apt => Arc::new(crate::apt::Apt::new(runner)),
+        Backend::Dnf => Arc::new(crate::rpm::Dnf::new(runner)),
+        Backend::Yum => Arc::new(crate::rpm::Dnf::yum(runner)),
+        Backend::Zypper => Arc::new(crate::zypper::Zypper::new(runner)),
+    };
+    Some(b)
+}
+
+/// An agent applying jobs with a package manager (`apt`, `dnf`, `yum`,
+/// `zypper`): build it, then [`HostAgent::run`] it.
+#[derive(Debug, Clone)]
+pub struct HostAgent {
+    bus: Bus,
+    clock: Clock,
+    host: Arc<Host>,
+    state_path: PathBuf,
+    lock: Arc<Mutex<()>>,
+}
+
+impl HostAgent {
+    /// The agent of `cfg` with its package manager's real commands; checks
+    /// that the state file (`cfg.state`; created on the first job) is
+    /// readable and for this host.
+    ///
+    /// # Errors
+    /// [`AgentError::Config`] for an invalid config or the `lab` backend,
+    /// [`AgentError::State`] for an unreadable state file or one of another
+    /// host.
+    pub fn build(cfg: &Config, bus: Bus, clock: Clock) -> Result<Self, AgentError> {
+        cfg.validate()?;
+        let backend = package_backend(cfg.backend).ok_or(ConfigError::NotPackageBackend)?;
+        let host = Host::new(cfg.host.clone(), backend, cfg.dry_run);
+        Ok(HostAgent::with_host(host, cfg.state.clone(), bus, clock)?)
+    }
+
+    /// The agent of `host` keeping its state at `state_path` (tests pass a
+    /// host with a scripted backend).
+    ///
+    /// # Errors
+    /// [`StateError`] for an unreadable state file or one of another host.
+    pub fn with_host(
+        host: Host,
+        state_path: PathBuf,
+        bus: Bus,
+        clock: Clock,
+    ) -> Result<Self, StateError> {
+        HostState::load_or_new(&state_path, host.host())?;
+        Ok(HostAgent {
+            bus,
+            clock,
+            host: Arc::new(host),
+            state_path,
+            lock: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// Takes this host's jobs until `token` fires, then finishes the job in
+    /// hand.
+    ///
+    /// # Errors
+    /// [`BusError`] when the consumer cannot be set up.
+    pub async fn run(self, token: CancellationToken) -> Result<(), BusError> {
+        let bus = self.bus.clone();
+        let consumer = spec::agent_consumer(self.host.host());
+        bus::serve(
+            &bus,
+            Service::Agent,
+            vec![consumer],
+            Arc::new(self),
+            true,
+            token,
+        )
+        .await
+    }
+}
+
+impl Handler for HostAgent {
+    async fn handle(&self, d: Delivery) -> Result<(), HandleError> {
+        let Payload::AgentJob(job) = &d.event.data else {
+            return Err(HandleError::Poison(format!(
+                "the agent does not consume {}",
+                d.event.event_type()
+            )));
+        };
+        let _one_job_at_a_time = self.lock.lock().await;
+        let (host, path, clock, job) = (
+            self.host.clone(),
+            self.state_path.clone(),
+            self.clock.clone(),
+            job.clone(),
+        );
+        let result = tokio::task::spawn_blocking(move || -> Result<_, StateError> {
+            let state = HostState::load_or_new(&path, host.host())?;
+            let now = || clock.now();
+            let (next, result) =
+                host.handle_job(&state, &job, &now, &mut |journal| journal.save(&path))?;
+            if next != state {
+                next.save(&path)?;
+            }
+            Ok(result)
+        })
+        .await
+        .map_err(|e| HandleError::Transient(format!("the job's thread failed: {e}")))?
+        .map_err(|e| HandleError::Transient(e.to_string()))?;
+        info!(
+            host = %result.host,
+            job = %result.job_id,
+            action = ?result.action,
+            status = ?result.status,
+            dry_run = self.host.dry_run(),
+            "job handled"
+        );
+        let event = result_event(
+            result,
+            Some(bus::trace::child(d.event.traceparent.as_deref())),
+        );
+        self.bus.publish(&event).await?;
+        Ok(())
+    }
+}
+
+/// A host agent with the backend its [`Config`] names.
+#[derive(Debug, Clone)]
+pub enum Agent {
+    /// The lab backend.
+    Lab(LabAgent),
+    /// A package backend.
+    Host(HostAgent),
+}
+
+impl Agent {
+    /// Builds [`LabAgent`] for `lab` and [`HostAgent`] for the package
+    /// backends.
+    ///
+    /// # Errors
+    /// [`AgentError`] from the configuration or the state file.
+    pub fn build(cfg: &Config, bus: Bus, clock: Clock) -> Result<Agent, AgentError> {
+        cfg.validate()?;
+        match cfg.backend {
+            Backend::Lab => Ok(Agent::Lab(LabAgent::build(cfg, bus, clock)?)),
+            _ => Ok(Agent::Host(HostAgent::build(cfg, bus, clock)?)),
+        }
+    }
+
+    /// Runs the agent until `token` fires.
+    ///
+    /// # Errors
+    /// [`BusError`] when the consumer cannot be set up.
+    pub async fn run(self, token: CancellationToken) -> Result<(), BusError> {
+        match self {
+            Agent::Lab(a) => a.run(token).await,
+            Agent::Host(a) => a.run(token).await,
+        }
     }
 }

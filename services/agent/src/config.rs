@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::Manager;
+
 /// How the agent applies jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -12,13 +14,46 @@ pub enum Backend {
     /// A simulated host kept in a JSON state file ([`crate::lab`]).
     #[default]
     Lab,
+    /// `apt-get`/`dpkg-query` on Debian and Ubuntu ([`crate::apt`]).
+    Apt,
+    /// `dnf`/`rpm` on RHEL 8+, Fedora and derivatives ([`crate::rpm`]).
+    Dnf,
+    /// `yum`/`rpm` on RHEL and CentOS 7 ([`crate::rpm`]).
+    Yum,
+    /// `zypper`/`rpm` on SLES and openSUSE ([`crate::zypper`]).
+    Zypper,
 }
 
 impl Backend {
-    /// Lower-case name, as written on the command line (`lab`).
+    /// Every backend, in the order the help text lists them.
+    pub const ALL: [Backend; 5] = [
+        Backend::Lab,
+        Backend::Apt,
+        Backend::Dnf,
+        Backend::Yum,
+        Backend::Zypper,
+    ];
+
+    /// Lower-case name, as written on the command line (`lab`, `apt`,
+    /// `dnf`, `yum`, `zypper`).
     pub fn as_str(self) -> &'static str {
         match self {
             Backend::Lab => "lab",
+            Backend::Apt => "apt",
+            Backend::Dnf => "dnf",
+            Backend::Yum => "yum",
+            Backend::Zypper => "zypper",
+        }
+    }
+
+    /// The package manager of a real backend; `None` for `lab`.
+    pub fn manager(self) -> Option<Manager> {
+        match self {
+            Backend::Lab => None,
+            Backend::Apt => Some(Manager::Apt),
+            Backend::Dnf => Some(Manager::Dnf),
+            Backend::Yum => Some(Manager::Yum),
+            Backend::Zypper => Some(Manager::Zypper),
         }
     }
 }
@@ -32,15 +67,15 @@ impl std::fmt::Display for Backend {
 impl std::str::FromStr for Backend {
     type Err = ConfigError;
 
-    /// Parses `lab`.
+    /// Parses `lab`, `apt`, `dnf`, `yum` or `zypper`.
     ///
     /// # Errors
     /// [`ConfigError::UnknownBackend`] for any other name.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "lab" => Ok(Backend::Lab),
-            other => Err(ConfigError::UnknownBackend(other.to_owned())),
-        }
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s)
+            .ok_or_else(|| ConfigError::UnknownBackend(s.to_owned()))
     }
 }
 
@@ -48,8 +83,15 @@ impl std::str::FromStr for Backend {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// The backend name is not one the agent knows.
-    #[error("unknown agent backend {0:?} (known: lab)")]
+    #[error("unknown agent backend {0:?} (known: lab, apt, dnf, yum, zypper)")]
     UnknownBackend(String),
+    /// `dry_run` was asked of the lab backend, which has no package
+    /// manager simulation.
+    #[error("--dry-run needs a package backend (apt, dnf, yum, zypper), not lab")]
+    DryRunLab,
+    /// A package-backend agent was asked for the `lab` backend.
+    #[error("the lab backend is not a package backend (apt, dnf, yum, zypper)")]
+    NotPackageBackend,
     /// The host id is empty or has characters a NATS subject token cannot
     /// hold (whitespace, `.`, `*`, `>`).
     #[error("invalid host id {0:?}: must be non-empty, without whitespace, '.', '*' or '>'")]
@@ -57,7 +99,8 @@ pub enum ConfigError {
 }
 
 /// The agent's configuration, parsed once at the edge (`patchflow agent
-/// --host ID --backend lab --state FILE`) and passed down.
+/// --host ID --backend lab|apt|dnf|yum|zypper [--state FILE] [--dry-run]`)
+/// and passed down.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
     /// The asset id of this host: the agent takes only
@@ -66,17 +109,29 @@ pub struct Config {
     /// How jobs are applied (default `lab`).
     #[serde(default)]
     pub backend: Backend,
-    /// The lab backend's JSON state file (see [`crate::lab::LabState`]).
+    /// The backend's JSON state file: the lab host ([`crate::lab::LabState`])
+    /// or, for a package backend, the applied remediations and job history
+    /// ([`crate::host::HostState`]; the command line defaults it to
+    /// [`crate::host::default_state_path`]).
     pub state: PathBuf,
+    /// Plan every job with the package manager's own simulation and change
+    /// nothing (package backends only; default `false`).
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 impl Config {
-    /// Checks the host id can key a subject (`patch.agent.job.<host>`).
+    /// Checks the host id can key a subject (`patch.agent.job.<host>`) and
+    /// that a dry run has a package manager to simulate with.
     ///
     /// # Errors
-    /// [`ConfigError::InvalidHost`] when it is empty or holds whitespace,
-    /// `.`, `*` or `>` (NATS subject token rules).
+    /// [`ConfigError::InvalidHost`] when the host id is empty or holds
+    /// whitespace, `.`, `*` or `>` (NATS subject token rules);
+    /// [`ConfigError::DryRunLab`] for a lab dry run.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.dry_run && self.backend == Backend::Lab {
+            return Err(ConfigError::DryRunLab);
+        }
         let bad = self.host.is_empty()
             || self
                 .host
@@ -98,6 +153,7 @@ mod tests {
             host: host.into(),
             backend: Backend::Lab,
             state: PathBuf::from("/tmp/web-01.json"),
+            dry_run: false,
         }
     }
 
@@ -115,11 +171,25 @@ mod tests {
 
     #[test]
     fn backend_parses_by_name() {
-        assert_eq!("lab".parse::<Backend>(), Ok(Backend::Lab));
+        for b in Backend::ALL {
+            assert_eq!(b.as_str().parse::<Backend>(), Ok(b));
+            assert_eq!(b.to_string(), b.as_str());
+        }
+        assert_eq!("dnf".parse::<Backend>(), Ok(Backend::Dnf));
         assert_eq!(
-            "apt".parse::<Backend>(),
-            Err(ConfigError::UnknownBackend("apt".into()))
+            "pacman".parse::<Backend>(),
+            Err(ConfigError::UnknownBackend("pacman".into()))
         );
-        assert_eq!(Backend::Lab.to_string(), "lab");
+        assert_eq!(Backend::Lab.manager(), None);
+        assert_eq!(Backend::Zypper.manager(), Some(Manager::Zypper));
+    }
+
+    #[test]
+    fn a_dry_run_needs_a_package_backend() {
+        let mut c = config("web-01");
+        c.dry_run = true;
+        assert_eq!(c.validate(), Err(ConfigError::DryRunLab));
+        c.backend = Backend::Apt;
+        assert_eq!(c.validate(), Ok(()));
     }
 }

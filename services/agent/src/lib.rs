@@ -1,4 +1,5 @@
-//! The patchflow host agent (`patchflow agent --host ID --backend lab --state FILE`).
+//! The patchflow host agent (`patchflow agent --host ID --backend
+//! lab|apt|dnf|yum|zypper [--state FILE] [--dry-run]`).
 //!
 //! An agent runs on one managed machine. It takes the jobs deploy addresses
 //! to its host (`patch.agent.job.<host>`), applies or rolls back their
@@ -7,13 +8,19 @@
 //!
 //! This crate holds the agent's pure job handling and its backends; the bus
 //! adapter (consume jobs, publish results) lives beside it and calls
-//! [`lab::handle_job`] with the clock reading and a fresh boot id.
+//! [`lab::handle_job`] (lab) or [`host::Host::handle_job`] (real backends).
 //!
 //! Backends:
 //! - [`lab`]: one simulated host whose state (packages, applied remediations,
 //!   boot id, fail mode) lives in a JSON state file. Applying a job really
 //!   changes that file, so a lab fleet exercises the whole pipeline, including
 //!   failures and rollbacks, without touching a real machine.
+//! - real package managers behind one [`backend::PackageBackend`] trait:
+//!   [`apt`] (Debian, Ubuntu), [`rpm::Dnf`] (`dnf` and `yum`, RHEL family),
+//!   [`zypper`] (SUSE). [`host`] handles jobs with them: plan, simulate
+//!   (the whole of a `--dry-run`), apply, read versions back, check for a
+//!   needed reboot, and record previous versions for rollback in a small
+//!   local state file.
 //!
 //! # Invariants
 //!
@@ -31,11 +38,22 @@
 //!   directory, then rename): a crash leaves the old or the new state, never
 //!   a torn file.
 //! - [`lab::handle_job`] is pure: time and the next boot id are passed in.
+//! - Real backends build argv vectors from validated names, versions and
+//!   advisory ids only ([`backend`]); a scanner's solution text is reported
+//!   as not applicable and never run. A `--dry-run` agent runs only the
+//!   package manager's simulation and writes nothing.
 
 pub mod adapter;
+pub mod apt;
+pub mod backend;
 pub mod config;
+pub mod host;
 pub mod lab;
+pub mod rpm;
+pub mod zypper;
 
-pub use adapter::LabAgent;
+pub use adapter::{Agent, HostAgent, LabAgent};
+pub use backend::{Manager, PackageBackend};
 pub use config::{Backend, Config};
+pub use host::{Host, HostState};
 pub use lab::{AppliedRemediation, FailMode, LabError, LabState, handle_job, result_event};

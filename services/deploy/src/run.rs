@@ -26,6 +26,7 @@
 //! A rollback runs beside the status: [`RingRun::on_rollback_requested`]
 //! sends rollback jobs, results and ticks complete it.
 
+use calendar::Windows as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use events::deployment::{HostOutcome, HostStatus, WaveKind};
 use events::{

@@ -57,6 +57,7 @@ pub fn berlin_mondays() -> WindowSet {
             start: "02:00".into(),
             duration_minutes: 120,
         }],
+        ..WindowSet::always()
     }
 }
 
@@ -82,6 +83,7 @@ pub fn scheduled(
             })
             .collect(),
         rollout,
+        emergency_override: None,
     }
 }
 

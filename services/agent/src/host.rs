@@ -1,0 +1,1920 @@
+//! Jobs on a real host: a job's remediations applied (or rolled back) with a
+//! [`PackageBackend`], and the small local state that makes this safe.
+//!
+//! The state file (default `/var/lib/patchflow/agent-<host>.json`, see
+//! [`default_state_path`]) holds, per applied remediation, the package
+//! versions it replaced (a rollback downgrades to them), every job's result
+//! (a redelivered job gets it again and is never applied twice), and, while
+//! a job is changing packages, a journal of the versions from before it (so a
+//! crash in the middle still rolls back to the true previous versions).
+//!
+//! A job goes:
+//! 1. refused when addressed to another host or received after `expires_at`
+//!    (nothing runs); a job id in the history returns the recorded result;
+//! 2. **plan**: each remediation becomes one [`crate::backend::Operation`];
+//!    any remediation the backend cannot apply (a scanner's solution text, an
+//!    advisory on `apt`, a name or version with forbidden characters) fails
+//!    the job before anything runs;
+//! 3. packages already at (or newer than) their fixed version need nothing;
+//! 4. **simulate** with the manager's own simulation; a dry run stops here
+//!    and reports the plan, changing nothing (not even the state file);
+//! 5. the versions before are journaled, then **apply**; on failure the
+//!    packages that changed are restored to their previous versions;
+//! 6. **verify**: versions read back, each package at its target;
+//! 7. **reboot-check**: whether the host needs a reboot. The agent does not
+//!    reboot a real host itself: the deploy saga schedules the reboot as its
+//!    own step.
+//!
+//! Step names in results: `simulate`, `apply` (the manager's last lines),
+//! `install <key>` (`plan <key>` in a dry run), `rollback <key>`, `revert`,
+//! `verify`, `reboot-check`, `inventory`, `accept`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use events::{AgentJob, AgentResult, HostInventory, JobAction, JobStatus, JobStep, Remediation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::backend::{
+    ChangeKind, Manager, Operation, PackageBackend, PackageName, PackageVersion, Transaction,
+};
+use crate::lab::AppliedRemediation;
+
+/// Where the kernel publishes the id of the current boot (Linux).
+pub const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
+
+/// The directory of the default state files.
+pub const STATE_DIR: &str = "/var/lib/patchflow";
+
+/// The default state file of a real-backend agent for `host`:
+/// `/var/lib/patchflow/agent-<host>.json`, a `/` in the host id written as
+/// `_` so the file stays in that directory.
+pub fn default_state_path(host: &str) -> PathBuf {
+    let file: String = host
+        .chars()
+        .map(|c| if matches!(c, '/' | '\0') { '_' } else { c })
+        .collect();
+    Path::new(STATE_DIR).join(format!("agent-{file}.json"))
+}
+
+/// A job changing packages right now: the versions from before it, written
+/// before the package manager runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingJob {
+    /// The job.
+    pub job_id: Uuid,
+    /// Its bundle.
+    pub bundle_id: Uuid,
+    /// When it started changing packages (UTC).
+    pub started_at: DateTime<Utc>,
+    /// Package name → version before the job; `None` when not installed.
+    pub previous_versions: BTreeMap<String, Option<String>>,
+}
+
+/// A real host's agent state, as stored in its JSON state file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostState {
+    /// The host's asset id; a file for another host is refused.
+    pub host: String,
+    /// Remediations applied and not rolled back, in the order applied, with
+    /// the versions they replaced.
+    #[serde(default)]
+    pub applied: Vec<AppliedRemediation>,
+    /// Every job handled (not refused), by id, with the result reported.
+    #[serde(default)]
+    pub history: BTreeMap<Uuid, AgentResult>,
+    /// The job whose package changes were started and not finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingJob>,
+}
+
+/// Why a host state file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The file exists but could not be read.
+    #[error("read agent state file {}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not JSON of [`HostState`]'s shape.
+    #[error("agent state file {} is not a valid agent state: {source}", .path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The JSON error, with line and column.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The file belongs to another host.
+    #[error("agent state file {} is for host {found:?}, not {expected:?}", .path.display())]
+    OtherHost {
+        /// The file.
+        path: PathBuf,
+        /// The host in the file.
+        found: String,
+        /// This agent's host.
+        expected: String,
+    },
+    /// The file could not be written (directory, temporary file, sync,
+    /// rename).
+    #[error("write agent state file {}: {source}", .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl HostState {
+    /// A fresh state: nothing applied, no history.
+    pub fn new(host: impl Into<String>) -> HostState {
+        HostState {
+            host: host.into(),
+            applied: Vec::new(),
+            history: BTreeMap::new(),
+            pending: None,
+        }
+    }
+
+    /// Reads the state file at `path`, or a fresh state for `host` when the
+    /// file does not exist yet.
+    ///
+    /// # Errors
+    /// [`StateError::Read`], [`StateError::Parse`] (unknown fields
+    /// included), [`StateError::OtherHost`] when the file names another
+    /// host.
+    pub fn load_or_new(path: &Path, host: &str) -> Result<HostState, StateError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HostState::new(host)),
+            Err(source) => {
+                return Err(StateError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        let state: HostState =
+            serde_json::from_slice(&bytes).map_err(|source| StateError::Parse {
+                path: path.to_owned(),
+                source,
+            })?;
+        if state.host != host {
+            return Err(StateError::OtherHost {
+                path: path.to_owned(),
+                found: state.host,
+                expected: host.to_owned(),
+            });
+        }
+        Ok(state)
+    }
+
+    /// Writes the state atomically: the directory is created when missing,
+    /// pretty JSON goes into a temporary file next to `path`, is synced, then
+    /// renamed over it. A crash leaves the old or the new file.
+    ///
+    /// # Errors
+    /// [`StateError::Write`] naming `path`.
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let write_err = |source: std::io::Error| StateError::Write {
+            path: path.to_owned(),
+            source,
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).map_err(write_err)?;
+        let mut json = serde_json::to_vec_pretty(self).map_err(|e| write_err(e.into()))?;
+        json.push(b'\n');
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".agent-state-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(write_err)?;
+        tmp.write_all(&json).map_err(write_err)?;
+        tmp.as_file().sync_all().map_err(write_err)?;
+        tmp.persist(path).map_err(|e| write_err(e.error))?;
+        Ok(())
+    }
+
+    /// Keys of the remediations applied and not rolled back, sorted and
+    /// de-duplicated.
+    pub fn applied_keys(&self) -> Vec<String> {
+        self.applied
+            .iter()
+            .map(|a| a.key.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+}
+
+/// A real host: its asset id, its package backend, whether it only
+/// simulates, and where it reads its boot id.
+#[derive(Debug, Clone)]
+pub struct Host {
+    host: String,
+    backend: Arc<dyn PackageBackend>,
+    dry_run: bool,
+    boot_id_path: PathBuf,
+}
+
+fn step(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> JobStep {
+    JobStep {
+        name: name.into(),
+        ok,
+        detail: detail.into(),
+    }
+}
+
+/// A job's outcome before the inventory is read.
+struct Outcome {
+    status: JobStatus,
+    reason: Option<String>,
+    steps: Vec<JobStep>,
+    /// Package names the inventory reports besides the state's.
+    names: BTreeSet<String>,
+}
+
+impl Outcome {
+    fn failed(steps: Vec<JobStep>, reason: String, names: BTreeSet<String>) -> Outcome {
+        Outcome {
+            status: JobStatus::Failed,
+            reason: Some(reason),
+            steps,
+            names,
+        }
+    }
+}
+
+impl Host {
+    /// A host `host` applying jobs with `backend`; `dry_run` simulates only.
+    pub fn new(host: impl Into<String>, backend: Arc<dyn PackageBackend>, dry_run: bool) -> Host {
+        Host {
+            host: host.into(),
+            backend,
+            dry_run,
+            boot_id_path: PathBuf::from(BOOT_ID_PATH),
+        }
+    }
+
+    /// The same host reading its boot id from `path` (tests).
+    pub fn with_boot_id_path(mut self, path: PathBuf) -> Host {
+        self.boot_id_path = path;
+        self
+    }
+
+    /// The host's asset id.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Whether jobs are only simulated.
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// The current boot id (the trimmed content of the boot-id file), or
+    /// `unknown` when it cannot be read.
+    pub fn boot_id(&self) -> String {
+        std::fs::read_to_string(&self.boot_id_path)
+            .map(|s| s.trim().to_owned())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+
+    fn manager(&self) -> Manager {
+        self.backend.manager()
+    }
+
+    /// Handles one job; returns the next state and the result to report.
+    ///
+    /// `clock` gives the current time (UTC): read once at the start (expiry,
+    /// `applied_at`) and once at the end (`finished_at`). `journal` is called
+    /// with the state that records a [`PendingJob`] right before the package
+    /// manager changes anything; it must persist it (the adapter saves the
+    /// state file). Refused jobs and dry runs leave the state unchanged;
+    /// every other job's result is recorded in the returned state's history.
+    ///
+    /// A failing package manager is a `Failed` result, not an error.
+    ///
+    /// # Errors
+    /// Only what `journal` returns: then nothing was changed on the host.
+    pub fn handle_job(
+        &self,
+        state: &HostState,
+        job: &AgentJob,
+        clock: &dyn Fn() -> DateTime<Utc>,
+        journal: &mut dyn FnMut(&HostState) -> Result<(), StateError>,
+    ) -> Result<(HostState, AgentResult), StateError> {
+        let now = clock();
+        if job.host != self.host {
+            let reason = format!(
+                "job {} is addressed to host {:?}, this agent is host {:?}",
+                job.job_id, job.host, self.host
+            );
+            return Ok((state.clone(), self.refused(state, job, reason, clock)));
+        }
+        if let Some(recorded) = state.history.get(&job.job_id) {
+            return Ok((state.clone(), recorded.clone()));
+        }
+        if now > job.expires_at {
+            let reason = format!(
+                "job {} expired at {}, received at {}",
+                job.job_id,
+                job.expires_at.to_rfc3339(),
+                now.to_rfc3339()
+            );
+            return Ok((state.clone(), self.refused(state, job, reason, clock)));
+        }
+        let mut next = state.clone();
+        let outcome = match job.action {
+            JobAction::Apply => self.apply(&mut next, job, now, journal)?,
+            JobAction::Rollback => self.rollback(&mut next, job, now, journal)?,
+        };
+        if self.dry_run {
+            let result = self.result(state, job, outcome, clock);
+            return Ok((state.clone(), result));
+        }
+        next.pending = None;
+        let result = self.result(&next, job, outcome, clock);
+        next.history.insert(job.job_id, result.clone());
+        Ok((next, result))
+    }
+
+    fn refused(
+        &self,
+        state: &HostState,
+        job: &AgentJob,
+        reason: String,
+        clock: &dyn Fn() -> DateTime<Utc>,
+    ) -> AgentResult {
+        let outcome = Outcome {
+            status: JobStatus::Refused,
+            reason: Some(reason.clone()),
+            steps: vec![step("accept", false, reason)],
+            names: BTreeSet::new(),
+        };
+        self.result(state, job, outcome, clock)
+    }
+
+    /// The result of `job` on the host after it: the inventory reads back
+    /// the versions of the job's packages and of every package the state
+    /// records.
+    fn result(
+        &self,
+        after: &HostState,
+        job: &AgentJob,
+        outcome: Outcome,
+        clock: &dyn Fn() -> DateTime<Utc>,
+    ) -> AgentResult {
+        let mut names = outcome.names;
+        for r in &job.remediations {
+            if let Remediation::Package { name, .. } = r {
+                names.insert(name.clone());
+            }
+        }
+        for a in &after.applied {
+            names.extend(a.previous_versions.keys().cloned());
+        }
+        let format = self.manager().format();
+        let valid: Vec<PackageName> = names
+            .iter()
+            .filter_map(|n| PackageName::parse(format, n).ok())
+            .collect();
+        let packages = self
+            .backend
+            .installed(&valid)
+            .map(|m| {
+                m.into_iter()
+                    .filter_map(|(n, v)| v.map(|v| (n, v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        AgentResult {
+            job_id: job.job_id,
+            bundle_id: job.bundle_id,
+            ring: job.ring.clone(),
+            wave: job.wave,
+            host: self.host.clone(),
+            action: job.action,
+            status: outcome.status,
+            reason: outcome.reason,
+            steps: outcome.steps,
+            rebooted: false,
+            inventory: HostInventory {
+                packages,
+                applied: after.applied_keys(),
+                boot_id: self.boot_id(),
+            },
+            finished_at: clock(),
+        }
+    }
+
+    /// Restores `previous` versions of the packages whose version differs
+    /// now; one `revert` step.
+    fn restore(&self, previous: &BTreeMap<String, Option<String>>) -> JobStep {
+        let format = self.manager().format();
+        let names: Vec<PackageName> = previous
+            .keys()
+            .filter_map(|n| PackageName::parse(format, n).ok())
+            .collect();
+        let current = match self.backend.installed(&names) {
+            Ok(c) => c,
+            Err(e) => {
+                return step(
+                    "revert",
+                    false,
+                    format!("could not read versions to restore: {e}"),
+                );
+            }
+        };
+        let mut ops = Vec::new();
+        for name in &names {
+            let before = previous.get(name.as_str()).cloned().flatten();
+            let now = current.get(name.as_str()).cloned().flatten();
+            if before == now {
+                continue;
+            }
+            match before {
+                Some(v) => match PackageVersion::parse(format, &v) {
+                    Ok(version) => ops.push(Operation::Downgrade {
+                        name: name.clone(),
+                        version,
+                    }),
+                    Err(e) => return step("revert", false, format!("cannot restore {name}: {e}")),
+                },
+                None => ops.push(Operation::Remove { name: name.clone() }),
+            }
+        }
+        if ops.is_empty() {
+            return step("revert", true, "no package had changed");
+        }
+        let what = ops
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        match self.backend.apply(&ops) {
+            Ok(_) => step(
+                "revert",
+                true,
+                format!("restored the previous versions: {what}"),
+            ),
+            Err(e) => step("revert", false, format!("could not restore ({what}): {e}")),
+        }
+    }
+
+    /// The versions of `names` before the job: the journal's when a crashed
+    /// attempt of this job left one, else read now.
+    fn previous_versions(
+        &self,
+        state: &HostState,
+        job: &AgentJob,
+        names: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Option<String>>, String> {
+        let format = self.manager().format();
+        let valid: Vec<PackageName> = names
+            .iter()
+            .filter_map(|n| PackageName::parse(format, n).ok())
+            .collect();
+        let mut previous = self.backend.installed(&valid).map_err(|e| e.to_string())?;
+        if let Some(p) = state.pending.as_ref().filter(|p| p.job_id == job.job_id) {
+            for (n, v) in &p.previous_versions {
+                previous.insert(n.clone(), v.clone());
+            }
+        }
+        Ok(previous)
+    }
+
+    fn reboot_check(&self, hint: bool) -> Result<JobStep, String> {
+        match self.backend.reboot_required() {
+            Ok(rc) if rc.required || hint => Ok(step(
+                "reboot-check",
+                true,
+                format!("reboot required: {}", rc.detail),
+            )),
+            Ok(rc) => Ok(step(
+                "reboot-check",
+                true,
+                format!("no reboot required: {}", rc.detail),
+            )),
+            Err(e) if hint => Ok(step(
+                "reboot-check",
+                true,
+                format!("reboot required (the package manager said so; the check failed: {e})"),
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn apply(
+        &self,
+        next: &mut HostState,
+        job: &AgentJob,
+        now: DateTime<Utc>,
+        journal: &mut dyn FnMut(&HostState) -> Result<(), StateError>,
+    ) -> Result<Outcome, StateError> {
+        let manager = self.manager();
+        let scheme = manager.scheme();
+        let mut steps = Vec::new();
+        let mut names: BTreeSet<String> = BTreeSet::new();
+
+        // 2. plan
+        let mut planned: Vec<(String, Operation)> = Vec::new();
+        let mut refused = Vec::new();
+        for r in &job.remediations {
+            let key = r.key();
+            match self.backend.plan(r) {
+                Ok(op) => {
+                    if let Some(n) = op.package() {
+                        names.insert(n.to_string());
+                    }
+                    planned.push((key, op));
+                }
+                Err(e) => {
+                    steps.push(step(format!("install {key}"), false, e.to_string()));
+                    refused.push(key);
+                }
+            }
+        }
+        if !refused.is_empty() {
+            let reason = format!(
+                "{} of {} remediation(s) cannot be applied by the {manager} backend ({}); nothing was changed",
+                refused.len(),
+                job.remediations.len(),
+                refused.join(", ")
+            );
+            return Ok(Outcome::failed(steps, reason, names));
+        }
+
+        // 3. what is already there
+        let pkg_names: Vec<PackageName> = planned
+            .iter()
+            .filter_map(|(_, op)| op.package().cloned())
+            .collect();
+        let before = match self.backend.installed(&pkg_names) {
+            Ok(b) => b,
+            Err(e) => {
+                steps.push(step("inventory", false, e.to_string()));
+                return Ok(Outcome::failed(
+                    steps,
+                    format!("could not read installed versions: {e}; nothing was changed"),
+                    names,
+                ));
+            }
+        };
+        let mut to_run = Vec::new();
+        let mut details: BTreeMap<String, String> = BTreeMap::new();
+        for (key, op) in &planned {
+            match op {
+                Operation::Install { name, version } => {
+                    let current = before.get(name.as_str()).cloned().flatten();
+                    let held = current
+                        .as_deref()
+                        .and_then(|c| scheme.compare(c, version.as_str()).ok());
+                    let detail = match (current.as_deref(), held) {
+                        (Some(c), Some(std::cmp::Ordering::Equal)) => {
+                            format!("{name} already at {c}")
+                        }
+                        (Some(c), Some(std::cmp::Ordering::Greater)) => format!(
+                            "{name} {c} is newer than the fixed version {version}: nothing to install"
+                        ),
+                        (c, _) => {
+                            to_run.push(op.clone());
+                            format!("{name} {} -> {version}", c.unwrap_or("(not installed)"))
+                        }
+                    };
+                    details.insert(key.clone(), detail);
+                }
+                Operation::Advisory { .. } => to_run.push(op.clone()),
+                Operation::Downgrade { .. } | Operation::Remove { .. } => {
+                    to_run.push(op.clone());
+                }
+            }
+        }
+
+        // 4. simulate
+        let transaction = if to_run.is_empty() {
+            Transaction::default()
+        } else {
+            match self.backend.simulate(&to_run) {
+                Ok(t) => t,
+                Err(e) => {
+                    steps.push(step("simulate", false, e.to_string()));
+                    return Ok(Outcome::failed(
+                        steps,
+                        format!("the {manager} simulation failed: {e}; nothing was changed"),
+                        names,
+                    ));
+                }
+            }
+        };
+        names.extend(transaction.changes.iter().map(|c| c.name.clone()));
+        let advisory_detail = |id: &str| {
+            if transaction.changes.is_empty() {
+                format!("advisory {id}: nothing to update")
+            } else {
+                format!("advisory {id}: {}", transaction.summary())
+            }
+        };
+        if self.dry_run {
+            steps.push(step(
+                "simulate",
+                true,
+                format!("dry run, nothing was changed: {}", transaction.summary()),
+            ));
+            for (key, op) in &planned {
+                let detail = match op {
+                    Operation::Advisory { id } => advisory_detail(id.as_str()),
+                    _ => details.get(key).cloned().unwrap_or_default(),
+                };
+                steps.push(step(format!("plan {key}"), true, detail));
+            }
+            return Ok(Outcome {
+                status: JobStatus::Succeeded,
+                reason: None,
+                steps,
+                names,
+            });
+        }
+        if !to_run.is_empty() {
+            steps.push(step("simulate", true, transaction.summary()));
+        }
+
+        // 5. journal, then apply
+        let previous = match self.previous_versions(next, job, &names) {
+            Ok(p) => p,
+            Err(e) => {
+                steps.push(step("inventory", false, e.clone()));
+                return Ok(Outcome::failed(
+                    steps,
+                    format!("could not read installed versions: {e}; nothing was changed"),
+                    names,
+                ));
+            }
+        };
+        let mut hint = false;
+        if !to_run.is_empty() {
+            next.pending = Some(PendingJob {
+                job_id: job.job_id,
+                bundle_id: job.bundle_id,
+                started_at: now,
+                previous_versions: previous.clone(),
+            });
+            journal(next)?;
+            match self.backend.apply(&to_run) {
+                Ok(a) => {
+                    hint = a.reboot_hint;
+                    steps.push(step("apply", true, a.detail));
+                }
+                Err(e) => {
+                    steps.push(step("apply", false, e.to_string()));
+                    steps.push(self.restore(&previous));
+                    return Ok(Outcome::failed(steps, format!("apply failed: {e}"), names));
+                }
+            }
+        }
+
+        // 6. verify
+        let all: Vec<PackageName> = names
+            .iter()
+            .filter_map(|n| PackageName::parse(manager.format(), n).ok())
+            .collect();
+        let after = match self.backend.installed(&all) {
+            Ok(a) => a,
+            Err(e) => {
+                steps.push(step(
+                    "verify",
+                    false,
+                    format!("could not read versions back: {e}"),
+                ));
+                steps.push(self.restore(&previous));
+                return Ok(Outcome::failed(
+                    steps,
+                    format!("verify failed: could not read versions back: {e}"),
+                    names,
+                ));
+            }
+        };
+        let at_least = |got: Option<&str>, want: &str| {
+            got.and_then(|g| scheme.compare(g, want).ok())
+                .is_some_and(|o| o.is_ge())
+        };
+        let mut missing = Vec::new();
+        for (key, op) in &planned {
+            if let Operation::Install { name, version } = op {
+                let got = after.get(name.as_str()).cloned().flatten();
+                if !at_least(got.as_deref(), version.as_str()) {
+                    missing.push(format!(
+                        "{key} ({name} is {})",
+                        got.as_deref().unwrap_or("not installed")
+                    ));
+                }
+            }
+        }
+        // Every version the simulation announced (dependencies, an
+        // advisory's packages) is there too; names the query cannot ask
+        // about (apt's `name:arch`) are left to the manager.
+        for c in &transaction.changes {
+            let pinned = planned.iter().any(
+                |(_, op)| matches!(op, Operation::Install { name, .. } if name.as_str() == c.name),
+            );
+            let (Some(want), Some(got), false) = (c.version.as_deref(), after.get(&c.name), pinned)
+            else {
+                continue;
+            };
+            if c.kind != ChangeKind::Remove && !at_least(got.as_deref(), want) {
+                missing.push(format!(
+                    "{} {want} announced ({} is {})",
+                    c.name,
+                    c.name,
+                    got.as_deref().unwrap_or("not installed")
+                ));
+            }
+        }
+        if !missing.is_empty() {
+            let detail = format!(
+                "not at the target version after install: {}",
+                missing.join(", ")
+            );
+            steps.push(step("verify", false, detail.clone()));
+            steps.push(self.restore(&previous));
+            return Ok(Outcome::failed(
+                steps,
+                format!("verify failed: {detail}"),
+                names,
+            ));
+        }
+
+        // record what each remediation replaced
+        let changed: BTreeMap<String, Option<String>> = previous
+            .iter()
+            .filter(|(n, v)| after.get(n.as_str()) != Some(*v))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        // Packages the transaction changed besides the ones the job names
+        // (dependencies) are restored with the job's first remediation.
+        let named: BTreeSet<String> = planned
+            .iter()
+            .filter_map(|(_, op)| op.package().map(ToString::to_string))
+            .collect();
+        let mut dependencies: BTreeMap<String, Option<String>> = changed
+            .iter()
+            .filter(|(n, _)| !named.contains(*n))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        for (key, op) in &planned {
+            let mut previous_versions: BTreeMap<String, Option<String>> = match op {
+                Operation::Install { name, .. } => BTreeMap::from([(
+                    name.to_string(),
+                    previous.get(name.as_str()).cloned().flatten(),
+                )]),
+                _ => transaction
+                    .changes
+                    .iter()
+                    .filter_map(|c| changed.get(&c.name).map(|v| (c.name.clone(), v.clone())))
+                    .collect(),
+            };
+            previous_versions.append(&mut dependencies);
+            let detail = match op {
+                Operation::Advisory { id } => advisory_detail(id.as_str()),
+                _ => details.get(key).cloned().unwrap_or_default(),
+            };
+            let already = next
+                .applied
+                .iter()
+                .any(|a| a.key == *key && a.bundle_id == job.bundle_id);
+            let detail = if already {
+                format!("{detail}; already applied by bundle {}", job.bundle_id)
+            } else {
+                next.applied.push(AppliedRemediation {
+                    key: key.clone(),
+                    bundle_id: job.bundle_id,
+                    applied_at: now,
+                    previous_versions,
+                });
+                detail
+            };
+            steps.push(step(format!("install {key}"), true, detail));
+        }
+        steps.push(step(
+            "verify",
+            true,
+            format!("{} remediation(s) present", planned.len()),
+        ));
+
+        // 7. reboot check
+        match self.reboot_check(hint) {
+            Ok(s) => steps.push(s),
+            Err(e) => {
+                steps.push(step("reboot-check", false, e.clone()));
+                return Ok(Outcome::failed(
+                    steps,
+                    format!("installed, but whether a reboot is required is unknown: {e}"),
+                    names,
+                ));
+            }
+        }
+        Ok(Outcome {
+            status: JobStatus::Succeeded,
+            reason: None,
+            steps,
+            names,
+        })
+    }
+
+    fn rollback(
+        &self,
+        next: &mut HostState,
+        job: &AgentJob,
+        now: DateTime<Utc>,
+        journal: &mut dyn FnMut(&HostState) -> Result<(), StateError>,
+    ) -> Result<Outcome, StateError> {
+        let manager = self.manager();
+        let format = manager.format();
+        let mine: Vec<AppliedRemediation> = next
+            .applied
+            .iter()
+            .filter(|a| a.bundle_id == job.bundle_id)
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            return Ok(Outcome {
+                status: JobStatus::Succeeded,
+                reason: None,
+                steps: vec![step(
+                    "rollback",
+                    true,
+                    format!(
+                        "nothing to undo: bundle {} applied nothing on this host",
+                        job.bundle_id
+                    ),
+                )],
+                names: BTreeSet::new(),
+            });
+        }
+        // The oldest record of a package holds its version from before the
+        // bundle.
+        let mut targets: BTreeMap<String, Option<String>> = BTreeMap::new();
+        for a in &mine {
+            for (n, v) in &a.previous_versions {
+                targets.entry(n.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        let names: BTreeSet<String> = targets.keys().cloned().collect();
+        let mut steps = Vec::new();
+        let mut pkg_names = Vec::new();
+        for n in targets.keys() {
+            match PackageName::parse(format, n) {
+                Ok(p) => pkg_names.push(p),
+                Err(e) => {
+                    steps.push(step("rollback", false, format!("the state file holds {e}")));
+                    return Ok(Outcome::failed(
+                        steps,
+                        format!("cannot roll back: the state file holds {e}"),
+                        names,
+                    ));
+                }
+            }
+        }
+        let current = match self.backend.installed(&pkg_names) {
+            Ok(c) => c,
+            Err(e) => {
+                steps.push(step("inventory", false, e.to_string()));
+                return Ok(Outcome::failed(
+                    steps,
+                    format!("could not read installed versions: {e}; nothing was changed"),
+                    names,
+                ));
+            }
+        };
+        let mut ops = Vec::new();
+        for name in &pkg_names {
+            let target = targets.get(name.as_str()).cloned().flatten();
+            let now_at = current.get(name.as_str()).cloned().flatten();
+            if target == now_at {
+                continue;
+            }
+            match target {
+                Some(v) => match PackageVersion::parse(format, &v) {
+                    Ok(version) => ops.push(Operation::Downgrade {
+                        name: name.clone(),
+                        version,
+                    }),
+                    Err(e) => {
+                        steps.push(step("rollback", false, format!("the state file holds {e}")));
+                        return Ok(Outcome::failed(
+                            steps,
+                            format!("cannot roll back: the state file holds {e}"),
+                            names,
+                        ));
+                    }
+                },
+                None => ops.push(Operation::Remove { name: name.clone() }),
+            }
+        }
+        let transaction = if ops.is_empty() {
+            Transaction::default()
+        } else {
+            match self.backend.simulate(&ops) {
+                Ok(t) => t,
+                Err(e) => {
+                    steps.push(step("simulate", false, e.to_string()));
+                    return Ok(Outcome::failed(
+                        steps,
+                        format!("the {manager} simulation failed: {e}; nothing was changed"),
+                        names,
+                    ));
+                }
+            }
+        };
+        let mut names = names;
+        names.extend(transaction.changes.iter().map(|c| c.name.clone()));
+        let undo_detail = |a: &AppliedRemediation| -> String {
+            let parts: Vec<String> = a
+                .previous_versions
+                .iter()
+                .map(|(n, v)| {
+                    let shown = current.get(n).cloned().flatten();
+                    let shown = shown.as_deref().unwrap_or("(not installed)");
+                    match v {
+                        Some(v) => format!("{n} {shown} -> {v}"),
+                        None => format!("removed {n} {shown} (not installed before)"),
+                    }
+                })
+                .collect();
+            if parts.is_empty() {
+                format!("dropped {} from applied", a.key)
+            } else {
+                parts.join("; ")
+            }
+        };
+        if self.dry_run {
+            steps.push(step(
+                "simulate",
+                true,
+                format!("dry run, nothing was changed: {}", transaction.summary()),
+            ));
+            for a in mine.iter().rev() {
+                steps.push(step(
+                    format!("plan rollback {}", a.key),
+                    true,
+                    undo_detail(a),
+                ));
+            }
+            return Ok(Outcome {
+                status: JobStatus::Succeeded,
+                reason: None,
+                steps,
+                names,
+            });
+        }
+        let mut hint = false;
+        if !ops.is_empty() {
+            steps.push(step("simulate", true, transaction.summary()));
+            next.pending = Some(PendingJob {
+                job_id: job.job_id,
+                bundle_id: job.bundle_id,
+                started_at: now,
+                previous_versions: current.clone(),
+            });
+            journal(next)?;
+            match self.backend.apply(&ops) {
+                Ok(a) => {
+                    hint = a.reboot_hint;
+                    steps.push(step("apply", true, a.detail));
+                }
+                Err(e) => {
+                    steps.push(step("apply", false, e.to_string()));
+                    return Ok(Outcome::failed(
+                        steps,
+                        format!("rollback failed: {e}; the bundle stays recorded as applied"),
+                        names,
+                    ));
+                }
+            }
+        }
+        let after = self.backend.installed(&pkg_names);
+        let wrong: Vec<String> = match &after {
+            Ok(after) => pkg_names
+                .iter()
+                .filter(|n| after.get(n.as_str()) != targets.get(n.as_str()))
+                .map(|n| {
+                    let got = after.get(n.as_str()).cloned().flatten();
+                    format!("{n} is {}", got.as_deref().unwrap_or("not installed"))
+                })
+                .collect(),
+            Err(e) => vec![format!("could not read versions back: {e}")],
+        };
+        if !wrong.is_empty() {
+            let detail = format!(
+                "not at the previous version after rollback: {}",
+                wrong.join(", ")
+            );
+            steps.push(step("verify", false, detail.clone()));
+            return Ok(Outcome::failed(
+                steps,
+                format!("verify failed: {detail}"),
+                names,
+            ));
+        }
+        for a in mine.iter().rev() {
+            steps.push(step(format!("rollback {}", a.key), true, undo_detail(a)));
+        }
+        next.applied.retain(|a| a.bundle_id != job.bundle_id);
+        steps.push(step(
+            "verify",
+            true,
+            format!(
+                "bundle {} has nothing left applied; {} remediation(s) undone",
+                job.bundle_id,
+                mine.len()
+            ),
+        ));
+        match self.reboot_check(hint) {
+            Ok(s) => steps.push(s),
+            Err(e) => {
+                steps.push(step("reboot-check", false, e.clone()));
+                return Ok(Outcome::failed(
+                    steps,
+                    format!("rolled back, but whether a reboot is required is unknown: {e}"),
+                    names,
+                ));
+            }
+        }
+        Ok(Outcome {
+            status: JobStatus::Succeeded,
+            reason: None,
+            steps,
+            names,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::backend::{Applied, BackendError, Change, ChangeKind, RebootCheck};
+
+    const HOST: &str = "web-01";
+    const BUNDLE: Uuid = Uuid::from_u128(0xb0);
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        at("2026-12-01T02:10:00Z")
+    }
+
+    /// A fake package manager: a map of installed versions that `apply`
+    /// really changes, scripted failures, and a log of every call.
+    #[derive(Debug)]
+    struct Fake {
+        manager: Manager,
+        installed: Mutex<BTreeMap<String, String>>,
+        /// name → version an advisory installs.
+        advisory: BTreeMap<String, String>,
+        fail_simulate: Option<String>,
+        fail_apply: Option<String>,
+        /// `apply` installs this version instead of the asked one.
+        wrong_version: Option<String>,
+        /// Dependencies an install upgrades too: name → version.
+        deps: BTreeMap<String, String>,
+        reboot: Mutex<Result<bool, String>>,
+        reboot_hint: bool,
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl Fake {
+        fn new(manager: Manager, installed: &[(&str, &str)]) -> Fake {
+            Fake {
+                manager,
+                installed: Mutex::new(
+                    installed
+                        .iter()
+                        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
+                advisory: BTreeMap::new(),
+                fail_simulate: None,
+                fail_apply: None,
+                wrong_version: None,
+                deps: BTreeMap::new(),
+                reboot: Mutex::new(Ok(false)),
+                reboot_hint: false,
+                calls: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn calls(&self) -> Vec<String> {
+            self.calls.lock().unwrap().clone()
+        }
+
+        fn version(&self, n: &str) -> Option<String> {
+            self.installed.lock().unwrap().get(n).cloned()
+        }
+
+        fn changes(&self, ops: &[Operation]) -> Vec<Change> {
+            let installed = self.installed.lock().unwrap();
+            let mut out = Vec::new();
+            for op in ops {
+                if matches!(op, Operation::Install { .. }) {
+                    for (n, v) in &self.deps {
+                        out.push(Change {
+                            name: n.clone(),
+                            kind: ChangeKind::Upgrade,
+                            version: Some(v.clone()),
+                            from: installed.get(n).cloned(),
+                        });
+                    }
+                }
+                match op {
+                    Operation::Install { name, version }
+                    | Operation::Downgrade { name, version } => {
+                        out.push(Change {
+                            name: name.to_string(),
+                            kind: ChangeKind::Upgrade,
+                            version: Some(version.to_string()),
+                            from: installed.get(name.as_str()).cloned(),
+                        });
+                    }
+                    Operation::Remove { name } => out.push(Change {
+                        name: name.to_string(),
+                        kind: ChangeKind::Remove,
+                        version: None,
+                        from: installed.get(name.as_str()).cloned(),
+                    }),
+                    Operation::Advisory { .. } => {
+                        for (n, v) in &self.advisory {
+                            out.push(Change {
+                                name: n.clone(),
+                                kind: ChangeKind::Upgrade,
+                                version: Some(v.clone()),
+                                from: installed.get(n).cloned(),
+                            });
+                        }
+                    }
+                }
+            }
+            out
+        }
+    }
+
+    fn failed(what: &str, detail: &str) -> BackendError {
+        BackendError::Failed {
+            command: what.to_owned(),
+            code: Some(100),
+            detail: detail.to_owned(),
+        }
+    }
+
+    impl PackageBackend for Fake {
+        fn manager(&self) -> Manager {
+            self.manager
+        }
+
+        fn simulate(&self, ops: &[Operation]) -> Result<Transaction, BackendError> {
+            let shown: Vec<String> = ops.iter().map(ToString::to_string).collect();
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("simulate {}", shown.join(", ")));
+            if let Some(why) = &self.fail_simulate {
+                return Err(failed("simulate", why));
+            }
+            Ok(Transaction {
+                changes: self.changes(ops),
+            })
+        }
+
+        fn apply(&self, ops: &[Operation]) -> Result<Applied, BackendError> {
+            let shown: Vec<String> = ops.iter().map(ToString::to_string).collect();
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("apply {}", shown.join(", ")));
+            let is_rollback = ops
+                .iter()
+                .all(|o| matches!(o, Operation::Downgrade { .. } | Operation::Remove { .. }));
+            let changes = self.changes(ops);
+            let mut installed = self.installed.lock().unwrap();
+            for (i, c) in changes.iter().enumerate() {
+                match &c.version {
+                    Some(v) => {
+                        let v = match (&self.wrong_version, is_rollback) {
+                            (Some(w), false) => w.clone(),
+                            _ => v.clone(),
+                        };
+                        installed.insert(c.name.clone(), v);
+                    }
+                    None => {
+                        installed.remove(&c.name);
+                    }
+                }
+                // A failure after the first change: a half-applied job.
+                if i == 0
+                    && !is_rollback
+                    && let Some(why) = &self.fail_apply
+                {
+                    return Err(failed("apply", why));
+                }
+            }
+            Ok(Applied {
+                reboot_hint: self.reboot_hint,
+                detail: "done".into(),
+            })
+        }
+
+        fn installed(
+            &self,
+            names: &[PackageName],
+        ) -> Result<BTreeMap<String, Option<String>>, BackendError> {
+            let installed = self.installed.lock().unwrap();
+            Ok(names
+                .iter()
+                .map(|n| (n.to_string(), installed.get(n.as_str()).cloned()))
+                .collect())
+        }
+
+        fn reboot_required(&self) -> Result<RebootCheck, BackendError> {
+            self.calls.lock().unwrap().push("reboot-check".into());
+            match &*self.reboot.lock().unwrap() {
+                Ok(required) => Ok(RebootCheck {
+                    required: *required,
+                    detail: if *required { "flag set" } else { "flag absent" }.into(),
+                }),
+                Err(why) => Err(failed("reboot-check", why)),
+            }
+        }
+    }
+
+    fn pkg(n: &str, v: &str) -> Remediation {
+        Remediation::Package {
+            name: n.into(),
+            fixed_version: v.into(),
+        }
+    }
+
+    fn job(id: u128, action: JobAction, remediations: Vec<Remediation>) -> AgentJob {
+        AgentJob {
+            job_id: Uuid::from_u128(id),
+            bundle_id: BUNDLE,
+            ring: "dev".into(),
+            wave: 0,
+            host: HOST.into(),
+            action,
+            remediations,
+            issued_at: at("2026-12-01T02:00:00Z"),
+            expires_at: at("2026-12-01T03:00:00Z"),
+        }
+    }
+
+    struct Run {
+        next: HostState,
+        result: AgentResult,
+        journaled: Vec<HostState>,
+    }
+
+    fn run(fake: &Arc<Fake>, dry_run: bool, state: &HostState, job: &AgentJob) -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        let boot = dir.path().join("boot_id");
+        std::fs::write(&boot, "8d0f1c5e-0000-4000-8000-00000000a001\n").unwrap();
+        let host = Host::new(HOST, fake.clone(), dry_run).with_boot_id_path(boot);
+        let mut journaled = Vec::new();
+        let (next, result) = host
+            .handle_job(state, job, &now, &mut |s| {
+                journaled.push(s.clone());
+                Ok(())
+            })
+            .unwrap();
+        Run {
+            next,
+            result,
+            journaled,
+        }
+    }
+
+    fn names(r: &AgentResult) -> Vec<&str> {
+        r.steps.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    fn apt(installed: &[(&str, &str)]) -> Arc<Fake> {
+        Arc::new(Fake::new(Manager::Apt, installed))
+    }
+
+    #[test]
+    fn apply_installs_records_previous_versions_and_reports_read_back_versions() {
+        let fake = apt(&[("openssl", "3.0.11-1~deb12u2"), ("nginx", "1.22.1-9")]);
+        let j = job(
+            1,
+            JobAction::Apply,
+            vec![
+                pkg("openssl", "3.0.13-1~deb12u1"),
+                pkg("curl", "7.88.1-10+deb12u5"),
+            ],
+        );
+        let r = run(&fake, false, &HostState::new(HOST), &j);
+        assert_eq!(r.result.status, JobStatus::Succeeded, "{:?}", r.result);
+        assert_eq!(
+            names(&r.result),
+            [
+                "simulate",
+                "apply",
+                "install pkg:openssl@3.0.13-1~deb12u1",
+                "install pkg:curl@7.88.1-10+deb12u5",
+                "verify",
+                "reboot-check"
+            ]
+        );
+        assert_eq!(r.result.steps[1].detail, "done");
+        assert_eq!(
+            r.result.steps[2].detail,
+            "openssl 3.0.11-1~deb12u2 -> 3.0.13-1~deb12u1"
+        );
+        assert_eq!(
+            r.result.steps[3].detail,
+            "curl (not installed) -> 7.88.1-10+deb12u5"
+        );
+        assert_eq!(r.result.steps[5].detail, "no reboot required: flag absent");
+        assert_eq!(
+            fake.calls(),
+            [
+                "simulate install openssl 3.0.13-1~deb12u1, install curl 7.88.1-10+deb12u5",
+                "apply install openssl 3.0.13-1~deb12u1, install curl 7.88.1-10+deb12u5",
+                "reboot-check"
+            ]
+        );
+        // The inventory reads back the job's packages (nginx is not one).
+        assert_eq!(
+            r.result.inventory.packages,
+            BTreeMap::from([
+                ("curl".to_owned(), "7.88.1-10+deb12u5".to_owned()),
+                ("openssl".to_owned(), "3.0.13-1~deb12u1".to_owned()),
+            ])
+        );
+        assert_eq!(
+            r.result.inventory.applied,
+            ["pkg:curl@7.88.1-10+deb12u5", "pkg:openssl@3.0.13-1~deb12u1"]
+        );
+        assert_eq!(
+            r.result.inventory.boot_id,
+            "8d0f1c5e-0000-4000-8000-00000000a001"
+        );
+        assert!(!r.result.rebooted);
+        assert_eq!(
+            r.next.applied[0].previous_versions,
+            BTreeMap::from([("openssl".to_owned(), Some("3.0.11-1~deb12u2".to_owned()))])
+        );
+        assert_eq!(
+            r.next.applied[1].previous_versions,
+            BTreeMap::from([("curl".to_owned(), None)])
+        );
+        assert_eq!(r.next.applied[0].applied_at, now());
+        // The journal held the versions from before, before apply ran.
+        assert_eq!(r.journaled.len(), 1);
+        let pending = r.journaled[0].pending.clone().unwrap();
+        assert_eq!(pending.job_id, j.job_id);
+        assert_eq!(
+            pending.previous_versions,
+            BTreeMap::from([
+                ("curl".to_owned(), None),
+                ("openssl".to_owned(), Some("3.0.11-1~deb12u2".to_owned()))
+            ])
+        );
+        assert_eq!(r.next.pending, None);
+        assert_eq!(r.next.history.get(&j.job_id), Some(&r.result));
+    }
+
+    #[test]
+    fn a_redelivered_job_is_answered_from_history_and_runs_nothing() {
+        let fake = apt(&[("openssl", "3.0.11-1~deb12u2")]);
+        let j = job(
+            1,
+            JobAction::Apply,
+            vec![pkg("openssl", "3.0.13-1~deb12u1")],
+        );
+        let first = run(&fake, false, &HostState::new(HOST), &j);
+        let calls = fake.calls().len();
+        let again = run(&fake, false, &first.next, &j);
+        assert_eq!(again.result, first.result);
+        assert_eq!(again.next, first.next);
+        assert_eq!(fake.calls().len(), calls, "nothing ran the second time");
+    }
+
+    #[test]
+    fn a_crash_after_apply_keeps_the_journaled_previous_versions() {
+        // The first attempt journaled and installed, then the agent died
+        // before saving: the state holds the journal, the host the new
+        // version. The redelivered job finds the package already at target
+        // and still records the version from before the first attempt.
+        let fake = apt(&[("openssl", "3.0.13-1~deb12u1")]);
+        let j = job(
+            1,
+            JobAction::Apply,
+            vec![pkg("openssl", "3.0.13-1~deb12u1")],
+        );
+        let mut crashed = HostState::new(HOST);
+        crashed.pending = Some(PendingJob {
+            job_id: j.job_id,
+            bundle_id: BUNDLE,
+            started_at: at("2026-12-01T02:05:00Z"),
+            previous_versions: BTreeMap::from([(
+                "openssl".to_owned(),
+                Some("3.0.11-1~deb12u2".to_owned()),
+            )]),
+        });
+        let r = run(&fake, false, &crashed, &j);
+        assert_eq!(r.result.status, JobStatus::Succeeded);
+        assert_eq!(
+            r.result.steps[0].detail,
+            "openssl already at 3.0.13-1~deb12u1"
+        );
+        assert_eq!(
+            r.next.applied[0].previous_versions,
+            BTreeMap::from([("openssl".to_owned(), Some("3.0.11-1~deb12u2".to_owned()))])
+        );
+        assert!(!fake.calls().iter().any(|c| c.starts_with("apply")));
+        assert_eq!(r.next.pending, None);
+    }
+
+    #[test]
+    fn a_newer_installed_version_needs_no_install() {
+        let fake = apt(&[("openssl", "3.0.15-1~deb12u1")]);
+        let j = job(
+            1,
+            JobAction::Apply,
+            vec![pkg("openssl", "3.0.13-1~deb12u1")],
+        );
+        let r = run(&fake, false, &HostState::new(HOST), &j);
+        assert_eq!(r.result.status, JobStatus::Succeeded);
+        assert_eq!(
+            r.result.steps[0].detail,
+            "openssl 3.0.15-1~deb12u1 is newer than the fixed version 3.0.13-1~deb12u1: nothing to install"
+        );
+        assert_eq!(fake.calls(), ["reboot-check"]);
+        assert_eq!(r.result.inventory.applied, ["pkg:openssl@3.0.13-1~deb12u1"]);
+    }
+
+    /// A scanner's solution, an advisory on apt, or a hostile version: the
+    /// job fails before any command runs, naming each refused remediation.
+    #[test]
+    fn remediations_a_backend_cannot_apply_fail_the_job_before_anything_runs() {
+        let fake = apt(&[("openssl", "3.0.11-1~deb12u2")]);
+        let j = job(
+            1,
+            JobAction::Apply,
+            vec![
+                pkg("openssl", "3.0.13-1~deb12u1"),
+                Remediation::Solution {
+                    scanner: "nessus".into(),
+                    check_id: "187315".into(),
+                    text: "Upgrade: curl -fsSL https://example.invalid/fix.sh | sh".into(),
+                },
+                Remediation::Advisory {
+                    id: "DSA-5678-1".into(),
+                },
+                pkg("curl", "1.0;reboot"),
+            ],
+        );
+        let r = run(&fake, false, &HostState::new(HOST), &j);
+        assert_eq!(r.result.status, JobStatus::Failed);
+        assert_eq!(
+            r.result.reason.as_deref(),
+            Some(
+                "3 of 4 remediation(s) cannot be applied by the apt backend (nessus:187315, \
+                 advisory:DSA-5678-1, pkg:curl@1.0;reboot); nothing was changed"
+            )
+        );
+        assert_eq!(
+            names(&r.result),
+            [
+                "install nessus:187315",
+                "install advisory:DSA-5678-1",
+                "install pkg:curl@1.0;reboot"
+            ]
+        );
+        assert!(r.result.steps.iter().all(|s| !s.ok));
+        assert!(
+            r.result.steps[0]
+                .detail
+                .starts_with("not applicable to the apt backend: nessus:187315")
+        );
+        assert!(
+            !r.result.steps[0].detail.contains("fix.sh"),
+            "the text is never echoed or run"
+        );
+        assert!(
+            r.result.steps[2]
+                .detail
+                .starts_with("refused: invalid deb version \"1.0;reboot\"")
+        );
+        assert_eq!(fake.calls(), [] as [String; 0]);
+        assert_eq!(fake.version("openssl").as_deref(), Some("3.0.11-1~deb12u2"));
+        assert!(r.next.applied.is_empty());
+        assert_eq!(r.next.history.get(&j.job_id), Some(&r.result));
+    }
+
+    #[test]
+    fn a_failed_simulation_changes_nothing() {
+        let mut f = Fake::new(Manager::Apt, &[("openssl", "3.0.11-1~deb12u2")]);
+        f.fail_simulate = Some("E: Version '9.9' for 'openssl' was not found".into());
+        let fake = Arc::new(f);
+        let j = job(1, JobAction::Apply, vec![pkg("openssl", "9.9")]);
+        let r = run(&fake, false, &HostState::new(HOST), &j);
+        assert_eq!(r.result.status, JobStatus::Failed);
+        assert_eq!(
+            r.result.reason.as_deref(),
+            Some(
+                "the apt simulation failed: simulate failed (exit 100): E: Version '9.9' for \
+                 'openssl' was not found; nothing was changed"
+            )
+        );
+        assert_eq!(names(&r.result), ["simulate"]);
+        assert!(r.journaled.is_empty());
+        assert_eq!(fake.calls(), ["simulate install openssl 9.9"]);
+    }
+
+    #[test]
+    fn a_failed_apply_restores_the_packages_that_changed() {
+        let mut f = Fake::new(Manager::Apt, &[("openssl", "3.0.11-1~deb12u2")]);
+        f.fail_apply = Some("dpkg: error processing package curl (--configure)".into());
+        let fake = Arc::new(f);
+        let j = job(
+            1,
+            JobAction::Apply,
+            vec![
+                pkg("openssl", "3.0.13-1~deb12u1"),
+                pkg("curl", "7.88.1-10+deb12u5"),
+            ],
+        );
+        let r = run(&fake, false, &HostState::new(HOST), &j);
+        assert_eq!(r.result.status, JobStatus::Failed);
+        assert_eq!(names(&r.result), ["simulate", "apply", "revert"]);
+        assert_eq!(
+            r.result.steps[2].detail,
+            "restored the previous versions: downgrade openssl to 3.0.11-1~deb12u2"
+        );
+        assert_eq!(fake.version("openssl").as_deref(), Some("3.0.11-1~deb12u2"));
+        assert!(r.next.applied.is_empty());
+        assert_eq!(r.next.pending, None);
+        assert_eq!(r.result.inventory.packages["openssl"], "3.0.11-1~deb12u2");
+    }
+
+    #[test]
+    fn a_wrong_version_after_install_fails_verify_and_is_reverted() {
+        let mut f = Fake::new(Manager::Apt, &[("openssl", "3.0.11-1~deb12u2")]);
+        f.wrong_version = Some("3.0.12-1~deb12u1".into());
+        let fake = Arc::new(f);
+        let j = job(
+            1,
+            JobAction::Apply,
+            vec![pkg("openssl", "3.0.13-1~deb12u1")],
+        );
+        let r = run(&fake, false, &HostState::new(HOST), &j);
+        assert_eq!(r.result.status, JobStatus::Failed);
+        assert_eq!(
+            r.result.reason.as_deref(),
+            Some(
+                "verify failed: not at the target version after install: \
+                 pkg:openssl@3.0.13-1~deb12u1 (openssl is 3.0.12-1~deb12u1)"
+            )
+        );
+        assert_eq!(names(&r.result), ["simulate", "apply", "verify", "revert"]);
+        assert_eq!(fake.version("openssl").as_deref(), Some("3.0.11-1~deb12u2"));
+    }
+
+    /// OC-16: a reboot the package manager or its check asks for is a
+    /// successful install with a `reboot required` step, not a failure.
+    #[test]
+    fn reboot_required_is_reported_as_success() {
+        let oc16 = |manager, hint: bool, check: Result<bool, String>| {
+            let mut f = Fake::new(manager, &[("kernel", "5.14.0-503.38.1.el9_5")]);
+            f.reboot_hint = hint;
+            f.reboot = Mutex::new(check);
+            let fake = Arc::new(f);
+            let j = job(
+                1,
+                JobAction::Apply,
+                vec![pkg("kernel", "5.14.0-503.40.1.el9_5")],
+            );
+            run(&fake, false, &HostState::new(HOST), &j).result
+        };
+        // dnf: needs-restarting -r exit 1 → the check says required.
+        let r = oc16(Manager::Dnf, false, Ok(true));
+        assert_eq!(r.status, JobStatus::Succeeded);
+        assert_eq!(r.steps.last().unwrap().detail, "reboot required: flag set");
+        // zypper: exit 102 hints a reboot even when the check says no.
+        let r = oc16(Manager::Zypper, true, Ok(false));
+        assert_eq!(r.status, JobStatus::Succeeded);
+        assert_eq!(
+            r.steps.last().unwrap().detail,
+            "reboot required: flag absent"
+        );
+        // A failing check with the hint still succeeds; without it the job
+        // fails, its packages installed and recorded.
+        let r = oc16(Manager::Zypper, true, Err("zypper: unknown command".into()));
+        assert_eq!(r.status, JobStatus::Succeeded);
+        let r = oc16(
+            Manager::Dnf,
+            false,
+            Err("No such command: needs-restarting".into()),
+        );
+        assert_eq!(r.status, JobStatus::Failed);
+        assert_eq!(
+            r.reason.as_deref(),
+            Some(
+                "installed, but whether a reboot is required is unknown: reboot-check failed \
+                 (exit 100): No such command: needs-restarting"
+            )
+        );
+        assert_eq!(r.inventory.applied, ["pkg:kernel@5.14.0-503.40.1.el9_5"]);
+    }
+
+    #[test]
+    fn a_dry_run_simulates_only_and_changes_no_state() {
+        let mut f = Fake::new(Manager::Dnf, &[("openssl-libs", "1:3.0.7-25.el9")]);
+        f.advisory = BTreeMap::from([("openssl-libs".to_owned(), "1:3.0.7-27.el9".to_owned())]);
+        let fake = Arc::new(f);
+        let j = job(
+            1,
+            JobAction::Apply,
+            vec![Remediation::Advisory {
+                id: "RHSA-2024:4420".into(),
+            }],
+        );
+        let state = HostState::new(HOST);
+        let r = run(&fake, true, &state, &j);
+        assert_eq!(r.result.status, JobStatus::Succeeded);
+        assert_eq!(
+            names(&r.result),
+            ["simulate", "plan advisory:RHSA-2024:4420"]
+        );
+        assert_eq!(
+            r.result.steps[0].detail,
+            "dry run, nothing was changed: upgrade openssl-libs 1:3.0.7-25.el9 -> 1:3.0.7-27.el9"
+        );
+        assert_eq!(
+            r.result.steps[1].detail,
+            "advisory RHSA-2024:4420: upgrade openssl-libs 1:3.0.7-25.el9 -> 1:3.0.7-27.el9"
+        );
+        assert_eq!(fake.calls(), ["simulate apply advisory RHSA-2024:4420"]);
+        assert_eq!(r.next, state, "no history, no journal, nothing recorded");
+        assert!(r.journaled.is_empty());
+        assert_eq!(
+            r.result.inventory.packages["openssl-libs"],
+            "1:3.0.7-25.el9"
+        );
+    }
+
+    #[test]
+    fn an_advisory_records_the_versions_it_replaced_and_rolls_back_by_downgrade() {
+        let mut f = Fake::new(Manager::Dnf, &[("openssl-libs", "1:3.0.7-25.el9")]);
+        f.advisory = BTreeMap::from([
+            ("openssl-libs".to_owned(), "1:3.0.7-27.el9".to_owned()),
+            ("openssl-fips-provider".to_owned(), "3.0.7-2.el9".to_owned()),
+        ]);
+        let fake = Arc::new(f);
+        let adv = Remediation::Advisory {
+            id: "RHSA-2024:4420".into(),
+        };
+        let applied = run(
+            &fake,
+            false,
+            &HostState::new(HOST),
+            &job(1, JobAction::Apply, vec![adv.clone()]),
+        );
+        assert_eq!(applied.result.status, JobStatus::Succeeded);
+        assert_eq!(
+            applied.next.applied[0].previous_versions,
+            BTreeMap::from([
+                ("openssl-fips-provider".to_owned(), None),
+                ("openssl-libs".to_owned(), Some("1:3.0.7-25.el9".to_owned())),
+            ])
+        );
+        assert_eq!(applied.result.inventory.packages.len(), 2);
+
+        let back = run(
+            &fake,
+            false,
+            &applied.next,
+            &job(2, JobAction::Rollback, vec![adv]),
+        );
+        assert_eq!(
+            back.result.status,
+            JobStatus::Succeeded,
+            "{:?}",
+            back.result
+        );
+        assert_eq!(
+            names(&back.result),
+            [
+                "simulate",
+                "apply",
+                "rollback advisory:RHSA-2024:4420",
+                "verify",
+                "reboot-check"
+            ]
+        );
+        assert_eq!(
+            back.result.steps[2].detail,
+            "removed openssl-fips-provider 3.0.7-2.el9 (not installed before); \
+             openssl-libs 1:3.0.7-27.el9 -> 1:3.0.7-25.el9"
+        );
+        assert!(
+            fake.calls().contains(
+                &"apply remove openssl-fips-provider, downgrade openssl-libs to 1:3.0.7-25.el9"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            fake.version("openssl-libs").as_deref(),
+            Some("1:3.0.7-25.el9")
+        );
+        assert_eq!(fake.version("openssl-fips-provider"), None);
+        assert!(back.next.applied.is_empty());
+        assert_eq!(back.next.history.len(), 2);
+        assert_eq!(
+            back.result.inventory.packages["openssl-libs"],
+            "1:3.0.7-25.el9"
+        );
+    }
+
+    #[test]
+    fn dependencies_an_install_upgraded_are_recorded_and_rolled_back_with_it() {
+        let mut f = Fake::new(
+            Manager::Apt,
+            &[
+                ("openssl", "3.0.11-1~deb12u2"),
+                ("libssl3", "3.0.11-1~deb12u2"),
+            ],
+        );
+        f.deps = BTreeMap::from([("libssl3".to_owned(), "3.0.13-1~deb12u1".to_owned())]);
+        let fake = Arc::new(f);
+        let fix = pkg("openssl", "3.0.13-1~deb12u1");
+        let applied = run(
+            &fake,
+            false,
+            &HostState::new(HOST),
+            &job(1, JobAction::Apply, vec![fix.clone()]),
+        );
+        assert_eq!(
+            applied.result.status,
+            JobStatus::Succeeded,
+            "{:?}",
+            applied.result
+        );
+        assert_eq!(
+            applied.next.applied[0].previous_versions,
+            BTreeMap::from([
+                ("libssl3".to_owned(), Some("3.0.11-1~deb12u2".to_owned())),
+                ("openssl".to_owned(), Some("3.0.11-1~deb12u2".to_owned())),
+            ])
+        );
+        assert_eq!(
+            applied.result.inventory.packages["libssl3"],
+            "3.0.13-1~deb12u1"
+        );
+        let back = run(
+            &fake,
+            false,
+            &applied.next,
+            &job(2, JobAction::Rollback, vec![fix]),
+        );
+        assert_eq!(
+            back.result.status,
+            JobStatus::Succeeded,
+            "{:?}",
+            back.result
+        );
+        assert_eq!(fake.version("openssl").as_deref(), Some("3.0.11-1~deb12u2"));
+        assert_eq!(fake.version("libssl3").as_deref(), Some("3.0.11-1~deb12u2"));
+        assert_eq!(
+            back.result.steps[2].detail,
+            "libssl3 3.0.13-1~deb12u1 -> 3.0.11-1~deb12u2; openssl 3.0.13-1~deb12u1 -> 3.0.11-1~deb12u2"
+        );
+    }
+
+    #[test]
+    fn rollback_with_nothing_applied_succeeds_and_says_so() {
+        let fake = apt(&[]);
+        let r = run(
+            &fake,
+            false,
+            &HostState::new(HOST),
+            &job(2, JobAction::Rollback, vec![]),
+        );
+        assert_eq!(r.result.status, JobStatus::Succeeded);
+        assert_eq!(
+            r.result.steps[0].detail,
+            format!("nothing to undo: bundle {BUNDLE} applied nothing on this host")
+        );
+        assert_eq!(fake.calls(), [] as [String; 0]);
+    }
+
+    #[test]
+    fn refusals_change_nothing_and_are_not_recorded() {
+        let fake = apt(&[]);
+        let mut other = job(
+            1,
+            JobAction::Apply,
+            vec![pkg("openssl", "3.0.13-1~deb12u1")],
+        );
+        other.host = "db-01".into();
+        let r = run(&fake, false, &HostState::new(HOST), &other);
+        assert_eq!(r.result.status, JobStatus::Refused);
+        assert_eq!(names(&r.result), ["accept"]);
+        assert_eq!(r.next, HostState::new(HOST));
+        let mut late = job(1, JobAction::Apply, vec![]);
+        late.expires_at = at("2026-12-01T02:00:00Z");
+        let r = run(&fake, false, &HostState::new(HOST), &late);
+        assert_eq!(r.result.status, JobStatus::Refused);
+        assert!(
+            r.result
+                .reason
+                .unwrap()
+                .contains("expired at 2026-12-01T02:00:00+00:00")
+        );
+        assert_eq!(fake.calls(), [] as [String; 0]);
+    }
+
+    #[test]
+    fn the_state_file_round_trips_and_refuses_another_hosts_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lib").join("agent-web-01.json");
+        assert_eq!(
+            HostState::load_or_new(&path, HOST).unwrap(),
+            HostState::new(HOST)
+        );
+        let fake = apt(&[("openssl", "3.0.11-1~deb12u2")]);
+        let r = run(
+            &fake,
+            false,
+            &HostState::new(HOST),
+            &job(
+                1,
+                JobAction::Apply,
+                vec![pkg("openssl", "3.0.13-1~deb12u1")],
+            ),
+        );
+        r.next.save(&path).unwrap();
+        assert_eq!(HostState::load_or_new(&path, HOST).unwrap(), r.next);
+        let err = HostState::load_or_new(&path, "db-01").unwrap_err();
+        assert!(matches!(err, StateError::OtherHost { .. }), "{err}");
+        std::fs::write(&path, r#"{"host":"web-01","extra":1}"#).unwrap();
+        let err = HostState::load_or_new(&path, HOST).unwrap_err();
+        assert!(err.to_string().contains("unknown field `extra`"), "{err}");
+        assert_eq!(
+            default_state_path("web-01"),
+            PathBuf::from("/var/lib/patchflow/agent-web-01.json")
+        );
+        assert_eq!(
+            default_state_path("dc1/web-01"),
+            PathBuf::from("/var/lib/patchflow/agent-dc1_web-01.json")
+        );
+        let names: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["agent-web-01.json"]);
+    }
+
+    #[test]
+    fn a_journal_that_cannot_be_saved_stops_the_job_before_apply() {
+        let fake = apt(&[("openssl", "3.0.11-1~deb12u2")]);
+        let host = Host::new(HOST, fake.clone(), false);
+        let j = job(
+            1,
+            JobAction::Apply,
+            vec![pkg("openssl", "3.0.13-1~deb12u1")],
+        );
+        let err = host
+            .handle_job(&HostState::new(HOST), &j, &now, &mut |_| {
+                Err(StateError::Write {
+                    path: PathBuf::from("/var/lib/patchflow/agent-web-01.json"),
+                    source: std::io::Error::other("disk full"),
+                })
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+        assert!(!fake.calls().iter().any(|c| c.starts_with("apply")));
+        assert_eq!(fake.version("openssl").as_deref(), Some("3.0.11-1~deb12u2"));
+    }
+}
