@@ -28,6 +28,7 @@
 
 pub mod adapter;
 mod codec;
+pub mod decisions;
 mod error;
 pub mod projection;
 pub mod query;
@@ -35,6 +36,7 @@ pub mod render;
 pub mod summary;
 
 pub use adapter::{ReportService, catch_up};
+pub use decisions::{FindingDecision, FindingHistory, OpenFindingState, render_explain};
 pub use error::ReportError;
 pub use projection::{Applied, BrokenLink, ChainReport, Projection, SCHEMA_VERSION, SkipReason};
 pub use query::{

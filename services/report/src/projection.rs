@@ -12,6 +12,7 @@
 //! | `bundles`, `bundle_rings` | `bundle.planned` / `.scheduled` / `.completed` / `.halted` (one stream) | the bundle's status is its last lifecycle event |
 //! | `waves` | `deployment.wave.*` (one stream) | keyed by bundle, ring, wave |
 //! | `validations`, `rollbacks`, `dead_letters` | their streams | insert only (a rollback completion closes the oldest open request of its ring) |
+//! | `exceptions` | `exception.granted` / `.revoked` / `.expired` (one stream) | a grant inserts `[granted_at, expires_at)`; a revocation or expiry sets `ended_at` (the earliest end wins) |
 //!
 //! Findings keep their history as open intervals `[opened_at, resolved_at)`:
 //! the first observation opens one at `first_observed_at` (the SLA clock
@@ -33,9 +34,9 @@ use sha2::{Digest, Sha256};
 
 use events::{
     AgentJob, AgentResult, Asset, BundleCompleted, BundleHalted, BundlePlanned, BundleScheduled,
-    DeadLettered, Event, FindingObserved, FindingPrioritized, FindingResolved, JobAction,
-    JobStatus, Payload, RollbackCompleted, RollbackRequested, ValidationFailed, ValidationPassed,
-    WaveCompleted, WaveHalted, WaveKind, WaveStarted,
+    DeadLettered, Event, ExceptionGranted, ExceptionTarget, FindingObserved, FindingPrioritized,
+    FindingResolved, JobAction, JobStatus, Payload, RollbackCompleted, RollbackRequested,
+    ValidationFailed, ValidationPassed, WaveCompleted, WaveHalted, WaveKind, WaveStarted,
 };
 
 use crate::codec::{to_i64, to_u64, ts};
@@ -72,6 +73,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_bundle ON events (bundle_id, time, position);
 CREATE INDEX IF NOT EXISTS events_by_type ON events (event_type);
+CREATE INDEX IF NOT EXISTS events_by_subject ON events (subject, position);
 CREATE TABLE IF NOT EXISTS chain_head (
     id       INTEGER PRIMARY KEY CHECK (id = 1),
     position INTEGER NOT NULL,
@@ -216,6 +218,16 @@ CREATE TABLE IF NOT EXISTS rollbacks (
     completed_event TEXT UNIQUE,
     succeeded       INTEGER,
     failed          INTEGER
+);
+CREATE TABLE IF NOT EXISTS exceptions (
+    exception_id TEXT PRIMARY KEY,
+    finding_id   TEXT,
+    cve          TEXT,
+    owner        TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    granted_at   TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    ended_at     TEXT
 );
 CREATE TABLE IF NOT EXISTS dead_letters (
     event_id        TEXT PRIMARY KEY,
@@ -424,6 +436,32 @@ impl Projection {
         }
         tx.commit().ctx("commit transaction")?;
         Ok(out)
+    }
+
+    /// The stored event with this id, as applied (to compare with the streams).
+    ///
+    /// # Errors
+    /// [`ReportError::Sql`] on a read failure; [`ReportError::StoredEvent`]
+    /// when the stored JSON does not decode.
+    pub fn event(&self, id: uuid::Uuid) -> Result<Option<Event>, ReportError> {
+        let row: Option<(i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT position, json FROM events WHERE event_id = ?1",
+                [id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .ctx("read event")?;
+        match row {
+            None => Ok(None),
+            Some((position, json)) => {
+                let position = to_u64("event position", position)?;
+                Event::from_json(json.as_bytes())
+                    .map(Some)
+                    .map_err(|source| ReportError::StoredEvent { position, source })
+            }
+        }
     }
 
     /// Recomputes the audit chain: every event row, in position order, must
@@ -679,17 +717,59 @@ fn project(tx: &Connection, event: &Event) -> Result<(), ReportError> {
         Payload::RollbackRequested(p) => rollback_requested(tx, p, event),
         Payload::RollbackCompleted(p) => rollback_completed(tx, p, event),
         Payload::DeadLettered(p) => dead_lettered(tx, p, event),
-        // Kept in the audit trail; no read model yet.
-        Payload::CatalogLoaded(_)
+        Payload::ExceptionGranted(p) => exception_granted(tx, p),
+        Payload::ExceptionRevoked(p) => exception_ended(tx, p.exception_id, p.revoked_at),
+        Payload::ExceptionExpired(p) => exception_ended(tx, p.exception_id, p.expired_at),
+        // Kept in the audit trail; no read model yet. Schedule turns a
+        // rejection into `bundle.halted`, which sets the bundle's status.
+        Payload::BundleApproved(_)
+        | Payload::BundleRejected(_)
+        | Payload::CatalogLoaded(_)
         | Payload::KevAdded(_)
         | Payload::AdvisoryPublished(_)
         | Payload::EmergencyDeclared(_)
         | Payload::EmergencyProgressed(_)
-        | Payload::EmergencyEscalated(_)
-        | Payload::ExceptionGranted(_)
-        | Payload::ExceptionExpired(_)
-        | Payload::ExceptionRevoked(_) => Ok(()),
+        | Payload::EmergencyEscalated(_) => Ok(()),
     }
+}
+
+/// A risk acceptance: applies in `[granted_at, expires_at)` until ended.
+fn exception_granted(tx: &Connection, p: &ExceptionGranted) -> Result<(), ReportError> {
+    let (finding_id, cve) = match &p.target {
+        ExceptionTarget::Finding { finding_id } => (Some(finding_id.to_string()), None),
+        ExceptionTarget::Cve { cve } => (None, Some(cve.to_ascii_uppercase())),
+    };
+    tx.execute(
+        "INSERT INTO exceptions (exception_id, finding_id, cve, owner, reason, granted_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (exception_id) DO NOTHING",
+        params![
+            p.exception_id.to_string(),
+            finding_id,
+            cve,
+            p.owner,
+            p.reason,
+            ts(p.granted_at),
+            ts(p.expires_at),
+        ],
+    )
+    .ctx("record exception")?;
+    Ok(())
+}
+
+/// A revocation or an expiry: the earliest end counts. An end of an
+/// exception never granted changes no read model.
+fn exception_ended(
+    tx: &Connection,
+    exception_id: uuid::Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), ReportError> {
+    tx.execute(
+        "UPDATE exceptions SET ended_at = ?2
+         WHERE exception_id = ?1 AND (ended_at IS NULL OR ended_at > ?2)",
+        params![exception_id.to_string(), ts(at)],
+    )
+    .ctx("end exception")?;
+    Ok(())
 }
 
 fn known_asset(tx: &Connection, asset_id: &str) -> Result<(), ReportError> {

@@ -13,9 +13,15 @@
 //!   resolved (case OC-17);
 //! - a finding without a priority decision yet counts as open, never as
 //!   overdue, and under `unprioritized`;
+//! - an open finding under an **active exception** at `as_of` (granted at or
+//!   before `as_of`, `as_of` before its `expires_at` and before its
+//!   revocation; for the finding's id or one of its CVEs) is never overdue:
+//!   it counts as open and names the exception (`exception_id`);
 //! - a host is `NON_COMPLIANT` when it has at least one overdue finding, else
-//!   `COMPLIANT`. (DESIGN.md excepts findings under an active exception; the
-//!   event contract has no exception events yet, so none is excepted.)
+//!   `COMPLIANT`.
+//! - open **exposures** count a host's open findings once per exposure:
+//!   findings of one host that share a CVE (two scanners, two checks) are
+//!   one exposure ([`events::exposure`]); each keeps its own row.
 //!
 //! Priority, `due_at` and CVSS are those of the latest decision the
 //! projection holds, whatever `as_of` is: the report answers "what was open
@@ -28,7 +34,7 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use events::{Event, Priority, Severity, WaveKind};
+use events::{Event, ExceptionTarget, Priority, Severity, WaveKind};
 
 use crate::codec::{
     parse_priority, parse_severity, parse_ts, parse_ts_opt, parse_uuid, to_u64, ts,
@@ -148,8 +154,11 @@ pub struct OpenFinding {
     pub cvss_base_score: Option<f64>,
     /// Version of the policy that decided.
     pub policy_version: Option<String>,
-    /// `due_at` is before the instant.
+    /// `due_at` is before the instant and no exception is active then.
     pub overdue: bool,
+    /// The exception active at the instant, if any (the earliest granted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_id: Option<Uuid>,
 }
 
 /// One host's compliance at the report's instant.
@@ -171,6 +180,11 @@ pub struct HostCompliance {
     pub open: u64,
     /// Open findings past their `due_at`.
     pub overdue: u64,
+    /// Open exposures: the open findings counted once per exposure, findings
+    /// of this host that share a CVE being one ([`events::exposure`]; a
+    /// Nessus and a Qualys finding of one CVE count once).
+    #[serde(default)]
+    pub open_exposures: u64,
     /// Open findings by priority.
     pub open_by_priority: PriorityCounts,
     /// Mean CVSS base score of the open findings that have one, rounded to
@@ -198,6 +212,10 @@ pub struct FleetSummary {
     pub open: u64,
     /// Open findings past their `due_at`.
     pub overdue: u64,
+    /// Open exposures, summed over hosts (see
+    /// [`HostCompliance::open_exposures`]).
+    #[serde(default)]
+    pub open_exposures: u64,
     /// Open findings by priority.
     pub open_by_priority: PriorityCounts,
     /// Open findings by scanner severity.
@@ -456,6 +474,42 @@ fn parse_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, 
     serde_json::from_str(s).map_err(|e| ReportError::Corrupt(format!("stored {what}: {e}")))
 }
 
+/// Exceptions active at `at` (RFC 3339 UTC as stored): granted at or
+/// before it, expiring after it, not ended at or before it; earliest
+/// granted first.
+fn active_exceptions(
+    conn: &rusqlite::Connection,
+    at: &str,
+) -> Result<Vec<(Uuid, ExceptionTarget)>, ReportError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT exception_id, finding_id, cve FROM exceptions
+             WHERE granted_at <= ?1 AND expires_at > ?1 AND (ended_at IS NULL OR ended_at > ?1)
+             ORDER BY granted_at, exception_id",
+        )
+        .ctx("query exceptions")?;
+    let mut rows = stmt.query([at]).ctx("query exceptions")?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().ctx("query exceptions")? {
+        let id: String = r.get(0).ctx("read exception")?;
+        let finding: Option<String> = r.get(1).ctx("read exception")?;
+        let cve: Option<String> = r.get(2).ctx("read exception")?;
+        let target = match (finding, cve) {
+            (Some(f), _) => ExceptionTarget::Finding {
+                finding_id: parse_uuid(&f)?,
+            },
+            (None, Some(cve)) => ExceptionTarget::Cve { cve },
+            (None, None) => {
+                return Err(ReportError::Corrupt(format!(
+                    "exception {id} has neither a finding nor a CVE"
+                )));
+            }
+        };
+        out.push((parse_uuid(&id)?, target));
+    }
+    Ok(out)
+}
+
 impl Projection {
     /// Compliance of every known asset at `as_of` (UTC), with fleet totals;
     /// see the module docs for the rules.
@@ -509,6 +563,7 @@ impl Projection {
             }
         }
 
+        let exceptions = active_exceptions(&self.conn, &at)?;
         let mut open: BTreeMap<String, BTreeMap<String, OpenFinding>> = BTreeMap::new();
         {
             let mut stmt = self
@@ -531,13 +586,24 @@ impl Projection {
                 let priority: Option<String> = r.get(7).ctx("read finding")?;
                 let due_at = parse_ts_opt(r.get(8).ctx("read finding")?)?;
                 let opened_at: String = r.get(11).ctx("read finding")?;
-                let overdue = due_at.is_some_and(|d| d < as_of);
+                let id = parse_uuid(&finding_id)?;
+                let cves: Vec<String> = parse_json("finding cves", &cves)?;
+                let exception_id = exceptions
+                    .iter()
+                    .find(|(_, target)| match target {
+                        ExceptionTarget::Finding { finding_id } => *finding_id == id,
+                        ExceptionTarget::Cve { cve } => {
+                            cves.iter().any(|c| c.eq_ignore_ascii_case(cve))
+                        }
+                    })
+                    .map(|(exception, _)| *exception);
+                let overdue = exception_id.is_none() && due_at.is_some_and(|d| d < as_of);
                 let f = OpenFinding {
-                    finding_id: parse_uuid(&finding_id)?,
+                    finding_id: id,
                     scanner: r.get(2).ctx("read finding")?,
                     check_id: r.get(3).ctx("read finding")?,
                     check_name: r.get(4).ctx("read finding")?,
-                    cves: parse_json("finding cves", &cves)?,
+                    cves,
                     severity: severity.as_deref().map(parse_severity).transpose()?,
                     opened_at: parse_ts(&opened_at)?,
                     priority: priority.as_deref().map(parse_priority).transpose()?,
@@ -545,6 +611,7 @@ impl Projection {
                     cvss_base_score: r.get(9).ctx("read finding")?,
                     policy_version: r.get(10).ctx("read finding")?,
                     overdue,
+                    exception_id,
                 };
                 open.entry(asset_id.clone())
                     .or_default()
@@ -605,6 +672,11 @@ impl Projection {
                 (mean * 100.0).round() / 100.0
             });
             let open_n = findings.len() as u64;
+            let exposure_keys: Vec<(&str, &[String])> = findings
+                .iter()
+                .map(|f| (asset_id.as_str(), f.cves.as_slice()))
+                .collect();
+            let open_exposures = events::exposure::count(&exposure_keys) as u64;
             let overdue = findings.iter().filter(|f| f.overdue).count() as u64;
             let status = if overdue > 0 {
                 ComplianceStatus::NonCompliant
@@ -617,6 +689,7 @@ impl Projection {
                 ComplianceStatus::NonCompliant => fleet.non_compliant += 1,
             }
             fleet.open += open_n;
+            fleet.open_exposures += open_exposures;
             fleet.overdue += overdue;
             fleet.open_by_priority.merge(&by_priority);
             hosts.push(HostCompliance {
@@ -629,6 +702,7 @@ impl Projection {
                 owner: a.owner,
                 open: open_n,
                 overdue,
+                open_exposures,
                 open_by_priority: by_priority,
                 avg_cvss,
                 status,
@@ -651,6 +725,8 @@ impl Projection {
     /// [`ReportError::Sql`] on a read failure; [`ReportError::StoredEvent`]
     /// when a stored event no longer decodes.
     pub fn audit_trail(&self, bundle_id: Uuid) -> Result<Vec<AuditEntry>, ReportError> {
+        // (Ordering: by event time; events of the same instant in the causal
+        // order of a bundle's life, see `causal_rank`.)
         let mut stmt = self
             .conn
             .prepare(
@@ -676,6 +752,9 @@ impl Projection {
                 .map_err(|source| ReportError::StoredEvent { position, source })?;
             decoded.push((stream, to_u64("stream sequence", seq)?, event));
         }
+        // Outputs of one decision share an instant; for those, cause before
+        // effect (the sort is stable, so application order breaks the rest).
+        decoded.sort_by_key(|(_, _, e)| (e.time, causal_rank(&e.data)));
         let ctx = TrailContext::from_events(decoded.iter().map(|(_, _, e)| e));
         Ok(decoded
             .into_iter()
@@ -1026,5 +1105,75 @@ impl Projection {
             out.insert(t, count("event count", n)?);
         }
         Ok(out)
+    }
+}
+
+/// Where an event stands in a bundle's life, to order events that share an
+/// instant (one decision's outputs): planned, released, wave started, jobs,
+/// results, wave outcome, verdicts, rollback request, bundle outcome,
+/// rollback jobs and results, rollback outcome.
+fn causal_rank(p: &events::Payload) -> u8 {
+    use events::{JobAction, Payload as P};
+    match p {
+        P::BundlePlanned(_) => 0,
+        P::BundleScheduled(_) => 1,
+        P::WaveStarted(_) => 2,
+        P::AgentJob(j) if j.action == JobAction::Apply => 3,
+        P::AgentResult(r) if r.action == JobAction::Apply => 4,
+        P::WaveCompleted(_) | P::WaveHalted(_) => 5,
+        P::ValidationPassed(_) | P::ValidationFailed(_) => 6,
+        P::RollbackRequested(_) => 7,
+        P::BundleCompleted(_) | P::BundleHalted(_) => 8,
+        P::AgentJob(_) => 9,
+        P::AgentResult(_) => 10,
+        P::RollbackCompleted(_) => 11,
+        _ => 12,
+    }
+}
+
+#[cfg(test)]
+mod causal_tests {
+    use super::causal_rank;
+    use events::{JobAction, Payload};
+
+    #[test]
+    fn same_instant_events_order_cause_before_effect() {
+        let id = uuid::Uuid::nil();
+        let t = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        let job = |action| {
+            Payload::AgentJob(events::AgentJob {
+                job_id: id,
+                bundle_id: id,
+                ring: "prod".into(),
+                wave: 1,
+                host: "h".into(),
+                action,
+                remediations: vec![],
+                issued_at: t,
+                expires_at: t,
+            })
+        };
+        let started = Payload::WaveStarted(events::WaveStarted {
+            bundle_id: id,
+            ring: "prod".into(),
+            wave: 1,
+            kind: events::WaveKind::Batch,
+            hosts: vec![],
+            results_due_at: t,
+        });
+        let rollback = Payload::RollbackRequested(events::RollbackRequested {
+            bundle_id: id,
+            ring: "prod".into(),
+            wave: 1,
+            hosts: vec![],
+            reason: String::new(),
+        });
+        let ranks = [
+            causal_rank(&started),
+            causal_rank(&job(JobAction::Apply)),
+            causal_rank(&rollback),
+            causal_rank(&job(JobAction::Rollback)),
+        ];
+        assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{ranks:?}");
     }
 }

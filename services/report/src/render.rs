@@ -165,6 +165,7 @@ mod tests {
             owner: None,
             open,
             overdue,
+            open_exposures: open,
             open_by_priority: PriorityCounts::default(),
             avg_cvss: avg,
             last_patched_at: None,

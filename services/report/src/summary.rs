@@ -159,7 +159,12 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
         Payload::BundlePlanned(p) => {
             let hosts: std::collections::BTreeSet<&str> =
                 p.targets.iter().map(|t| t.asset_id.as_str()).collect();
-            let rings: Vec<String> = p.rings.iter().map(|r| one_line(&r.ring)).collect();
+            let rings: Vec<String> = p
+                .rings
+                .iter()
+                .filter(|r| !r.hosts.is_empty())
+                .map(|r| one_line(&r.ring))
+                .collect();
             let mut s = format!(
                 "bundle planned: {} remediations for {} hosts in rings {}; priority {}, deadline {}",
                 p.remediations.len(),
@@ -171,16 +176,53 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
             if p.sla_at_risk {
                 s.push_str("; SLA at risk");
             }
+            if !p.manual_tasks.is_empty() {
+                s.push_str(&format!("; {} manual tasks", p.manual_tasks.len()));
+            }
+            if let Some(a) = &p.approval {
+                let rings: Vec<String> = a.rings.iter().map(|r| one_line(r)).collect();
+                s.push_str(&format!("; approval needed before {}", rings.join(", ")));
+            }
             s
         }
-        Payload::BundleScheduled(p) => format!(
-            "ring {} scheduled (ring index {}{}): {} hosts, window {} to {}",
-            one_line(&p.ring),
-            p.ring_index,
-            if p.last_ring { ", last ring" } else { "" },
-            p.hosts.len(),
-            rfc3339(p.window.opens_at),
-            rfc3339(p.window.closes_at)
+        Payload::BundleScheduled(p) => {
+            let mut s = format!(
+                "ring {} scheduled (ring index {}{}): {} hosts, window {} to {}",
+                one_line(&p.ring),
+                p.ring_index,
+                if p.last_ring { ", last ring" } else { "" },
+                p.hosts.len(),
+                rfc3339(p.window.opens_at),
+                rfc3339(p.window.closes_at)
+            );
+            if let Some(o) = &p.emergency_override {
+                s.push_str(&format!(
+                    "; emergency override by {} ({})",
+                    one_line(&o.approved_by),
+                    one_line(&o.ticket)
+                ));
+                if !o.freezes.is_empty() {
+                    let names: Vec<String> = o.freezes.iter().map(|f| one_line(f)).collect();
+                    s.push_str(&format!(" lifts freezes {}", names.join(", ")));
+                }
+            }
+            s
+        }
+        Payload::BundleApproved(p) => {
+            let mut s = format!(
+                "bundle approved by {} (ticket {})",
+                one_line(&p.approved_by),
+                one_line(&p.ticket)
+            );
+            if p.emergency_override {
+                s.push_str(", emergency override: may cross change freezes");
+            }
+            s
+        }
+        Payload::BundleRejected(p) => format!(
+            "bundle rejected by {}: {}",
+            one_line(&p.rejected_by),
+            one_line(&p.reason)
         ),
         Payload::BundleCompleted(p) => {
             let rings: Vec<String> = p.rings.iter().map(|r| one_line(r)).collect();
@@ -467,6 +509,39 @@ mod tests {
             }),
             None,
             "rollback completed in prod: 1 of 2 hosts rolled back: web-4 timed out (no result in 1800 s)",
+        );
+    }
+
+    #[test]
+    fn approvals_rejections_and_overrides_read_in_one_line() {
+        check(
+            Payload::BundleApproved(events::BundleApproved {
+                bundle_id: Uuid::nil(),
+                approved_by: "alice".to_owned(),
+                ticket: "CHG-1234".to_owned(),
+                emergency_override: false,
+            }),
+            None,
+            "bundle approved by alice (ticket CHG-1234)",
+        );
+        check(
+            Payload::BundleApproved(events::BundleApproved {
+                bundle_id: Uuid::nil(),
+                approved_by: "bob".to_owned(),
+                ticket: "ECAB-7".to_owned(),
+                emergency_override: true,
+            }),
+            None,
+            "bundle approved by bob (ticket ECAB-7), emergency override: may cross change freezes",
+        );
+        check(
+            Payload::BundleRejected(events::BundleRejected {
+                bundle_id: Uuid::nil(),
+                rejected_by: "carol".to_owned(),
+                reason: "not during\nquarter close".to_owned(),
+            }),
+            None,
+            "bundle rejected by carol: not during quarter close",
         );
     }
 }

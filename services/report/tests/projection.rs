@@ -424,6 +424,8 @@ fn bundle_scenario(feed: &mut Feed) -> Uuid {
                 },
             ],
             sla_at_risk: false,
+            manual_tasks: vec![],
+            approval: None,
         },
     );
     let scheduled =
@@ -433,12 +435,10 @@ fn bundle_scenario(feed: &mut Feed) -> Uuid {
             ring_index: index,
             last_ring: last,
             window: w,
-            windows: WindowSet {
-                timezone: "UTC".to_owned(),
-                windows: Vec::new(),
-            },
+            windows: WindowSet::always(),
             hosts: hosts.iter().map(|h| host_spec(h)).collect(),
             rollout: RolloutPolicy::default(),
+            emergency_override: None,
         };
     feed.push(
         Service::Schedule,
@@ -1141,4 +1141,151 @@ fn reopening_keeps_positions_and_refuses_another_schema_version() {
         }
         other => panic!("expected a schema version error, got {other:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------
+// Exceptions: no non-compliance while a risk acceptance is active.
+
+#[test]
+fn an_active_exception_keeps_an_overdue_finding_out_of_non_compliance() {
+    let mut feed = Feed::default();
+    // CVSS 7.5 → high, due 2025-03-08; another on the same host, CVSS 9.8 →
+    // critical, due 2025-03-04.
+    let web = observed(
+        asset("web-1"),
+        "2001",
+        443,
+        "CVE-2025-0001",
+        "2025-03-01T00:00:00Z",
+        "2025-03-01T00:00:00Z",
+    );
+    let ssh = observed(
+        asset("web-1"),
+        "2002",
+        22,
+        "CVE-2025-0002",
+        "2025-03-01T00:00:00Z",
+        "2025-03-01T00:00:00Z",
+    );
+    feed.push(Service::Ingest, "2025-03-01T00:00:00Z", web.clone());
+    feed.push(Service::Ingest, "2025-03-01T00:00:00Z", ssh.clone());
+    feed.push(
+        Service::Prioritize,
+        "2025-03-01T00:01:00Z",
+        prioritized(&web, "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", 7.5),
+    );
+    feed.push(
+        Service::Prioritize,
+        "2025-03-01T00:01:00Z",
+        prioritized(&ssh, "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8),
+    );
+    let by_finding = Uuid::from_u128(0xe1);
+    let by_cve = Uuid::from_u128(0xe2);
+    let grant = |id, target, granted: &str, expires: &str| ExceptionGranted {
+        exception_id: id,
+        target,
+        owner: "web team".to_owned(),
+        reason: "WAF rule in place".to_owned(),
+        granted_by: "alice".to_owned(),
+        granted_at: t(granted),
+        expires_at: t(expires),
+    };
+    // The web finding, 2025-03-05 until 2025-03-20; the CVE of the SSH
+    // finding (lower case), 2025-03-02 until 2025-04-01, revoked 2025-03-10.
+    feed.push(
+        Service::Cli,
+        "2025-03-05T00:00:00Z",
+        grant(
+            by_finding,
+            ExceptionTarget::Finding {
+                finding_id: web.finding_id,
+            },
+            "2025-03-05T00:00:00Z",
+            "2025-03-20T00:00:00Z",
+        ),
+    );
+    feed.push(
+        Service::Cli,
+        "2025-03-02T00:00:00Z",
+        grant(
+            by_cve,
+            ExceptionTarget::Cve {
+                cve: "cve-2025-0002".to_owned(),
+            },
+            "2025-03-02T00:00:00Z",
+            "2025-04-01T00:00:00Z",
+        ),
+    );
+    feed.push(
+        Service::Cli,
+        "2025-03-10T00:00:00Z",
+        ExceptionRevoked {
+            exception_id: by_cve,
+            target: ExceptionTarget::Cve {
+                cve: "cve-2025-0002".to_owned(),
+            },
+            revoked_by: "bob".to_owned(),
+            revoked_at: t("2025-03-10T00:00:00Z"),
+            reason: "WAF removed".to_owned(),
+        },
+    );
+    feed.push(
+        Service::Prioritize,
+        "2025-03-20T00:00:00Z",
+        ExceptionExpired {
+            exception_id: by_finding,
+            target: ExceptionTarget::Finding {
+                finding_id: web.finding_id,
+            },
+            expired_at: t("2025-03-20T00:00:00Z"),
+        },
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = open(&dir);
+    feed.apply_in_order(&mut p);
+
+    // (as_of, overdue findings, (finding, exception) pairs, status)
+    let check = |as_of: &str, overdue: &[Uuid], excepted: &[(Uuid, Uuid)]| {
+        let r = p.compliance(t(as_of)).unwrap();
+        let h = &r.hosts[0];
+        assert_eq!(h.open, 2, "{as_of}");
+        let mut got: Vec<Uuid> = h
+            .findings
+            .iter()
+            .filter(|f| f.overdue)
+            .map(|f| f.finding_id)
+            .collect();
+        got.sort();
+        let mut want = overdue.to_vec();
+        want.sort();
+        assert_eq!(got, want, "overdue at {as_of}");
+        let mut got: Vec<(Uuid, Uuid)> = h
+            .findings
+            .iter()
+            .filter_map(|f| f.exception_id.map(|e| (f.finding_id, e)))
+            .collect();
+        got.sort();
+        let mut want = excepted.to_vec();
+        want.sort();
+        assert_eq!(got, want, "excepted at {as_of}");
+        assert_eq!(h.overdue, overdue.len() as u64, "{as_of}");
+        let status = if overdue.is_empty() {
+            ComplianceStatus::Compliant
+        } else {
+            ComplianceStatus::NonCompliant
+        };
+        assert_eq!(h.status, status, "{as_of}");
+    };
+    let (w, s) = (web.finding_id, ssh.finding_id);
+    check("2025-03-01T12:00:00Z", &[], &[]);
+    check("2025-03-03T00:00:00Z", &[], &[(s, by_cve)]);
+    check("2025-03-04T12:00:00Z", &[], &[(s, by_cve)]);
+    check("2025-03-09T00:00:00Z", &[], &[(w, by_finding), (s, by_cve)]);
+    // Revoked: the SSH finding is overdue again.
+    check("2025-03-10T00:00:00Z", &[s], &[(w, by_finding)]);
+    // Expired: both are overdue, on their original clocks.
+    check("2025-03-20T00:00:00Z", &[w, s], &[]);
+    // Before the first grant, an overdue finding counts as it always did.
+    check("2025-03-04T12:00:00Z", &[], &[(s, by_cve)]);
 }
