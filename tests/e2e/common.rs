@@ -60,6 +60,10 @@ inventory = "inventory.csv"
 
 [schedule]
 tick_interval_ms = 100
+# Lab drills: scanner solutions go to the lab agents, and no change approval.
+scanner_solutions = "send_to_agent"
+[schedule.approval]
+rings = []
 [[schedule.rings]]
 name = "dev"
 soak_hours = 0

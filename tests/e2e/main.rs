@@ -3,8 +3,12 @@
 
 mod bad_input;
 mod common;
+mod cvss;
 mod deploy_files;
+mod emergency;
+mod explain;
 mod faults;
 mod flow;
+mod ingest;
 mod restart;
 mod schemas;

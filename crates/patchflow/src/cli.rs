@@ -27,7 +27,7 @@ pub struct Global {
     /// Subject and resource namespace.
     #[arg(long, global = true, env = "PATCHFLOW_NAMESPACE")]
     pub namespace: Option<String>,
-    /// Data folder for `up` (local nats-server store, report projection).
+    /// Data folder: `up`'s local nats-server store and URL, and the report projection every command reads.
     #[arg(long, global = true, env = "PATCHFLOW_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Stream and KV replicas (3 on a cluster).
@@ -58,16 +58,26 @@ pub enum Command {
         /// The host's asset id (its jobs arrive on `patch.agent.job.<host>`).
         #[arg(long)]
         host: String,
-        /// Package backend.
+        /// Package backend: `lab` (a simulated host in a JSON file), `apt`,
+        /// `dnf`, `yum` or `zypper`.
         #[arg(long, default_value = "lab")]
         backend: agent::Backend,
-        /// The lab backend's state file.
+        /// The backend's state file: required for `lab`; for a package
+        /// backend the applied remediations and job history (default
+        /// `/var/lib/patchflow/agent-<host>.json`).
         #[arg(long)]
-        state: PathBuf,
+        state: Option<PathBuf>,
+        /// Plan every job with the package manager's own simulation and
+        /// change nothing (package backends only).
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Scan reports.
     #[command(subcommand)]
     Scan(ScanCommand),
+    /// Bulletin and intel feeds (CISA KEV, FIRST EPSS, CSAF, OSV).
+    #[command(subcommand)]
+    Feed(FeedCommand),
     /// Compliance, audit trails and bundles, from the report projection.
     #[command(subcommand)]
     Report(ReportCommand),
@@ -89,9 +99,109 @@ pub enum Command {
         /// Vectors.
         vectors: Vec<String>,
     },
+    /// Why a finding has its priority and due date: the inputs with their
+    /// dates, the rules that fired in order, the policy version, the SLA
+    /// clock and every earlier decision (from the report projection).
+    Explain {
+        /// The finding id, or its fingerprint.
+        finding: String,
+        /// Print the stored history as JSON instead.
+        #[arg(long)]
+        json: bool,
+        /// Do not catch the projection up from NATS first.
+        #[arg(long)]
+        no_sync: bool,
+    },
+    /// The risk policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// The JSON Schemas of every event type.
     #[command(subcommand)]
     Schemas(SchemasCommand),
+    /// Risk acceptances: keep a finding, or every finding with a CVE, out of
+    /// scheduling and non-compliance until the exception expires.
+    #[command(subcommand)]
+    Exception(ExceptionCommand),
+    /// Change approval of a bundle: `approve` releases the rings that need
+    /// one (production by default), `reject` halts the bundle.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Print a bundle's rollout plan without deploying anything: the waves
+    /// per ring, the windows they fall in (local and UTC), the freezes
+    /// crossed, the approval needed and the deadline check.
+    Plan {
+        /// The bundle id, or a unique prefix of it (from the projection).
+        bundle: Option<String>,
+        /// Plan the open findings (their latest decisions) afresh instead.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not catch the projection up from NATS first.
+        #[arg(long)]
+        no_sync: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Approve the bundle as a change: publishes `patch.bundle.approved`.
+    Approve {
+        /// The bundle id, or a unique prefix of it.
+        bundle: String,
+        /// Who approves it.
+        #[arg(long)]
+        by: String,
+        /// The change ticket (`CHG-1234`).
+        #[arg(long)]
+        ticket: String,
+        /// An emergency change: its releases may cross change freezes.
+        #[arg(long)]
+        emergency_override: bool,
+    },
+    /// Reject the bundle as a change: publishes `patch.bundle.rejected`;
+    /// schedule halts it.
+    Reject {
+        /// The bundle id, or a unique prefix of it.
+        bundle: String,
+        /// Who rejects it.
+        #[arg(long)]
+        by: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExceptionCommand {
+    /// Grant an exception: publishes `patch.exception.granted` and prints its id.
+    Add {
+        /// A finding id (UUID) or a CVE id (every finding with it).
+        target: String,
+        /// Who owns the accepted risk.
+        #[arg(long)]
+        owner: String,
+        /// Why the risk is accepted.
+        #[arg(long)]
+        reason: String,
+        /// When it stops applying: RFC 3339, a date (its 00:00 UTC), or
+        /// +Nd / +Nh / +Nw from now.
+        #[arg(long)]
+        expires: String,
+        /// Who grants it.
+        #[arg(long, default_value = "operator")]
+        by: String,
+    },
+    /// Withdraw an exception early: publishes `patch.exception.revoked`.
+    Revoke {
+        /// The exception id `add` printed.
+        exception_id: uuid::Uuid,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Who revokes it.
+        #[arg(long, default_value = "operator")]
+        by: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -148,8 +258,8 @@ pub enum ReportCommand {
     },
     /// Every event of a bundle, in order.
     Audit {
-        /// The bundle id.
-        bundle: uuid::Uuid,
+        /// The bundle id, or a unique prefix of it (as the demo prints).
+        bundle: String,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -162,6 +272,9 @@ pub enum ReportCommand {
         /// Do not catch the projection up from NATS first.
         #[arg(long)]
         no_sync: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Messages a service terminated, with the reason.
     DeadLetters {
@@ -179,6 +292,29 @@ pub enum AuditCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Replay the open findings (latest observation of each, from the report
+    /// projection) through the policy in force and a candidate, and print
+    /// what would change: findings per class, class moves, and every
+    /// finding whose due date moves. Publishes nothing.
+    Diff {
+        /// The candidate policy file (TOML).
+        candidate: PathBuf,
+        /// Compare as first decisions: ignore the deadlines already set
+        /// (by default an earlier deadline on the same clock is kept, as the
+        /// service keeps it).
+        #[arg(long)]
+        fresh: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Do not catch the projection up from NATS first.
+        #[arg(long)]
+        no_sync: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SchemasCommand {
     /// Write `<type>.json` for every event type into DIR.
     Write {
@@ -190,4 +326,33 @@ pub enum SchemasCommand {
         /// Folder to compare.
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedCommand {
+    /// Validate a feed document, store it and publish what it says, exactly
+    /// as the feed poller does: `patch.bulletin.catalog_loaded` (KEV, EPSS),
+    /// `patch.bulletin.kev_added` for CVEs new since the previous KEV catalog,
+    /// `patch.bulletin.advisory` (CSAF, OSV). A broken document publishes
+    /// nothing and exits 1 with the reason.
+    Load {
+        /// The document (KEV JSON or CSV, EPSS CSV plain or gzip, CSAF JSON,
+        /// OSV JSON or osv-scanner output).
+        file: PathBuf,
+        /// What it is.
+        #[arg(long, value_enum)]
+        kind: FeedKindArg,
+        /// EPSS score date for v1 files without a `#score_date` line
+        /// (RFC 3339, or a date = its midnight UTC).
+        #[arg(long)]
+        score_date: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FeedKindArg {
+    Kev,
+    Epss,
+    Csaf,
+    Osv,
 }

@@ -14,7 +14,8 @@ use tracing::info;
 use uuid::Uuid;
 
 use crate::cli::{
-    AuditCommand, Cli, Command, ReportCommand, ScanCommand, SchemasCommand, ScopeArg, ServiceArg,
+    AuditCommand, Cli, Command, PolicyCommand, ReportCommand, ScanCommand, SchemasCommand,
+    ScopeArg, ServiceArg,
 };
 use crate::config::{Config, Overrides};
 use crate::{demo, local_nats, run};
@@ -27,7 +28,12 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         data_dir: cli.global.data_dir.clone(),
         replicas: cli.global.replicas,
     };
-    let quiet_default = matches!(cli.command, Command::Up { demo: true });
+    // Long-running commands log at info; one-shot operator commands and the
+    // demo (which prints its own progress) only warn.
+    let quiet_default = !matches!(
+        cli.command,
+        Command::Up { demo: false } | Command::Serve { .. } | Command::Agent { .. }
+    );
     match cli.command {
         Command::Up { demo: true } => {
             init_logging(cli.global.log.as_deref(), None, quiet_default);
@@ -50,13 +56,22 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     host,
                     backend,
                     state,
+                    dry_run,
                 } => {
+                    let state = match (state, backend) {
+                        (Some(path), _) => path,
+                        (None, agent::Backend::Lab) => {
+                            bail!("the lab backend needs --state FILE")
+                        }
+                        (None, _) => agent::host::default_state_path(&host),
+                    };
                     agent_cmd(
                         cfg,
                         agent::Config {
                             host,
                             backend,
                             state,
+                            dry_run,
                         },
                     )
                     .await
@@ -68,8 +83,27 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     by,
                     wait,
                 }) => scan_submit(&cfg, &file, format, scope, &by, wait).await,
+                Command::Feed(cmd) => crate::feed::run(&cfg, cmd).await,
                 Command::Report(cmd) => report_cmd(&cfg, cmd).await,
-                Command::Audit(AuditCommand::Verify) => audit_verify(&cfg),
+                Command::Exception(cmd) => crate::exception::run(&cfg, cmd).await,
+                Command::Bundle(cmd) => crate::bundle::run(&cfg, cmd).await,
+                Command::Plan {
+                    bundle,
+                    dry_run,
+                    no_sync,
+                } => crate::plan::run(&cfg, bundle, dry_run, no_sync).await,
+                Command::Audit(AuditCommand::Verify) => audit_verify(&cfg).await,
+                Command::Explain {
+                    finding,
+                    json,
+                    no_sync,
+                } => crate::decisions::explain(&cfg, &finding, json, no_sync).await,
+                Command::Policy(PolicyCommand::Diff {
+                    candidate,
+                    fresh,
+                    json,
+                    no_sync,
+                }) => crate::decisions::policy_diff(&cfg, &candidate, fresh, json, no_sync).await,
                 Command::Parse { .. } | Command::Cvss { .. } | Command::Schemas(_) => {
                     unreachable_command()
                 }
@@ -90,9 +124,11 @@ pub fn init_logging(flag: Option<&str>, config: Option<&str>, quiet: bool) {
         .or_else(|| std::env::var("RUST_LOG").ok())
         .or_else(|| config.map(str::to_owned))
         .unwrap_or_else(|| if quiet { "warn".into() } else { "info".into() });
+    use std::io::IsTerminal as _;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }
@@ -103,8 +139,18 @@ async fn connect(cfg: &Config, name: &str) -> Result<Bus> {
     Ok(bus)
 }
 
+/// [`connect`] for one-shot operator commands: an unreachable server fails
+/// within 5 s instead of the services' 30 s start-up budget.
+pub(crate) async fn connect_cli(cfg: &Config, name: &str) -> Result<Bus> {
+    let mut bus_cfg = cfg.bus_config(name)?;
+    bus_cfg.connect_timeout = std::time::Duration::from_secs(5);
+    let bus = Bus::connect(&bus_cfg).await?;
+    bus.ensure().await?;
+    Ok(bus)
+}
+
 /// Fills in the URL of a running `patchflow up` on this machine, if any.
-fn with_discovered_nats(mut cfg: Config) -> Config {
+pub(crate) fn with_discovered_nats(mut cfg: Config) -> Config {
     if cfg.nats.url.is_none() {
         cfg.nats.url = local_nats::discovered_url(&cfg.data_dir());
     }
@@ -116,6 +162,7 @@ async fn up(cfg: Config) -> Result<ExitCode> {
     let data_dir = cfg.data_dir();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("create data folder {}", data_dir.display()))?;
+    let _lock = lock_data_dir(&data_dir)?;
     let mut local = None;
     if cfg.nats.url.is_none() {
         let server = local_nats::LocalNats::start(&data_dir)?;
@@ -139,6 +186,40 @@ async fn up(cfg: Config) -> Result<ExitCode> {
         server.stop();
     }
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// Holds `<data_dir>/up.lock` for the life of the process: a second `up` on
+/// the same folder would share its nats-server store and projection.
+pub fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File> {
+    let path = data_dir.join("up.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            use std::io::{Seek as _, Write as _};
+            let mut f = &file;
+            let _ = f.set_len(0);
+            let _ = f.seek(std::io::SeekFrom::Start(0));
+            let _ = writeln!(f, "{}", std::process::id());
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            bail!(
+                "another patchflow up is already running on {} (pid {}); stop it or use another --data-dir",
+                data_dir.display(),
+                pid.trim()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("lock {}", path.display()))
+        }
+    }
 }
 
 async fn serve(cfg: Config, service: ServiceArg) -> Result<ExitCode> {
@@ -167,8 +248,14 @@ async fn agent_cmd(cfg: Config, agent_cfg: agent::Config) -> Result<ExitCode> {
     let bus = connect(&cfg, &format!("patchflow-agent-{}", agent_cfg.host)).await?;
     let token = CancellationToken::new();
     run::cancel_on_signal(token.clone());
-    let agent = agent::LabAgent::build(&agent_cfg, bus.clone(), cfg.clock.clock())?;
-    info!(host = %agent_cfg.host, "agent running");
+    let agent = agent::Agent::build(&agent_cfg, bus.clone(), cfg.clock.clock())?;
+    info!(
+        host = %agent_cfg.host,
+        backend = %agent_cfg.backend,
+        dry_run = agent_cfg.dry_run,
+        state = %agent_cfg.state.display(),
+        "agent running"
+    );
     agent.run(token).await?;
     let _ = bus.flush().await;
     Ok(ExitCode::SUCCESS)
@@ -234,8 +321,20 @@ async fn scan_submit(
     by: &str,
     wait: bool,
 ) -> Result<ExitCode> {
+    if !file.is_file() {
+        bail!("{} is not a readable file", file.display());
+    }
+    if let Some(f) = &format {
+        f.parse::<ingest::format::Format>().with_context(|| {
+            let known: Vec<&str> = ingest::format::Format::ALL
+                .iter()
+                .map(|f| f.as_str())
+                .collect();
+            format!("--format must be one of {}", known.join(", "))
+        })?;
+    }
     let cfg = with_discovered_nats(cfg.clone());
-    let bus = connect(&cfg, "patchflow-cli").await?;
+    let bus = connect_cli(&cfg, "patchflow-cli").await?;
     let scope = match scope {
         ScopeArg::Full => ScanScope::Full,
         ScopeArg::Partial => ScanScope::Partial,
@@ -304,12 +403,13 @@ pub fn parse_instant(s: &str) -> Result<DateTime<Utc>> {
     bail!("--as-of {s:?} is neither RFC 3339 (2025-01-20T00:00:00Z) nor a date (2025-01-20)")
 }
 
-async fn open_projection(cfg: &Config, no_sync: bool) -> Result<report::Projection> {
+/// The report projection, caught up from NATS first unless `no_sync`.
+pub(crate) async fn open_projection(cfg: &Config, no_sync: bool) -> Result<report::Projection> {
     let cfg = with_discovered_nats(cfg.clone());
     let db = cfg.report_db();
     if !no_sync && cfg.nats.url.is_some() {
         let mut bus_cfg = cfg.bus_config("patchflow-report-cli")?;
-        bus_cfg.connect_timeout = std::time::Duration::from_secs(10);
+        bus_cfg.connect_timeout = std::time::Duration::from_secs(5);
         let bus = Bus::connect(&bus_cfg).await?;
         report::catch_up(&bus, &db).await?;
     } else if !db.exists() {
@@ -319,8 +419,36 @@ async fn open_projection(cfg: &Config, no_sync: bool) -> Result<report::Projecti
             "no NATS to build it from: set NATS_URL or run patchflow up"
         };
         bail!("no report projection at {} ({how})", db.display());
+    } else if !no_sync {
+        eprintln!(
+            "warning: no NATS server known (NATS_URL unset and no running patchflow up in {}); \
+             answering from the local projection {} as it is",
+            cfg.data_dir().display(),
+            db.display()
+        );
     }
     Ok(report::Projection::open(&db)?)
+}
+
+/// The bundle a full id or a unique id prefix (as the demo prints) names.
+pub(crate) fn resolve_bundle(p: &report::Projection, wanted: &str) -> Result<uuid::Uuid> {
+    if let Ok(id) = wanted.parse::<uuid::Uuid>() {
+        return Ok(id);
+    }
+    let matches: Vec<uuid::Uuid> = p
+        .bundles()?
+        .into_iter()
+        .map(|b| b.bundle_id)
+        .filter(|id| id.to_string().starts_with(&wanted.to_ascii_lowercase()))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(*one),
+        [] => bail!("no bundle id starts with {wanted:?} (see patchflow report bundles)"),
+        many => bail!(
+            "{wanted:?} names {} bundles; give more of the id",
+            many.len()
+        ),
+    }
 }
 
 async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
@@ -349,6 +477,7 @@ async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
             no_sync,
         } => {
             let p = open_projection(cfg, no_sync).await?;
+            let bundle = resolve_bundle(&p, &bundle)?;
             let trail = p.audit_trail(bundle)?;
             if trail.is_empty() {
                 bail!("no events for bundle {bundle}");
@@ -359,12 +488,22 @@ async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
                 write!(out, "{}", report::render_audit(&trail))?;
             }
         }
-        ReportCommand::Bundles { no_sync } => {
+        ReportCommand::Bundles { no_sync, json } => {
             let p = open_projection(cfg, no_sync).await?;
-            for b in p.bundles()? {
+            let bundles = p.bundles()?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&bundles)?)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            writeln!(
+                out,
+                "{:<36}  {:<9} {:<10} {:>9}  {:>12}",
+                "BUNDLE", "PRIORITY", "STATUS", "HOSTS", "REMEDIATIONS"
+            )?;
+            for b in bundles {
                 writeln!(
                     out,
-                    "{}  {:<9} {:<10} hosts {:>3}  remediations {:>3}{}",
+                    "{}  {:<9} {:<10} {:>9}  {:>12}{}",
                     b.bundle_id,
                     b.priority.map(|p| p.as_str()).unwrap_or("-"),
                     format!("{:?}", b.status).to_lowercase(),
@@ -386,27 +525,95 @@ async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn audit_verify(cfg: &Config) -> Result<ExitCode> {
+/// `patchflow audit verify`: recompute the projection's hash chain and,
+/// when NATS is reachable, check that every event in the streams is in the
+/// projection unchanged (so the local trail is both intact and complete).
+async fn audit_verify(cfg: &Config) -> Result<ExitCode> {
+    use futures::StreamExt as _;
+    let cfg = with_discovered_nats(cfg.clone());
     let db = cfg.report_db();
+    let mut compared: Option<(u64, Vec<String>)> = None;
+    if cfg.nats.url.is_some() {
+        let bus = connect_cli(&cfg, "patchflow-audit").await?;
+        report::catch_up(&bus, &db).await?;
+        let p = report::Projection::open(&db)?;
+        let (mut checked, mut problems) = (0u64, Vec::new());
+        for stream in events::spec::STREAMS {
+            let last = bus.stream_last_sequence(&stream).await?;
+            if last == 0 {
+                continue;
+            }
+            let messages = bus::consume::replay(&bus, &stream, 1).await?;
+            let mut messages = std::pin::pin!(messages);
+            while let Some(m) = messages.next().await {
+                let m = m?;
+                if let Ok(event) = Event::from_json(&m.payload) {
+                    checked += 1;
+                    match p.event(event.id)? {
+                        Some(stored) if stored == event => {}
+                        Some(_) => problems.push(format!(
+                            "{} seq {}: event {} differs from the stream",
+                            stream.name(bus.namespace()),
+                            m.stream_sequence,
+                            event.id
+                        )),
+                        None => problems.push(format!(
+                            "{} seq {}: event {} is missing from the projection",
+                            stream.name(bus.namespace()),
+                            m.stream_sequence,
+                            event.id
+                        )),
+                    }
+                }
+                if m.stream_sequence >= last {
+                    break;
+                }
+            }
+        }
+        compared = Some((checked, problems));
+    } else if !db.exists() {
+        bail!(
+            "no report projection at {} and no NATS to build it from (set NATS_URL or run patchflow up)",
+            db.display()
+        );
+    }
     let p = report::Projection::open(&db)?;
     let chain = p.verify_chain()?;
-    match &chain.broken {
-        None => {
+    if let Some(b) = &chain.broken {
+        println!(
+            "audit trail BROKEN at position {} (event {}): {}",
+            b.position,
+            b.event_id.as_deref().unwrap_or("?"),
+            b.problem
+        );
+        return Ok(ExitCode::from(3));
+    }
+    match compared {
+        Some((checked, problems)) if !problems.is_empty() => {
+            for problem in &problems {
+                println!("{problem}");
+            }
             println!(
-                "audit trail intact: {} events, head {}",
+                "audit trail DIFFERS from the streams: {} of {checked} events",
+                problems.len()
+            );
+            Ok(ExitCode::from(3))
+        }
+        Some((checked, _)) => {
+            println!(
+                "audit trail intact: {} events, head {}; all {checked} events of the streams match",
                 chain.rows,
                 chain.head.as_deref().unwrap_or("-")
             );
             Ok(ExitCode::SUCCESS)
         }
-        Some(b) => {
+        None => {
             println!(
-                "audit trail BROKEN at position {} (event {}): {}",
-                b.position,
-                b.event_id.as_deref().unwrap_or("?"),
-                b.problem
+                "audit trail intact: {} events, head {} (local copy only: no NATS server to compare with)",
+                chain.rows,
+                chain.head.as_deref().unwrap_or("-")
             );
-            Ok(ExitCode::from(3))
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -469,9 +676,15 @@ fn parse(file: &Path, format: Option<&str>) -> Result<ExitCode> {
 /// the exit status 1.
 fn cvss(vectors: &[String]) -> Result<ExitCode> {
     let mut failed = false;
+    let from_stdin = vectors.is_empty();
     let mut score = |line: &str| {
         let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        if from_stdin && (line.is_empty() || line.starts_with('#')) {
+            return;
+        }
+        if line.is_empty() {
+            failed = true;
+            eprintln!("error: empty vector");
             return;
         }
         match prioritize::cvss::score(line) {
@@ -524,6 +737,9 @@ fn schemas(cmd: SchemasCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SchemasCommand::Check { dir } => {
+            if !dir.is_dir() {
+                bail!("{} is not a folder of schemas", dir.display());
+            }
             let drift = schema_drift(&dir)?;
             if drift.is_empty() {
                 println!("schemas in {} match the event types", dir.display());

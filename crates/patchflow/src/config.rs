@@ -65,7 +65,9 @@ impl Default for NatsConfig {
 }
 
 /// `[clock]`: the real clock by default; a start instant and a rate give a
-/// simulated clock (the demo runs its Monday of maintenance windows at 600×).
+/// simulated clock (the demo runs its Monday of maintenance windows at 600×);
+/// `offset_secs` shifts either (drills and tests of durable timers: restart
+/// every service with the clock moved past a deadline).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClockConfig {
@@ -73,23 +75,36 @@ pub struct ClockConfig {
     pub start: Option<DateTime<Utc>>,
     /// How many times faster than real time a simulated clock runs.
     pub rate: f64,
+    /// Seconds added to the clock (negative: earlier); default 0. With no
+    /// `start`, now = the system clock + offset, so every process with the
+    /// same file reads the same shifted time, also after a restart.
+    pub offset_secs: i64,
 }
+
+/// Largest `[clock] offset_secs`, either way: 100 years of 365.25 days.
+pub const MAX_CLOCK_OFFSET_SECS: u64 = 3_155_760_000;
 
 impl Default for ClockConfig {
     fn default() -> Self {
         ClockConfig {
             start: None,
             rate: 1.0,
+            offset_secs: 0,
         }
     }
 }
 
 impl ClockConfig {
-    /// The clock this configuration describes.
+    /// The clock this configuration describes: simulated from `start +
+    /// offset_secs` at `rate`; else the system clock, shifted by
+    /// `offset_secs` when it is not 0 (a clock at rate 1 from now + offset).
     pub fn clock(&self) -> bus::Clock {
-        match self.start {
-            Some(start) => bus::Clock::simulated(start, self.rate),
-            None => bus::Clock::system(),
+        let offset = chrono::TimeDelta::try_seconds(self.offset_secs).unwrap_or_default();
+        let shift = |t: DateTime<Utc>| t.checked_add_signed(offset).unwrap_or(t);
+        match (self.start, self.offset_secs) {
+            (Some(start), _) => bus::Clock::simulated(shift(start), self.rate),
+            (None, 0) => bus::Clock::system(),
+            (None, _) => bus::Clock::simulated(shift(Utc::now()), 1.0),
         }
     }
 }
@@ -175,6 +190,9 @@ impl Config {
         fix_opt(&mut self.data_dir);
         fix_opt(&mut self.nats.credentials);
         fix_opt(&mut self.ingest.inventory);
+        for feed in &mut self.ingest.feeds {
+            fix_opt(&mut feed.path);
+        }
         fix_opt(&mut self.prioritize.policy);
         fix_opt(&mut self.prioritize.kev);
         fix_opt(&mut self.prioritize.epss);
@@ -198,6 +216,15 @@ impl Config {
                 "clock.rate must be a positive number, not {}",
                 self.clock.rate
             );
+        }
+        if self.clock.offset_secs.unsigned_abs() > MAX_CLOCK_OFFSET_SECS {
+            bail!(
+                "clock.offset_secs must be within ±{MAX_CLOCK_OFFSET_SECS} (100 years), not {}",
+                self.clock.offset_secs
+            );
+        }
+        if let Err(e) = self.ingest.validate() {
+            bail!("invalid [ingest]: {e}");
         }
         self.schedule.validate().context("invalid [schedule]")?;
         self.validate.validate().context("invalid [validate]")?;
@@ -296,6 +323,38 @@ mod tests {
     }
 
     #[test]
+    fn clock_offset_shifts_the_clock() {
+        let table: &[(&str, i64)] = &[
+            ("", 0),
+            ("[clock]\noffset_secs = 14700\n", 14_700),
+            ("[clock]\noffset_secs = -60\n", -60),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pf.toml");
+        for (text, offset) in table {
+            std::fs::write(&file, text).unwrap();
+            let cfg = Config::load(Some(&file), &Overrides::default()).unwrap();
+            assert_eq!(cfg.clock.offset_secs, *offset, "{text:?}");
+            let shifted = (cfg.clock.clock().now() - Utc::now()).num_seconds();
+            assert!((shifted - offset).abs() <= 2, "{text:?}: {shifted}");
+        }
+        std::fs::write(
+            &file,
+            "[clock]\nstart = \"2026-01-01T00:00:00Z\"\nrate = 1.0\noffset_secs = 3600\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&file), &Overrides::default()).unwrap();
+        let at: DateTime<Utc> = "2026-01-01T01:00:00Z".parse().unwrap();
+        assert!((cfg.clock.clock().now() - at).num_seconds() <= 2);
+        std::fs::write(&file, "[clock]\noffset_secs = 9999999999\n").unwrap();
+        let err = format!(
+            "{:#}",
+            Config::load(Some(&file), &Overrides::default()).unwrap_err()
+        );
+        assert!(err.contains("clock.offset_secs must be within"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("pf.toml");
@@ -311,5 +370,37 @@ mod tests {
             Config::load(Some(&file), &Overrides::default()).unwrap_err()
         );
         assert!(err.contains("Bad.Name"), "{err}");
+    }
+
+    #[test]
+    fn feed_entries_resolve_their_paths_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pf.toml");
+        std::fs::write(
+            &file,
+            "[[ingest.feeds]]\nkind = \"kev\"\nurl = \"https://www.cisa.gov/kev.json\"\n\
+             [[ingest.feeds]]\nkind = \"osv\"\npath = \"osv/DSA.json\"\ninterval_secs = 60\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(cfg.ingest.feeds.len(), 2);
+        assert_eq!(cfg.ingest.feeds[0].interval_secs, 3600);
+        assert_eq!(
+            cfg.ingest.feeds[1].path,
+            Some(dir.path().join("osv/DSA.json"))
+        );
+        std::fs::write(
+            &file,
+            "[[ingest.feeds]]\nkind = \"kev\"\nurl = \"ftp://example/kev.json\"\n",
+        )
+        .unwrap();
+        let err = format!(
+            "{:#}",
+            Config::load(Some(&file), &Overrides::default()).unwrap_err()
+        );
+        assert_eq!(
+            err,
+            "invalid [ingest]: kev feed: url \"ftp://example/kev.json\" is not an http:// or https:// URL"
+        );
     }
 }

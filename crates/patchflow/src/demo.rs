@@ -91,6 +91,8 @@ pub async fn run(config: Option<&Path>, overrides: &Overrides) -> Result<ExitCod
         .clone()
         .unwrap_or_else(|| PathBuf::from(".patchflow"));
     let dir = data_dir.join("demo");
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("create {}", data_dir.display()))?;
+    let _lock = commands::lock_data_dir(&data_dir)?;
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clear {}", dir.display()))?;
     }
@@ -166,7 +168,7 @@ pub async fn run(config: Option<&Path>, overrides: &Overrides) -> Result<ExitCod
         scan.id
     );
 
-    let outcome = follow(&cfg.report_db(), &clock, tz).await;
+    let outcome = follow(&cfg.report_db(), &bus, &clock, tz).await;
     let finished = match outcome {
         Ok(()) => true,
         Err(e) => {
@@ -191,8 +193,44 @@ fn local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%a %H:%M").to_string()
 }
 
-/// Prints bundle events as they land, until every bundle is finished.
-async fn follow(db: &Path, clock: &bus::Clock, tz: Tz) -> Result<()> {
+/// Approves `planned` as the lab's change board would, when it needs an
+/// approval (production is not a standard change for high priorities):
+/// the demo publishes what `patchflow bundle approve` publishes.
+async fn approve_as_cab(
+    bus: &Bus,
+    clock: &bus::Clock,
+    planned: &events::BundlePlanned,
+) -> Result<()> {
+    let Some(need) = &planned.approval else {
+        return Ok(());
+    };
+    let id = planned.bundle_id.to_string();
+    let ticket = format!("DEMO-{}", id.get(..8).unwrap_or(&id));
+    println!(
+        "  bundle {} needs a change approval before {} ({}); the demo's change board approves it: patchflow bundle approve {} --by demo-cab --ticket {ticket}",
+        id.get(..8).unwrap_or(&id),
+        need.rings.join(", "),
+        need.reasons.join("; "),
+        id.get(..8).unwrap_or(&id)
+    );
+    let event = events::Event::new(
+        uuid::Uuid::now_v7(),
+        Service::Cli,
+        clock.now(),
+        events::BundleApproved {
+            bundle_id: planned.bundle_id,
+            approved_by: "demo-cab".to_owned(),
+            ticket,
+            emergency_override: false,
+        },
+    );
+    bus.publish(&event).await?;
+    Ok(())
+}
+
+/// Prints bundle events as they land, until every bundle is finished;
+/// approves each bundle that needs it ([`approve_as_cab`]).
+async fn follow(db: &Path, bus: &Bus, clock: &bus::Clock, tz: Tz) -> Result<()> {
     let deadline = tokio::time::Instant::now() + DEMO_TIMEOUT;
     let mut seen = BTreeSet::new();
     loop {
@@ -228,6 +266,14 @@ async fn follow(db: &Path, clock: &bus::Clock, tz: Tz) -> Result<()> {
                 &bundle.to_string()[..8],
                 e.summary
             );
+            if e.event_type == "patch.bundle.planned.v1"
+                && let Some(events::Event {
+                    data: events::Payload::BundlePlanned(planned),
+                    ..
+                }) = p.event(e.event_id)?
+            {
+                approve_as_cab(bus, clock, &planned).await?;
+            }
         }
         let done = !bundles.is_empty()
             && bundles.iter().all(|b| {

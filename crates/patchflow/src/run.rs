@@ -41,6 +41,21 @@ pub async fn start(
                     .with_context(|| format!("read inventory {}", path.display()))?,
                     None => ingest::inventory::Inventory::default(),
                 };
+                if !cfg.ingest.feeds.is_empty() {
+                    let poller = ingest::feed::FeedPoller::build(
+                        cfg.ingest.feeds.clone(),
+                        bus.clone(),
+                        clock.clone(),
+                    )
+                    .await?;
+                    let token = token.clone();
+                    set.spawn(async move {
+                        (
+                            "ingest feeds".into(),
+                            poller.run(token).await.map_err(Into::into),
+                        )
+                    });
+                }
                 let svc = ingest::adapter::IngestService::build(inventory, bus, clock).await?;
                 set.spawn(
                     async move { ("ingest".into(), svc.run(token).await.map_err(Into::into)) },
@@ -87,8 +102,8 @@ pub async fn start(
     }
     if with_agents {
         for a in &cfg.agents {
-            let agent = agent::LabAgent::build(a, bus.clone(), clock.clone())
-                .with_context(|| format!("start the lab agent of {}", a.host))?;
+            let agent = agent::Agent::build(a, bus.clone(), clock.clone())
+                .with_context(|| format!("start the {} agent of {}", a.backend, a.host))?;
             let (name, token) = (format!("agent {}", a.host), token.clone());
             set.spawn(async move { (name, agent.run(token).await.map_err(Into::into)) });
         }

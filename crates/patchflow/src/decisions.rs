@@ -1,0 +1,96 @@
+//! `patchflow explain FINDING` and `patchflow policy diff NEW.toml`: both read
+//! the report projection (caught up from NATS first unless `--no-sync`);
+//! neither publishes anything.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use prioritize::shadow::{self, ShadowInput};
+
+use crate::commands::open_projection;
+use crate::config::Config;
+
+/// Prints why a finding has its priority and due date
+/// ([`report::render_explain`]), or its stored history as JSON.
+///
+/// # Errors
+/// The projection cannot be opened or read, or it has never seen `finding`.
+pub async fn explain(cfg: &Config, finding: &str, json: bool, no_sync: bool) -> Result<ExitCode> {
+    let p = open_projection(cfg, no_sync).await?;
+    let Some(history) = p.finding_history(finding)? else {
+        bail!("no finding {finding:?} in the report projection (give its id or fingerprint)");
+    };
+    let out = &mut std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&history)?)?;
+    } else {
+        write!(out, "{}", report::render_explain(&history))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Replays every open finding's latest observation through the policy in
+/// force (`[prioritize] policy`, with the configured KEV and EPSS files) and
+/// through `candidate`, and prints the difference ([`shadow::render`]).
+/// With `fresh`, the deadlines already set are ignored.
+///
+/// # Errors
+/// A policy or intel file does not load, or the projection cannot be read.
+pub async fn policy_diff(
+    cfg: &Config,
+    candidate: &Path,
+    fresh: bool,
+    json: bool,
+    no_sync: bool,
+) -> Result<ExitCode> {
+    let (current, intel) = cfg
+        .prioritize
+        .load()
+        .context("load the policy in force and its intel")?;
+    let candidate = prioritize::config::load_policy_file(candidate)?;
+    let p = open_projection(cfg, no_sync).await?;
+    let mut without_observation = 0usize;
+    let inputs: Vec<ShadowInput> = p
+        .open_finding_states()?
+        .into_iter()
+        .filter_map(|state| {
+            let Some(observation) = state.observation else {
+                without_observation += 1;
+                return None;
+            };
+            let previous = match (&state.decision, fresh) {
+                (Some(d), false) => Some(shadow::memory_of(&d.decision)),
+                _ => None,
+            };
+            Some(ShadowInput {
+                observation,
+                previous,
+            })
+        })
+        .collect();
+    let diff = shadow::diff(&current, &candidate, &intel, &inputs);
+    let out = &mut std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&diff)?)?;
+    } else {
+        write!(out, "{}", shadow::render(&diff))?;
+        if without_observation > 0 {
+            writeln!(
+                out,
+                "\n{without_observation} open finding(s) skipped: the stream no longer holds their observation"
+            )?;
+        }
+        writeln!(
+            out,
+            "\nnothing was published{}",
+            if fresh {
+                " (compared as first decisions: deadlines already set were ignored)"
+            } else {
+                ""
+            }
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
