@@ -146,18 +146,38 @@ impl Config {
     /// The file cannot be read or parsed (the message names the key), or a
     /// section is invalid.
     pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config> {
-        let mut cfg = match path {
+        match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("read config {}", p.display()))?;
-                let mut cfg: Config = toml::from_str(&text)
-                    .with_context(|| format!("parse config {}", p.display()))?;
                 let base = p.parent().unwrap_or(Path::new("."));
-                cfg.resolve_paths(base);
-                cfg
+                Config::from_toml(&text, base, p, overrides)
             }
-            None => Config::default(),
-        };
+            None => Config::default().finish(overrides),
+        }
+    }
+
+    /// Parses config `text` as if read from `origin`: relative paths in it
+    /// resolve against `base` (normally `origin`'s folder), then the
+    /// overrides apply and the result is validated.
+    ///
+    /// # Errors
+    /// The text cannot be parsed (the message names `origin` and the key),
+    /// or a section is invalid.
+    pub fn from_toml(
+        text: &str,
+        base: &Path,
+        origin: &Path,
+        overrides: &Overrides,
+    ) -> Result<Config> {
+        let mut cfg: Config =
+            toml::from_str(text).with_context(|| format!("parse config {}", origin.display()))?;
+        cfg.resolve_paths(base);
+        cfg.finish(overrides)
+    }
+
+    fn finish(mut self, overrides: &Overrides) -> Result<Config> {
+        let cfg = &mut self;
         if let Some(url) = &overrides.nats_url {
             cfg.nats.url = Some(url.clone());
         }
@@ -170,8 +190,8 @@ impl Config {
         if let Some(r) = overrides.replicas {
             cfg.nats.replicas = r;
         }
-        cfg.validate()?;
-        Ok(cfg)
+        self.validate()?;
+        Ok(self)
     }
 
     fn resolve_paths(&mut self, base: &Path) {
@@ -303,6 +323,35 @@ mod tests {
         assert_eq!(cfg.ingest.inventory, Some(dir.path().join("inv.csv")));
         assert_eq!(cfg.agents[0].state, PathBuf::from("/abs/web-01.json"));
         assert_eq!(cfg.report_db(), dir.path().join("data/report.sqlite"));
+    }
+
+    #[test]
+    fn text_read_elsewhere_resolves_against_the_given_folder() {
+        // The demo keeps a copy of a --config file in its lab folder but
+        // resolves it against the original file's folder.
+        let cfg = Config::from_toml(
+            "[ingest]\ninventory = \"inv.csv\"\n[prioritize]\nkev = \"/abs/kev.json\"\n",
+            Path::new("/etc/patchflow"),
+            Path::new("/etc/patchflow/pf.toml"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.ingest.inventory.as_deref(),
+            Some(Path::new("/etc/patchflow/inv.csv"))
+        );
+        assert_eq!(
+            cfg.prioritize.kev.as_deref(),
+            Some(Path::new("/abs/kev.json"))
+        );
+        let err = Config::from_toml(
+            "[ingest\n",
+            Path::new("."),
+            Path::new("lab/pf.toml"),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("lab/pf.toml"), "{err:#}");
     }
 
     #[test]

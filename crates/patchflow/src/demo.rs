@@ -113,18 +113,33 @@ pub async fn run(config: Option<&Path>, overrides: &Overrides) -> Result<ExitCod
     let app = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
     let health_task = tokio::spawn(async move { axum::serve(health, app).await });
     let config_path = dir.join("patchflow.toml");
-    let text = match config {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?,
-        None => std::fs::read_to_string(&config_path)?,
-    };
-    std::fs::write(&config_path, text.replace("{demo_health}", &health_addr))?;
     let demo_overrides = Overrides {
         nats_url: None,
         namespace: overrides.namespace.clone(),
         data_dir: Some(dir.clone()),
         replicas: None,
     };
-    let mut cfg = Config::load(Some(&config_path), &demo_overrides)?;
+    // The lab's own config resolves against the lab folder; a config given
+    // with --config resolves its relative paths against its own folder, as
+    // everywhere else. Either way the config in force is kept in the lab
+    // folder for inspection.
+    let (text, base, origin) = match config {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))?;
+            let base = std::path::absolute(p.parent().unwrap_or(Path::new(".")))
+                .with_context(|| format!("resolve the folder of {}", p.display()))?;
+            (text, base, p.to_path_buf())
+        }
+        None => (
+            std::fs::read_to_string(&config_path)?,
+            dir.clone(),
+            config_path.clone(),
+        ),
+    };
+    let text = text.replace("{demo_health}", &health_addr);
+    std::fs::write(&config_path, &text)?;
+    let mut cfg = Config::from_toml(&text, &base, &origin, &demo_overrides)?;
 
     let mut nats = local_nats::LocalNats::start(&dir)?;
     cfg.nats.url = Some(nats.url().to_owned());
