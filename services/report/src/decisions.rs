@@ -21,6 +21,7 @@ use crate::codec::{parse_ts, parse_uuid, to_u64};
 use crate::error::{ReportError, SqlContext};
 use crate::projection::Projection;
 use crate::summary::rfc3339;
+use crate::render::cell;
 
 /// One `finding.prioritized` event of a finding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -227,18 +228,6 @@ fn decode(position: i64, json: &str) -> Result<Event, ReportError> {
         .map_err(|source| ReportError::StoredEvent { position, source })
 }
 
-/// Escapes control characters so event data prints as one inert line.
-fn inert(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
 
 fn yes_no(v: Option<bool>, yes: &str, no: &str) -> String {
     match v {
@@ -252,7 +241,7 @@ fn trigger(t: &DecisionTrigger) -> String {
     match t {
         DecisionTrigger::Observation => "observation".to_owned(),
         DecisionTrigger::Intel { source, detail } => {
-            format!("intel {}: {}", inert(source), inert(detail))
+            format!("intel {}: {}", cell(source), cell(detail))
         }
         DecisionTrigger::Exception { exception_id } => format!("exception {exception_id}"),
     }
@@ -284,7 +273,7 @@ pub fn render_explain(h: &FindingHistory) -> String {
         out.push('\n');
     };
     line(format!("finding {}", h.finding_id));
-    line(format!("  fingerprint  {}", inert(&h.fingerprint)));
+    line(format!("  fingerprint  {}", cell(&h.fingerprint)));
     line(format!(
         "  status       {} (first observed {}, last observed {}, {} observation(s))",
         h.status,
@@ -301,26 +290,26 @@ pub fn render_explain(h: &FindingHistory) -> String {
     let a = &d.asset;
     line(format!(
         "  asset        {} (ring {}, tier {}, {})",
-        inert(&a.asset_id),
-        a.ring.as_deref().map_or("-".to_owned(), inert),
+        cell(&a.asset_id),
+        a.ring.as_deref().map_or("-".to_owned(), cell),
         a.tier.map_or("-".to_owned(), |t| t.to_string()),
         yes_no(a.internet_facing, "internet-facing", "not internet-facing")
     ));
     line(format!(
         "  check        {} {} {}",
-        inert(&d.check.scanner),
-        inert(&d.check.id),
-        inert(&d.check.name)
+        cell(&d.check.scanner),
+        cell(&d.check.id),
+        cell(&d.check.name)
     ));
     line(format!(
         "  CVEs         {}",
         if d.cves.is_empty() {
             "-".to_owned()
         } else {
-            inert(&d.cves.join(", "))
+            cell(&d.cves.join(", "))
         }
     ));
-    line(format!("  remediation  {}", inert(&d.remediation.key())));
+    line(format!("  remediation  {}", cell(&d.remediation.key())));
     line(String::new());
     line(format!(
         "priority {}, due {} ({} h SLA)",
@@ -331,7 +320,7 @@ pub fn render_explain(h: &FindingHistory) -> String {
     line(format!(
         "  decided {} under policy {} (trigger: {}; event {})",
         rfc3339(current.decided_at),
-        inert(&d.policy_version),
+        cell(&d.policy_version),
         trigger(&d.trigger),
         current.event_id
     ));
@@ -351,8 +340,8 @@ pub fn render_explain(h: &FindingHistory) -> String {
                 c.version.as_str(),
                 c.base_score,
                 c.severity.as_str(),
-                inert(&c.source),
-                inert(&c.vector)
+                cell(&c.source),
+                cell(&c.vector)
             ));
             if let Some(r) = c.reported_score_disagrees {
                 line(format!(
@@ -366,24 +355,24 @@ pub fn render_explain(h: &FindingHistory) -> String {
         Some(e) => line(format!(
             "  EPSS       probability {} for {}{}, score date {}, model {}",
             e.probability,
-            inert(&e.cve),
+            cell(&e.cve),
             e.percentile
                 .map(|p| format!(" (percentile {p})"))
                 .unwrap_or_default(),
             rfc3339(e.score_date),
             e.model_version
                 .as_deref()
-                .map_or("unstated".to_owned(), inert)
+                .map_or("unstated".to_owned(), cell)
         )),
         None => line("  EPSS       no score for its CVEs".to_owned()),
     }
     match &i.kev {
         Some(k) => line(format!(
             "  KEV        {} added {}, due {} (catalog {}){}",
-            inert(&k.cve),
+            cell(&k.cve),
             k.date_added,
             k.due_date,
-            inert(&k.catalog_version),
+            cell(&k.catalog_version),
             match k.known_ransomware {
                 Some(true) => ", known ransomware use",
                 _ => "",
@@ -399,7 +388,7 @@ pub fn render_explain(h: &FindingHistory) -> String {
         "  asset      tier {}, exposure {}, ring {}",
         i.tier.map_or("-".to_owned(), |t| t.to_string()),
         yes_no(i.internet_facing, "internet-facing", "not internet-facing"),
-        i.ring.as_deref().map_or("-".to_owned(), inert)
+        i.ring.as_deref().map_or("-".to_owned(), cell)
     ));
 
     line(String::new());
@@ -411,11 +400,11 @@ pub fn render_explain(h: &FindingHistory) -> String {
         .max()
         .unwrap_or(0);
     for (n, r) in d.reasons.iter().enumerate() {
-        let head = format!("{}:{}", inert(&r.rule), inert(&r.effect));
+        let head = format!("{}:{}", cell(&r.rule), cell(&r.effect));
         line(format!(
             "  {:>2}. {head:<width$}  {}",
             n + 1,
-            inert(&r.detail)
+            cell(&r.detail)
         ));
     }
 
@@ -424,7 +413,7 @@ pub fn render_explain(h: &FindingHistory) -> String {
     line(format!(
         "  clock start  {} (first observation on {})",
         rfc3339(d.first_observed_at),
-        inert(&a.asset_id)
+        cell(&a.asset_id)
     ));
     line(format!(
         "  SLA          {} h for {}",
@@ -465,7 +454,7 @@ pub fn render_explain(h: &FindingHistory) -> String {
             rfc3339(e.decided_at),
             p.priority.as_str(),
             rfc3339(p.due_at),
-            inert(&p.policy_version),
+            cell(&p.policy_version),
             trigger(&p.trigger)
         ));
         if let Some(b) = before {
@@ -488,8 +477,8 @@ pub fn render_explain(h: &FindingHistory) -> String {
             if b.policy_version != p.policy_version {
                 changes.push(format!(
                     "policy {} -> {}",
-                    inert(&b.policy_version),
-                    inert(&p.policy_version)
+                    cell(&b.policy_version),
+                    cell(&p.policy_version)
                 ));
             }
             if b.first_observed_at != p.first_observed_at {
@@ -506,7 +495,7 @@ pub fn render_explain(h: &FindingHistory) -> String {
                         .iter()
                         .any(|o| o.rule == r.rule && o.effect == r.effect)
                 })
-                .map(|r| format!("{}:{}", inert(&r.rule), inert(&r.effect)))
+                .map(|r| format!("{}:{}", cell(&r.rule), cell(&r.effect)))
                 .collect();
             if !changed_rules.is_empty() {
                 changes.push(format!("new: {}", changed_rules.join(", ")));
@@ -519,7 +508,7 @@ pub fn render_explain(h: &FindingHistory) -> String {
                         .iter()
                         .any(|o| o.rule == r.rule && o.effect == r.effect)
                 })
-                .map(|r| format!("{}:{}", inert(&r.rule), inert(&r.effect)))
+                .map(|r| format!("{}:{}", cell(&r.rule), cell(&r.effect)))
                 .collect();
             if !gone.is_empty() {
                 changes.push(format!("no longer: {}", gone.join(", ")));

@@ -15,8 +15,10 @@ enum Align {
     Right,
 }
 
-/// Escapes control characters so a cell is one inert line.
-fn cell(s: &str) -> String {
+/// Escapes control characters (as Rust's `escape_default` does: `\n`,
+/// `\u{1b}`) so a table cell or an event field prints as one inert line and
+/// a crafted hostname cannot move the cursor or forge a row.
+pub(crate) fn cell(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_control() {
