@@ -55,6 +55,7 @@ use serde::Deserialize;
 use crate::identity;
 use crate::jsonpull::{JsonCursor, JsonError, Kind};
 use crate::normalize::{NormalizedHost, VectorField, parse_cwe};
+use crate::scanner::CsvQuotes;
 use crate::software::{
     self, HostBuilder, Pending, Stats, artifact_asset, bare_vector_field, capped, cvss_vector,
     order_vectors, push_vector,
@@ -400,7 +401,7 @@ fn item(row: &Row, default_scanner: &str, place: &str) -> Result<Item, GenericEr
 /// Where rows come from.
 enum Source<R: BufRead> {
     Csv {
-        records: csv::StringRecordsIntoIter<R>,
+        records: csv::StringRecordsIntoIter<CsvQuotes<R>>,
         columns: Vec<Option<&'static str>>,
     },
     Json {
@@ -453,7 +454,12 @@ impl<R: BufRead> Source<R> {
         match self {
             Source::Csv { records, columns } => {
                 let Some(record) = records.next() else {
-                    return Ok(None);
+                    // The csv crate ends an open quoted cell at the end of
+                    // input: a cut-off file, not a complete one.
+                    return match records.reader().get_ref().truncated() {
+                        Some(cut) => Err(err("end of input", cut)),
+                        None => Ok(None),
+                    };
                 };
                 let place = || records.reader().position().line().to_string();
                 let record = record.map_err(|e| {
@@ -606,7 +612,7 @@ impl<R: BufRead> GenericReader<R> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
-            .from_reader(input);
+            .from_reader(CsvQuotes::new(input));
         let (source, failed) = match reader.headers() {
             Ok(h) => {
                 let mut columns = Vec::new();

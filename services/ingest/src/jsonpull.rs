@@ -19,8 +19,8 @@
 //! the cursor reads those itself and hands the text to serde.
 //!
 //! Every error is a [`JsonError`] naming the byte offset: malformed JSON,
-//! a truncated file, trailing bytes after the document, invalid UTF-8 in a
-//! string, a value of the wrong type for the caller's struct. Nesting deeper
+//! a truncated file, trailing bytes after the document, bytes that are not
+//! UTF-8 anywhere (in skipped values too), a value of the wrong type for the caller's struct. Nesting deeper
 //! than `serde_json`'s recursion limit (128) inside one value is an error,
 //! not a stack overflow; the cursor's own walk is iterative. A UTF-8 byte
 //! order mark before the document is skipped.
@@ -83,30 +83,124 @@ pub enum Kind {
 }
 
 /// A byte-counting adapter: the offset in errors, and a `Read` that serde's
-/// byte-at-a-time reader can borrow.
+/// byte-at-a-time reader can borrow. It also checks that every byte that
+/// passes through it is UTF-8 (RFC 8259 §8.1: JSON text is UTF-8), values
+/// that are skipped included: serde does not check the strings it ignores,
+/// and a document with a broken byte in a skipped field is as broken as one
+/// with it in a field that is read.
 struct Counted<R> {
     inner: R,
     offset: u64,
+    utf8: Utf8Check,
+}
+
+impl<R> Counted<R> {
+    fn new(inner: R) -> Self {
+        Counted {
+            inner,
+            offset: 0,
+            utf8: Utf8Check::default(),
+        }
+    }
+}
+
+/// Incremental UTF-8 validation over chunks that may split a character.
+#[derive(Debug, Default)]
+struct Utf8Check {
+    /// The start of a character cut by the end of the last chunk.
+    carry: [u8; 4],
+    carry_len: usize,
+    /// Offset of the first byte that is not UTF-8, once one was seen.
+    bad: Option<u64>,
+}
+
+impl Utf8Check {
+    /// Checks `bytes`, which start at `offset`; remembers the first bad one.
+    fn check(&mut self, mut bytes: &[u8], mut offset: u64) {
+        if self.bad.is_some() {
+            return;
+        }
+        // Finish a character the previous chunk cut.
+        while self.carry_len > 0 {
+            let Some((&b, rest)) = bytes.split_first() else {
+                return;
+            };
+            if let Some(slot) = self.carry.get_mut(self.carry_len) {
+                *slot = b;
+            }
+            self.carry_len += 1;
+            bytes = rest;
+            offset += 1;
+            match std::str::from_utf8(self.carry.get(..self.carry_len).unwrap_or_default()) {
+                Ok(_) => self.carry_len = 0,
+                Err(e) if e.error_len().is_none() && self.carry_len < 4 => {}
+                Err(_) => {
+                    self.bad = Some(offset.saturating_sub(self.carry_len as u64));
+                    return;
+                }
+            }
+        }
+        if let Err(e) = std::str::from_utf8(bytes) {
+            let valid = e.valid_up_to();
+            match e.error_len() {
+                Some(_) => self.bad = Some(offset + valid as u64),
+                None => {
+                    let rest = bytes.get(valid..).unwrap_or_default();
+                    self.carry_len = rest.len().min(4);
+                    for (slot, &b) in self.carry.iter_mut().zip(rest) {
+                        *slot = b;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The error for the first bad byte; at the end of input (`eof`), also a
+    /// character cut short.
+    fn error(&self, offset: u64, eof: bool) -> Option<io::Error> {
+        let at = self
+            .bad
+            .or_else(|| (eof && self.carry_len > 0).then(|| offset - self.carry_len as u64))?;
+        Some(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("invalid UTF-8 at byte {at}"),
+        ))
+    }
 }
 
 impl<R: BufRead> Read for Counted<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let available = self.inner.fill_buf()?;
+        if let Some(e) = self.utf8.error(self.offset, available.is_empty()) {
+            return Err(e);
+        }
         let n = available.len().min(out.len());
         if let (Some(dst), Some(src)) = (out.get_mut(..n), available.get(..n)) {
             dst.copy_from_slice(src);
+            self.utf8.check(src, self.offset);
         }
         self.inner.consume(n);
         self.offset += n as u64;
-        Ok(n)
+        match self.utf8.error(self.offset, false) {
+            Some(e) => Err(e),
+            None => Ok(n),
+        }
     }
 }
 
 impl<R: BufRead> BufRead for Counted<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
+        let available = self.inner.fill_buf()?;
+        match self.utf8.error(self.offset, available.is_empty()) {
+            Some(e) => Err(e),
+            None => Ok(available),
+        }
     }
     fn consume(&mut self, n: usize) {
+        if let Ok(available) = self.inner.fill_buf() {
+            self.utf8
+                .check(available.get(..n).unwrap_or(available), self.offset);
+        }
         self.inner.consume(n);
         self.offset += n as u64;
     }
@@ -137,10 +231,7 @@ impl<R: BufRead> JsonCursor<R> {
     /// A cursor at the start of `input`.
     pub fn new(input: R) -> JsonCursor<R> {
         JsonCursor {
-            src: Counted {
-                inner: input,
-                offset: 0,
-            },
+            src: Counted::new(input),
             stack: Vec::new(),
             started: false,
             scratch: Vec::new(),
@@ -414,7 +505,7 @@ impl<R: BufRead> JsonCursor<R> {
         let (mut depth, mut in_string, mut escaped) = (0u64, false, false);
         loop {
             let (used, done) = {
-                let buf = match self.src.inner.fill_buf() {
+                let buf = match self.src.fill_buf() {
                     Ok(b) => b,
                     Err(e) => return Err(self.io_error(&e)),
                 };
@@ -646,6 +737,36 @@ mod tests {
         cursor(&deep).skip().unwrap();
         let err = cursor(&deep).read::<serde_json::Value>().unwrap_err();
         assert!(err.message.contains("recursion limit"), "{err}");
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_skipped_value_is_an_error_too() {
+        // serde does not check the strings it ignores: the reader does.
+        for doc in [
+            &b"{\"skip\": \"a\xff\", \"keep\": 1}"[..],
+            b"{\"skip\": {\"deep\": [\"\xc3(\"]}, \"keep\": 1}",
+            // A character cut short by the end of the document.
+            b"{\"keep\": 1, \"skip\": \"\xe2\x82",
+        ] {
+            let mut c = JsonCursor::new(doc);
+            let walked = (|| -> Result<(), JsonError> {
+                c.begin_object()?;
+                while c.next_key()?.is_some() {
+                    c.skip()?;
+                }
+                c.finish()
+            })();
+            let err = walked.unwrap_err();
+            assert!(err.message.contains("invalid UTF-8 at byte"), "{err}");
+        }
+        // Characters split across reads are fine, byte by byte.
+        let text = "{\"s\": \"caf\u{e9} \u{2014} \u{1f600}\", \"t\": [\"\u{ff3f}\"]}";
+        let mut c = JsonCursor::new(io::BufReader::with_capacity(1, text.as_bytes()));
+        c.begin_object().unwrap();
+        while c.next_key().unwrap().is_some() {
+            c.skip().unwrap();
+        }
+        c.finish().unwrap();
     }
 
     #[test]

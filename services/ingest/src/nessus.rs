@@ -380,6 +380,137 @@ impl Frame {
     }
 }
 
+/// Where [`NessusReader::fast_text`] puts the text it reads.
+#[derive(Debug, Clone, Copy)]
+enum Sink {
+    /// Text of an element that is not kept: checked, then dropped.
+    Discard,
+    /// Text of a kept field ([`Frame::captures_text`]).
+    Capture,
+    /// `<plugin_output>`: scanned for package lines.
+    Output,
+}
+
+/// The `<plugin_output>` being scanned for package lines (see
+/// [`PackageFix`]): one line at a time, at most [`MAX_LINE_BYTES`] of it.
+#[derive(Debug, Default)]
+struct OutputScan {
+    /// The line being read (at most [`MAX_LINE_BYTES`]).
+    line: String,
+    /// The current line outgrew [`MAX_LINE_BYTES`] and is skipped.
+    line_too_long: bool,
+    /// A `Remote package installed` value waiting for its `Should be`.
+    installed: Option<String>,
+    /// The fixes of this output, in order, at most `room`.
+    fixes: Vec<PackageFix>,
+    /// How many more fixes the item takes ([`MAX_PACKAGE_FIXES`] in all).
+    room: usize,
+}
+
+impl OutputScan {
+    /// A new `<plugin_output>` of an item that takes `room` more fixes.
+    fn start(&mut self, room: usize) {
+        self.line.clear();
+        self.line_too_long = false;
+        self.installed = None;
+        self.fixes.clear();
+        self.room = room;
+    }
+
+    /// Feeds output text. A line that lies whole in `content` is looked at
+    /// where it is; the pieces of a line cut by markup, a reference or the
+    /// read buffer are gathered in [`Self::line`] first.
+    fn text(&mut self, content: &str) {
+        let mut rest = content;
+        while let Some(i) = memchr::memchr(b'\n', rest.as_bytes()) {
+            let part = rest.get(..i).unwrap_or_default();
+            if self.line.is_empty() && !self.line_too_long {
+                if part.len() <= MAX_LINE_BYTES {
+                    self.look_at(part);
+                }
+            } else {
+                self.push(part);
+                self.line_end();
+            }
+            rest = rest.get(i + 1..).unwrap_or_default();
+        }
+        self.push(rest);
+    }
+
+    /// Adds a piece of the current line, or marks it too long.
+    fn push(&mut self, part: &str) {
+        if !self.line_too_long {
+            if self.line.len() + part.len() > MAX_LINE_BYTES {
+                self.line_too_long = true;
+                self.line.clear();
+            } else {
+                self.line.push_str(part);
+            }
+        }
+    }
+
+    /// The gathered line ended: looks at it unless it was too long.
+    fn line_end(&mut self) {
+        let too_long = std::mem::replace(&mut self.line_too_long, false);
+        let line = std::mem::take(&mut self.line);
+        if !too_long {
+            self.look_at(&line);
+        }
+        // Back, emptied, so its capacity is reused.
+        self.line = line;
+        self.line.clear();
+    }
+
+    /// Looks at one line: keeps a `Remote package installed` value until
+    /// its `Should be`, which becomes a [`PackageFix`].
+    fn look_at(&mut self, line: &str) {
+        let Some((key, value)) = line.split_once(':') else {
+            return;
+        };
+        let key = key.trim();
+        let value = value.trim();
+        if value.is_empty() || value.contains(char::is_whitespace) {
+            return;
+        }
+        if key.eq_ignore_ascii_case("remote package installed")
+            || key.eq_ignore_ascii_case("installed package")
+        {
+            self.installed = Some(value.to_owned());
+        } else if key.eq_ignore_ascii_case("should be") {
+            let installed = self.installed.take();
+            if self.fixes.len() < self.room {
+                self.fixes.push(PackageFix {
+                    installed,
+                    fixed: value.to_owned(),
+                });
+            }
+        }
+    }
+
+    /// The output ended: its last line counts too.
+    fn finish(&mut self) {
+        self.line_end();
+        self.installed = None;
+    }
+}
+
+/// `&lt;`, `&gt;`, `&amp;`, `&apos;` or `&quot;` at the start of `after`
+/// (the bytes after `&`): the character and the reference's length with
+/// `&` and `;`. `None` for anything else, which quick-xml then reads.
+fn predefined_entity(after: &[u8]) -> Option<(&'static str, usize)> {
+    const ENTITIES: [(&[u8], &str); 5] = [
+        (b"lt;", "<"),
+        (b"gt;", ">"),
+        (b"amp;", "&"),
+        (b"apos;", "'"),
+        (b"quot;", "\""),
+    ];
+    ENTITIES
+        .iter()
+        .find(|(name, _)| after.starts_with(name))
+        .map(|(name, c)| (*c, name.len() + 1))
+}
+
 /// The `<ReportItem>` children that are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ItemField {
@@ -489,12 +620,16 @@ pub struct NessusReader<R> {
     text: String,
     /// `name` of the `<tag>` being read.
     tag_name: String,
-    /// The `<plugin_output>` line being read (at most [`MAX_LINE_BYTES`]).
-    line: String,
-    /// The current line outgrew [`MAX_LINE_BYTES`] and is skipped.
-    line_too_long: bool,
-    /// A `Remote package installed` value waiting for its `Should be`.
-    installed: Option<String>,
+    /// The `<plugin_output>` being scanned for package lines.
+    output: OutputScan,
+    /// Where the text run that [`Self::fast_text`] left to quick-xml began
+    /// (it stopped inside the run), so an invalid UTF-8 error names the
+    /// same byte as when quick-xml reads the whole run.
+    run_start: Option<u64>,
+    /// quick-xml's last event was text, which ends at markup or at a
+    /// reference quick-xml has begun (not consumed, but its state expects
+    /// it): [`Self::fast_text`] must then leave the next event to quick-xml.
+    after_xml_text: bool,
     meta: ReportMeta,
     host: Option<HostState>,
     root_seen: bool,
@@ -513,7 +648,10 @@ impl<R: BufRead> NessusReader<R> {
     pub fn new(input: R) -> NessusReader<R> {
         let mut xml = Reader::from_reader(input);
         let config = xml.config_mut();
-        config.expand_empty_elements = true;
+        // `<a/>` arrives as one `Empty` event and is handled as a start and
+        // an end in one step, so the text after it is never taken for its
+        // content by [`Self::fast_text`].
+        config.expand_empty_elements = false;
         config.check_end_names = true;
         config.trim_text(false);
         NessusReader {
@@ -522,9 +660,9 @@ impl<R: BufRead> NessusReader<R> {
             frames: Vec::new(),
             text: String::new(),
             tag_name: String::new(),
-            line: String::new(),
-            line_too_long: false,
-            installed: None,
+            output: OutputScan::default(),
+            run_start: None,
+            after_xml_text: false,
             meta: ReportMeta::default(),
             host: None,
             root_seen: false,
@@ -544,22 +682,31 @@ impl<R: BufRead> NessusReader<R> {
     }
 
     fn step(&mut self) -> Result<Step, NessusError> {
+        if !std::mem::take(&mut self.after_xml_text) {
+            self.fast_text()?;
+        }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         let position = self.xml.buffer_position();
+        // Only this read can continue a run `fast_text` handed over.
+        let handed_over = self.run_start.take();
         let event = match self.xml.read_event_into(&mut buf) {
             Ok(e) => e,
-            Err(e) => return Err(self.xml_error(e, position)),
+            Err(e) => {
+                self.run_start = handed_over;
+                return Err(self.xml_error(e, position));
+            }
         };
         let step = match event {
             Event::Start(e) => self.start(&e, position).map(|()| Step::Continue),
             Event::End(_) => self.end(position),
             Event::Empty(e) => {
-                // Not produced with `expand_empty_elements`; handled the same.
+                // `<a/>`: its start and its end.
                 self.start(&e, position)?;
                 self.end(position)
             }
             Event::Text(t) => {
+                self.after_xml_text = true;
                 let content = t.xml10_content();
                 self.text_event(&content, position).map(|()| Step::Continue)
             }
@@ -568,9 +715,10 @@ impl<R: BufRead> NessusReader<R> {
                 self.text_event(&content, position).map(|()| Step::Continue)
             }
             Event::GeneralRef(r) => {
-                let resolved = if r.is_char_ref() {
+                let mut utf8 = [0u8; 4];
+                let resolved: &str = if r.is_char_ref() {
                     match r.resolve_char_ref() {
-                        Ok(Some(c)) => c.to_string(),
+                        Ok(Some(c)) => c.encode_utf8(&mut utf8),
                         _ => {
                             return Err(NessusError::Xml {
                                 position,
@@ -580,7 +728,7 @@ impl<R: BufRead> NessusReader<R> {
                     }
                 } else {
                     match quick_xml::escape::resolve_xml_entity(&r) {
-                        Some(s) => s.to_owned(),
+                        Some(s) => s,
                         None => {
                             return Err(NessusError::UndeclaredEntity {
                                 name: r.to_string(),
@@ -589,8 +737,7 @@ impl<R: BufRead> NessusReader<R> {
                         }
                     }
                 };
-                self.text_event(&resolved, position)
-                    .map(|()| Step::Continue)
+                self.text_event(resolved, position).map(|()| Step::Continue)
             }
             Event::Decl(d) => {
                 if let Some(enc) = d.encoding() {
@@ -621,7 +768,9 @@ impl<R: BufRead> NessusReader<R> {
         use quick_xml::errors::SyntaxError;
         let position = self.xml.error_position().max(event_start);
         match e {
-            quick_xml::Error::Encoding(_) => NessusError::InvalidUtf8 { position },
+            quick_xml::Error::Encoding(_) => NessusError::InvalidUtf8 {
+                position: self.run_start.unwrap_or(position),
+            },
             quick_xml::Error::Io(io) => NessusError::Io {
                 position: self.xml.buffer_position(),
                 message: io.to_string(),
@@ -705,9 +854,14 @@ impl<R: BufRead> NessusReader<R> {
                 Frame::Tag
             }
             (Frame::Item, "plugin_output") => {
-                self.line.clear();
-                self.line_too_long = false;
-                self.installed = None;
+                let kept = self
+                    .host
+                    .as_ref()
+                    .and_then(|h| h.item.as_ref())
+                    .map(|i| i.package_fixes.len());
+                // No item to add fixes to: room for none.
+                let room = kept.map_or(0, |n| MAX_PACKAGE_FIXES.saturating_sub(n));
+                self.output.start(room);
                 Frame::PluginOutput
             }
             (Frame::Item, field) => {
@@ -747,13 +901,9 @@ impl<R: BufRead> NessusReader<R> {
             return Ok(());
         };
         state.items_seen += 1;
-        let location = format!("host {:?}, item {}", state.host.name, state.items_seen);
-        let bad = |reason: String| NessusError::Invalid {
-            position,
-            location: location.clone(),
-            reason,
-        };
         let mut item = ReportItem::default();
+        // Parsed as they come; the text is kept only when it does not parse,
+        // for the message.
         let (mut id, mut port, mut protocol, mut severity) = (None, None, None, None);
         for attr in e.attributes() {
             let attr = attr.map_err(|err| NessusError::Xml {
@@ -768,38 +918,63 @@ impl<R: BufRead> NessusReader<R> {
                 })?;
             let value = value.trim();
             match attr.key.as_ref() {
-                "pluginID" => id = Some(value.to_owned()),
-                "port" => port = Some(value.to_owned()),
+                "pluginID" => id = Some(value.parse::<u32>().map_err(|_| value.to_owned())),
+                "port" => port = Some(value.parse::<u16>().map_err(|_| value.to_owned())),
                 "protocol" => protocol = Some(value.to_owned()),
-                "severity" => severity = Some(value.to_owned()),
+                "severity" => {
+                    severity = Some(match value.parse::<u8>() {
+                        Ok(s) if s <= 4 => Ok(s),
+                        _ => Err(value.to_owned()),
+                    });
+                }
                 "pluginName" => item.plugin_name = value.to_owned(),
                 "pluginFamily" if !value.is_empty() => item.plugin_family = Some(value.to_owned()),
                 "svc_name" if !value.is_empty() => item.svc_name = Some(value.to_owned()),
                 _ => {}
             }
         }
-        let id = id.ok_or_else(|| bad("missing attribute pluginID".to_owned()))?;
-        item.plugin_id = id
-            .parse()
-            .map_err(|_| bad(format!("pluginID {id:?} is not a number")))?;
-        let location = format!("{location} (pluginID {})", item.plugin_id);
-        let bad = |reason: String| NessusError::Invalid {
-            position,
-            location: location.clone(),
-            reason,
+        // The location is only spelled out for an error.
+        let bad = |plugin: Option<u32>, reason: String| {
+            let mut location = format!("host {:?}, item {}", state.host.name, state.items_seen);
+            if let Some(id) = plugin {
+                location.push_str(&format!(" (pluginID {id})"));
+            }
+            NessusError::Invalid {
+                position,
+                location,
+                reason,
+            }
         };
-        let port = port.ok_or_else(|| bad("missing attribute port".to_owned()))?;
-        item.port = port
-            .parse()
-            .map_err(|_| bad(format!("port {port:?} is not a number 0-65535")))?;
-        item.protocol = protocol.ok_or_else(|| bad("missing attribute protocol".to_owned()))?;
+        item.plugin_id = match id {
+            None => return Err(bad(None, "missing attribute pluginID".to_owned())),
+            Some(Err(id)) => return Err(bad(None, format!("pluginID {id:?} is not a number"))),
+            Some(Ok(id)) => id,
+        };
+        let plugin = Some(item.plugin_id);
+        item.port = match port {
+            None => return Err(bad(plugin, "missing attribute port".to_owned())),
+            Some(Err(port)) => {
+                return Err(bad(
+                    plugin,
+                    format!("port {port:?} is not a number 0-65535"),
+                ));
+            }
+            Some(Ok(port)) => port,
+        };
+        item.protocol =
+            protocol.ok_or_else(|| bad(plugin, "missing attribute protocol".to_owned()))?;
         if item.protocol.is_empty() {
-            return Err(bad("protocol is empty".to_owned()));
+            return Err(bad(plugin, "protocol is empty".to_owned()));
         }
-        let severity = severity.ok_or_else(|| bad("missing attribute severity".to_owned()))?;
-        item.severity = match severity.parse::<u8>() {
-            Ok(s) if s <= 4 => s,
-            _ => return Err(bad(format!("severity {severity:?} is not an integer 0-4"))),
+        item.severity = match severity {
+            None => return Err(bad(plugin, "missing attribute severity".to_owned())),
+            Some(Err(severity)) => {
+                return Err(bad(
+                    plugin,
+                    format!("severity {severity:?} is not an integer 0-4"),
+                ));
+            }
+            Some(Ok(severity)) => severity,
         };
         state.item = Some(item);
         Ok(())
@@ -812,7 +987,7 @@ impl<R: BufRead> NessusReader<R> {
                 Ok(())
             }
             Some(Frame::PluginOutput) => {
-                self.output_text(content);
+                self.output.text(content);
                 Ok(())
             }
             Some(_) => Ok(()),
@@ -842,8 +1017,10 @@ impl<R: BufRead> NessusReader<R> {
             Frame::Tag => self.tag_end(position)?,
             Frame::Field(field) => self.field_end(field, position)?,
             Frame::PluginOutput => {
-                self.output_line();
-                self.installed = None;
+                self.output.finish();
+                if let Some(item) = self.host.as_mut().and_then(|h| h.item.as_mut()) {
+                    item.package_fixes.append(&mut self.output.fixes);
+                }
             }
             Frame::Item => self.item_end(position)?,
             Frame::Host => {
@@ -856,65 +1033,136 @@ impl<R: BufRead> NessusReader<R> {
         Ok(Step::Continue)
     }
 
-    /// Feeds `<plugin_output>` text: whole lines go to [`Self::output_line`].
-    fn output_text(&mut self, content: &str) {
-        let mut rest = content;
-        loop {
-            let (part, more) = match rest.split_once('\n') {
-                Some((part, more)) => (part, Some(more)),
-                None => (rest, None),
-            };
-            if !self.line_too_long {
-                if self.line.len() + part.len() > MAX_LINE_BYTES {
-                    self.line_too_long = true;
-                    self.line.clear();
-                } else {
-                    self.line.push_str(part);
-                }
-            }
-            match more {
-                Some(more) => {
-                    self.output_line();
-                    rest = more;
-                }
-                None => break,
-            }
-        }
-    }
-
-    /// Looks at one `<plugin_output>` line: keeps a `Remote package
-    /// installed` value until its `Should be`, which becomes a
-    /// [`PackageFix`] of the current item.
-    fn output_line(&mut self) {
-        let line = std::mem::take(&mut self.line);
-        let too_long = std::mem::replace(&mut self.line_too_long, false);
-        if too_long {
-            return;
-        }
-        let Some((key, value)) = line.split_once(':') else {
-            return;
+    /// Reads the text ahead straight from the input's buffer: no event,
+    /// no copy, one `memchr` per run. Text of a kept field goes to
+    /// [`Self::text`], `<plugin_output>` text to [`OutputScan`], any other
+    /// text (`description`, `see_also`, the `Policy`, whitespace between
+    /// elements) is dropped, and all of it is checked as quick-xml would:
+    /// UTF-8 (an error names the run's first byte, as quick-xml's does) and
+    /// references (the five predefined entities are resolved here).
+    ///
+    /// It stops, leaving the rest to quick-xml's event loop, at markup
+    /// (`<`), at any other reference (`&#…;`, an undeclared entity, a
+    /// reference cut by the buffer's end), at a character cut by the
+    /// buffer's end and, in kept text, at `\r` (line ends are normalized
+    /// by quick-xml). Outside the root element it reads nothing: text there
+    /// is an error quick-xml's path reports.
+    ///
+    /// # Errors
+    /// [`NessusError::InvalidUtf8`] or [`NessusError::Io`].
+    fn fast_text(&mut self) -> Result<(), NessusError> {
+        let sink = match self.frames.last() {
+            None => return Ok(()),
+            Some(f) if f.captures_text() => Sink::Capture,
+            Some(Frame::PluginOutput) => Sink::Output,
+            Some(_) => Sink::Discard,
         };
-        let key = key.trim().to_ascii_lowercase();
-        let value = value.trim();
-        if value.is_empty() || value.contains(char::is_whitespace) {
-            return;
-        }
-        match key.as_str() {
-            "remote package installed" | "installed package" => {
-                self.installed = Some(value.to_owned());
-            }
-            "should be" => {
-                let installed = self.installed.take();
-                if let Some(item) = self.host.as_mut().and_then(|h| h.item.as_mut())
-                    && item.package_fixes.len() < MAX_PACKAGE_FIXES
-                {
-                    item.package_fixes.push(PackageFix {
-                        installed,
-                        fixed: value.to_owned(),
+        self.run_start = None;
+        let NessusReader {
+            xml,
+            text,
+            output,
+            run_start: stopped_run,
+            ..
+        } = self;
+        let mut stream = xml.stream();
+        let mut run_start = stream.offset();
+        loop {
+            let chunk = match stream.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(NessusError::Io {
+                        position: stream.offset(),
+                        message: e.to_string(),
                     });
                 }
+            };
+            if chunk.is_empty() {
+                // The end of the input: quick-xml reports what it means.
+                return Ok(());
             }
-            _ => {}
+            let stop = match sink {
+                Sink::Discard => memchr::memchr2(b'<', b'&', chunk),
+                Sink::Capture | Sink::Output => memchr::memchr3(b'<', b'&', b'\r', chunk),
+            };
+            let run = chunk.get(..stop.unwrap_or(chunk.len())).unwrap_or_default();
+            if matches!(sink, Sink::Discard) && run.is_ascii() {
+                // Dropped text that is ASCII: nothing to decode.
+                let used = run.len();
+                let entity = match stop.and_then(|i| chunk.get(i..)) {
+                    Some([b'&', rest @ ..]) => Some(predefined_entity(rest)),
+                    Some(_) => None,
+                    None => {
+                        stream.consume(used);
+                        continue;
+                    }
+                };
+                stream.consume(used);
+                match entity {
+                    Some(Some((_, len))) => {
+                        stream.consume(len);
+                        run_start = stream.offset();
+                        continue;
+                    }
+                    // Markup, or a reference quick-xml reads.
+                    _ => return Ok(()),
+                }
+            }
+            let (valid, cut) = match std::str::from_utf8(run) {
+                Ok(valid) => (valid, false),
+                // A character cut by the end of the buffer: quick-xml reads
+                // on across the refill.
+                Err(e) if e.error_len().is_none() => (
+                    run.get(..e.valid_up_to())
+                        .and_then(|v| std::str::from_utf8(v).ok())
+                        .unwrap_or_default(),
+                    true,
+                ),
+                Err(_) => {
+                    return Err(NessusError::InvalidUtf8 {
+                        position: run_start,
+                    });
+                }
+            };
+            match sink {
+                Sink::Capture => push_capped(text, valid),
+                Sink::Output => output.text(valid),
+                Sink::Discard => {}
+            }
+            let used = valid.len();
+            let next = if cut {
+                None
+            } else {
+                stop.and_then(|i| chunk.get(i..))
+            };
+            let entity = match next {
+                Some([b'&', rest @ ..]) => predefined_entity(rest),
+                _ => None,
+            };
+            let stopped = cut || next.is_some();
+            // quick-xml goes on reading this run's text (not markup, not a
+            // reference): its UTF-8 errors name where the run began.
+            let hand_over_run = cut || next.is_some_and(|n| n.first() == Some(&b'\r'));
+            stream.consume(used);
+            match (stopped, entity) {
+                (false, _) => {}
+                (true, Some((resolved, len))) => {
+                    match sink {
+                        Sink::Capture => push_capped(text, resolved),
+                        Sink::Output => output.text(resolved),
+                        Sink::Discard => {}
+                    }
+                    stream.consume(len);
+                    run_start = stream.offset();
+                }
+                (true, None) => {
+                    if hand_over_run {
+                        *stopped_run = Some(run_start);
+                    }
+                    return Ok(());
+                }
+            }
         }
     }
 
@@ -1206,6 +1454,50 @@ Should be : d_2]]></plugin_output></ReportItem>
                 vec![fix(Some("d_1"), "d_2")],
             ]
         );
+    }
+
+    /// The text fast path reads straight from the input's buffer; where
+    /// that buffer ends (a character, a reference or a `\r\n` cut in two)
+    /// must not change a result or an error's byte.
+    #[test]
+    fn results_do_not_depend_on_where_the_read_buffer_ends() {
+        let good = "<?xml version=\"1.0\" ?>\r\n<NessusClientData_v2><Policy><policyName>p &amp; q\r\nx</policyName></Policy>\
+<Report name=\"r&#33;\"><ReportHost name=\"h\"><HostProperties><tag name=\"host-ip\">10.0.0.1</tag></HostProperties>\r\n\
+<ReportItem port=\"0\" protocol=\"tcp\" severity=\"2\" pluginID=\"1\" pluginName=\"n\" pluginFamily=\"Red Hat Local Security Checks\">\
+<solution>do\r\nthis &lt;now&gt; &#233;t&#xE9; caf\u{e9}</solution><plugin_output>\r\nRemote package installed : a-1.0-1.el9\r\n\
+Should be : a-1.1-1.el9\r\nRemote package installed : b&amp;c-1.0-1\nSho<!-- c -->uld be : b-2-1<![CDATA[\nShould be : z-9-9]]>\n</plugin_output>\
+<description>\u{e9}\u{e9} &quot;x&quot; &apos; <b>bold</b> tail</description><see_also/></ReportItem></ReportHost></Report></NessusClientData_v2>";
+        let read = |bytes: &[u8], capacity: usize| -> Result<Vec<ReportHost>, NessusError> {
+            NessusReader::new(std::io::BufReader::with_capacity(capacity, bytes)).collect()
+        };
+        let whole = read(good.as_bytes(), 1 << 16);
+        let item = whole.as_ref().map(|h| h[0].items[0].clone()).unwrap();
+        assert_eq!(
+            item.solution.as_deref(),
+            Some("do\nthis <now> \u{e9}t\u{e9} caf\u{e9}")
+        );
+        let fixed: Vec<&str> = item
+            .package_fixes
+            .iter()
+            .map(|f| f.fixed.as_str())
+            .collect();
+        assert_eq!(fixed, ["a-1.1-1.el9", "b-2-1", "z-9-9"]);
+        let mut bad = good.as_bytes().to_vec();
+        let at = good.find("bold").unwrap();
+        bad[at] = 0xff;
+        let whole_bad = read(&bad, 1 << 16);
+        assert!(
+            matches!(whole_bad, Err(NessusError::InvalidUtf8 { .. })),
+            "{whole_bad:?}"
+        );
+        for capacity in 1..80 {
+            assert_eq!(
+                read(good.as_bytes(), capacity),
+                whole,
+                "capacity {capacity}"
+            );
+            assert_eq!(read(&bad, capacity), whole_bad, "capacity {capacity}");
+        }
     }
 
     #[test]

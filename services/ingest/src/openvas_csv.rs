@@ -37,7 +37,7 @@ use crate::normalize::NormalizedHost;
 use crate::openvas::{self, Class, SCANNER};
 use crate::qualys_csv::{csv_error, decode};
 use crate::scanner::{
-    self, CheckDef, Checks, Detection, HostRecord, ParseError, Symbols, Tally, value,
+    self, CheckDef, Checks, CsvQuotes, Detection, HostRecord, ParseError, Symbols, Tally, value,
 };
 
 const FORMAT: &str = "Greenbone CSV results export";
@@ -128,7 +128,12 @@ struct Columns {
 }
 
 struct Rows<R> {
-    csv: csv::Reader<R>,
+    csv: csv::Reader<CsvQuotes<R>>,
+    /// Cells of the header row.
+    header_len: usize,
+    /// The row after a short one, read ahead to tell whether it was the
+    /// last (a cut-off export).
+    ahead: Option<csv::ByteRecord>,
     record: csv::ByteRecord,
     cells: Vec<String>,
     columns: Columns,
@@ -147,8 +152,10 @@ impl<R: BufRead> Rows<R> {
             csv: csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
-                .from_reader(r),
+                .from_reader(CsvQuotes::new(r)),
             record: csv::ByteRecord::new(),
+            header_len: 0,
+            ahead: None,
             cells: Vec::new(),
             columns: Columns::default(),
             count_only,
@@ -179,6 +186,7 @@ impl<R: BufRead> Rows<R> {
                 found: format!("the header row lacks column(s) {}", missing.join(", ")),
             });
         }
+        rows.header_len = rows.cells.len();
         rows.columns = Columns {
             ip: find("IP").unwrap_or_default(),
             oid: find("NVT OID").unwrap_or_default(),
@@ -196,8 +204,18 @@ impl<R: BufRead> Rows<R> {
     }
 
     fn read_record(&mut self) -> Result<bool, ParseError> {
-        match self.csv.read_byte_record(&mut self.record) {
+        let read = match self.ahead.take() {
+            Some(next) => {
+                self.record = next;
+                Ok(true)
+            }
+            None => self.csv.read_byte_record(&mut self.record),
+        };
+        match read {
             Ok(more) => {
+                if !more && let Some(cut) = self.csv.get_ref().truncated() {
+                    return Err(cut);
+                }
                 self.cells.clear();
                 self.cells.extend(self.record.iter().map(decode));
                 Ok(more)
@@ -210,9 +228,42 @@ impl<R: BufRead> Rows<R> {
         i.and_then(|i| self.cells.get(i)).and_then(|c| value(c))
     }
 
+    /// A data row short of the header's cells is fine inside the export,
+    /// but as its last row it means the export was cut off between two
+    /// cells (a cut inside a cell leaves a quote open, which
+    /// [`Self::read_record`] reports): reads one row ahead to tell.
+    fn last_row_whole(&mut self) -> Result<(), ParseError> {
+        if self.cells.len() >= self.header_len {
+            return Ok(());
+        }
+        let mut next = csv::ByteRecord::new();
+        match self.csv.read_byte_record(&mut next) {
+            Ok(true) => {
+                self.ahead = Some(next);
+                Ok(())
+            }
+            Ok(false) => Err(self.csv.get_ref().truncated().unwrap_or_else(|| {
+                ParseError::Truncated {
+                    position: self.record.position().map_or(0, csv::Position::byte),
+                    context: format!(
+                        "in its last row (line {}), which has {} of the header's {} cells: the export was cut off",
+                        self.record.position().map_or(0, csv::Position::line),
+                        self.cells.len(),
+                        self.header_len
+                    ),
+                }
+            })),
+            Err(e) => Err(csv_error(&e)),
+        }
+    }
+
     fn step(&mut self) -> Result<bool, ParseError> {
         if !self.read_record()? {
             return Ok(false);
+        }
+        if self.cell(Some(self.columns.ip)).is_some() || self.cell(Some(self.columns.oid)).is_some()
+        {
+            self.last_row_whole()?;
         }
         let c = &self.columns;
         let (ip, oid) = (self.cell(Some(c.ip)), self.cell(Some(c.oid)));

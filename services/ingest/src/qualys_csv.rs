@@ -15,6 +15,9 @@
 //!   BOM; a cell that is not UTF-8 is read as Windows-1252 (what Excel
 //!   writes).
 //! - A row without IP and QID (a blank line, a footer) is ignored.
+//! - A cut-off export is rejected, not read as a shorter one: the input
+//!   ending inside a quoted cell, or a last data row short of the header's
+//!   cells (`scanner::CsvQuotes`; the same rule for the GVM CSV).
 //!
 //! # Rules
 //!
@@ -47,7 +50,7 @@ use crate::format::Summary;
 use crate::normalize::{NormalizedHost, VectorField};
 use crate::qualys::{self, SCANNER};
 use crate::scanner::{
-    self, CheckDef, Checks, Detection, HostRecord, ParseError, Symbols, Tally, value,
+    self, CheckDef, Checks, CsvQuotes, Detection, HostRecord, ParseError, Symbols, Tally, value,
 };
 
 /// How many rows may come before the header row.
@@ -236,7 +239,12 @@ impl Columns {
 }
 
 struct Rows<R> {
-    csv: csv::Reader<R>,
+    csv: csv::Reader<CsvQuotes<R>>,
+    /// Cells of the header row.
+    header_len: usize,
+    /// The row after a short one, read ahead to tell whether it was the
+    /// last (a cut-off export).
+    ahead: Option<csv::ByteRecord>,
     record: csv::ByteRecord,
     cells: Vec<String>,
     columns: Columns,
@@ -257,10 +265,12 @@ impl<R: BufRead> Rows<R> {
         let csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(r);
+            .from_reader(CsvQuotes::new(r));
         let mut rows = Rows {
             csv,
             record: csv::ByteRecord::new(),
+            header_len: 0,
+            ahead: None,
             cells: Vec::new(),
             columns: Columns::default(),
             count_only,
@@ -292,6 +302,7 @@ impl<R: BufRead> Rows<R> {
                     .any(|c| c.trim().trim_matches('\u{feff}').eq_ignore_ascii_case(name))
             };
             if has("IP") && has("QID") {
+                rows.header_len = rows.cells.len();
                 rows.columns = Columns::from_header(&rows.cells)?;
                 return Ok(rows);
             }
@@ -312,8 +323,18 @@ impl<R: BufRead> Rows<R> {
 
     /// Reads the next record into `cells`; `false` at the end.
     fn read_record(&mut self) -> Result<bool, ParseError> {
-        match self.csv.read_byte_record(&mut self.record) {
+        let read = match self.ahead.take() {
+            Some(next) => {
+                self.record = next;
+                Ok(true)
+            }
+            None => self.csv.read_byte_record(&mut self.record),
+        };
+        match read {
             Ok(more) => {
+                if !more && let Some(cut) = self.csv.get_ref().truncated() {
+                    return Err(cut);
+                }
                 self.cells.clear();
                 self.cells.extend(self.record.iter().map(decode));
                 Ok(more)
@@ -326,10 +347,43 @@ impl<R: BufRead> Rows<R> {
         i.and_then(|i| self.cells.get(i)).and_then(|c| value(c))
     }
 
+    /// A data row short of the header's cells is fine inside the export,
+    /// but as its last row it means the export was cut off between two
+    /// cells (a cut inside a cell leaves a quote open, which
+    /// [`Self::read_record`] reports): reads one row ahead to tell.
+    fn last_row_whole(&mut self) -> Result<(), ParseError> {
+        if self.cells.len() >= self.header_len {
+            return Ok(());
+        }
+        let mut next = csv::ByteRecord::new();
+        match self.csv.read_byte_record(&mut next) {
+            Ok(true) => {
+                self.ahead = Some(next);
+                Ok(())
+            }
+            Ok(false) => Err(self.csv.get_ref().truncated().unwrap_or_else(|| {
+                ParseError::Truncated {
+                    position: self.record.position().map_or(0, csv::Position::byte),
+                    context: format!(
+                        "in its last row (line {}), which has {} of the header's {} cells: the export was cut off",
+                        self.record.position().map_or(0, csv::Position::line),
+                        self.cells.len(),
+                        self.header_len
+                    ),
+                }
+            })),
+            Err(e) => Err(csv_error(&e)),
+        }
+    }
+
     /// Processes one data row; `false` at the end.
     fn step(&mut self) -> Result<bool, ParseError> {
         if !self.read_record()? {
             return Ok(false);
+        }
+        if self.cell(Some(self.columns.ip)).is_some() || self.cell(Some(self.columns.qid)).is_some()
+        {
+            self.last_row_whole()?;
         }
         let c = &self.columns;
         let (ip, qid) = (self.cell(Some(c.ip)), self.cell(Some(c.qid)));

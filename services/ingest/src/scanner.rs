@@ -229,6 +229,79 @@ pub fn root_element(head: &str) -> Option<&str> {
     }
 }
 
+/// Where a CSV reader stands in RFC 4180 quoting, byte by byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CsvQuoting {
+    /// At the start of a cell.
+    CellStart,
+    /// Inside a cell that did not start with `"` (a quote there is text).
+    Unquoted,
+    /// Inside a quoted cell.
+    Quoted,
+    /// A `"` inside a quoted cell: the closing quote, or the first half of
+    /// an escaped `""`.
+    QuoteInQuoted,
+}
+
+/// A reader that follows RFC 4180 quoting (`,` between cells, `"` around a
+/// cell, `""` inside one) over the bytes a CSV reader pulls through it.
+///
+/// The `csv` crate takes the end of input inside an open quoted cell as the
+/// end of that cell, so an export cut off in the middle of a cell would read
+/// as a complete, shorter report, and a full rescan built from it would
+/// resolve every finding of the missing rows. [`CsvQuotes::truncated`] tells
+/// that case apart, for the CSV parsers to reject it.
+#[derive(Debug)]
+pub(crate) struct CsvQuotes<R> {
+    inner: R,
+    state: CsvQuoting,
+    /// Bytes read so far.
+    consumed: u64,
+}
+
+impl<R> CsvQuotes<R> {
+    /// Wraps `inner`.
+    pub(crate) fn new(inner: R) -> Self {
+        CsvQuotes {
+            inner,
+            state: CsvQuoting::CellStart,
+            consumed: 0,
+        }
+    }
+
+    /// When everything read so far ends inside an open quoted cell: the
+    /// rejection of a cut-off export ([`ParseError::Truncated`]).
+    pub(crate) fn truncated(&self) -> Option<ParseError> {
+        matches!(self.state, CsvQuoting::Quoted).then(|| ParseError::Truncated {
+            position: self.consumed,
+            context: "inside a quoted CSV cell (no closing `\"`): the export was cut off"
+                .to_owned(),
+        })
+    }
+
+    fn scan(&mut self, bytes: &[u8]) {
+        use CsvQuoting::{CellStart, QuoteInQuoted, Quoted, Unquoted};
+        for &b in bytes {
+            self.state = match (self.state, b) {
+                (CellStart, b'"') | (QuoteInQuoted, b'"') => Quoted,
+                (CellStart | Unquoted | QuoteInQuoted, b',' | b'\n' | b'\r') => CellStart,
+                (CellStart | Unquoted | QuoteInQuoted, _) => Unquoted,
+                (Quoted, b'"') => QuoteInQuoted,
+                (Quoted, _) => Quoted,
+            };
+        }
+        self.consumed += bytes.len() as u64;
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for CsvQuotes<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.scan(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+}
+
 /// Whether one of the first lines of a CSV head has every column of
 /// `required` (compared case-insensitively, quotes and a BOM ignored), for
 /// content sniffing. Exports may put a few preamble lines before the header.
@@ -871,6 +944,33 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_quotes_tell_a_cut_off_cell() {
+        use std::io::Read as _;
+        let state = |text: &str| {
+            let mut r = CsvQuotes::new(text.as_bytes());
+            let mut sink = Vec::new();
+            r.read_to_end(&mut sink).unwrap();
+            r.truncated().map(|e| e.to_string())
+        };
+        for whole in [
+            "",
+            "a,b\n1,2\n",
+            "\"a\",\"b\"\n\"x\ny\",\"say \"\"hi\"\"\"",
+            "a,b\n5\" screen,\"q\"\r\n",
+            "\"\"",
+        ] {
+            assert_eq!(state(whole), None, "{whole:?}");
+        }
+        for cut in ["\"a\",\"b\n", "a,\"x\"\"", "\"a\",\"multi\nline"] {
+            let err = state(cut).unwrap_or_else(|| panic!("{cut:?} not seen as cut"));
+            assert!(
+                err.starts_with("truncated report: input ended at byte"),
+                "{err}"
+            );
+        }
+    }
 
     #[test]
     fn cells_lose_their_placeholders() {
