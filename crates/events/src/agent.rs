@@ -42,6 +42,41 @@ pub struct AgentJob {
     pub issued_at: DateTime<Utc>,
     /// After this instant (UTC) the agent must not start it.
     pub expires_at: DateTime<Utc>,
+    /// Deploy's Ed25519 signature (RFC 8032) over [`AgentJob::signing_bytes`]:
+    /// 64 bytes as 128 lowercase hex digits. An agent refuses a job whose
+    /// signature is missing or does not verify with its configured public
+    /// key. Absent (`None`) only before deploy signs the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+impl AgentJob {
+    /// The domain-separation prefix of [`AgentJob::signing_bytes`]: a
+    /// signature over a job can never be mistaken for one over anything else
+    /// signed with the same key.
+    pub const SIGNING_CONTEXT: &'static [u8] = b"patchflow/agent-job/v1\n";
+
+    /// The canonical bytes deploy signs and the agent verifies:
+    /// [`AgentJob::SIGNING_CONTEXT`] followed by the job as compact JSON
+    /// (serde_json: no whitespace, fields in declaration order — `job_id`,
+    /// `bundle_id`, `ring`, `wave`, `host`, `action`, `remediations`,
+    /// `issued_at`, `expires_at`), with the `signature` field left out.
+    ///
+    /// The agent computes them from the job it decoded, so what is verified
+    /// is exactly what it would act on: an unknown field added on the wire
+    /// is not covered and is ignored; a changed known field breaks the
+    /// signature.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        let unsigned = AgentJob {
+            signature: None,
+            ..self.clone()
+        };
+        let mut bytes = Self::SIGNING_CONTEXT.to_vec();
+        // Plain data with string keys only: serialisation cannot fail, and
+        // an empty body would not verify against any signature made here.
+        bytes.extend(serde_json::to_vec(&unsigned).unwrap_or_default());
+        bytes
+    }
 }
 
 /// Final status of a job on a host.
@@ -105,4 +140,53 @@ pub struct AgentResult {
     pub inventory: HostInventory,
     /// When the job finished on the host (UTC).
     pub finished_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> AgentJob {
+        AgentJob {
+            job_id: Uuid::from_u128(1),
+            bundle_id: Uuid::from_u128(2),
+            ring: "prod".into(),
+            wave: 0,
+            host: "web-01".into(),
+            action: JobAction::Apply,
+            remediations: vec![Remediation::Advisory { id: "DSA-1".into() }],
+            issued_at: "2026-12-01T01:00:00Z".parse().unwrap(),
+            expires_at: "2026-12-01T01:30:00Z".parse().unwrap(),
+            signature: None,
+        }
+    }
+
+    #[test]
+    fn signing_bytes_are_the_context_and_the_job_without_its_signature() {
+        let want = concat!(
+            "patchflow/agent-job/v1\n",
+            r#"{"job_id":"00000000-0000-0000-0000-000000000001","#,
+            r#""bundle_id":"00000000-0000-0000-0000-000000000002","#,
+            r#""ring":"prod","wave":0,"host":"web-01","action":"apply","#,
+            r#""remediations":[{"kind":"advisory","id":"DSA-1"}],"#,
+            r#""issued_at":"2026-12-01T01:00:00Z","expires_at":"2026-12-01T01:30:00Z"}"#
+        );
+        let unsigned = job();
+        let mut signed = job();
+        signed.signature = Some("ab".repeat(64));
+        assert_eq!(String::from_utf8(unsigned.signing_bytes()).unwrap(), want);
+        assert_eq!(signed.signing_bytes(), unsigned.signing_bytes());
+        let mut other = job();
+        other.host = "web-02".into();
+        assert_ne!(other.signing_bytes(), unsigned.signing_bytes());
+        // The signature travels on the wire and decodes back; an unsigned job
+        // has no `signature` key at all.
+        let wire = serde_json::to_string(&signed).unwrap();
+        assert_eq!(serde_json::from_str::<AgentJob>(&wire).unwrap(), signed);
+        assert!(
+            !serde_json::to_string(&unsigned)
+                .unwrap()
+                .contains("signature")
+        );
+    }
 }

@@ -71,6 +71,21 @@ pub enum Command {
         /// change nothing (package backends only).
         #[arg(long)]
         dry_run: bool,
+        /// Deploy's Ed25519 public key (PEM, `-----BEGIN PUBLIC KEY-----`,
+        /// e.g. `<data_dir>/job-signing.pub.pem` of the deploy); jobs not
+        /// signed with its private key are refused.
+        #[arg(long)]
+        verify_key: PathBuf,
+        /// A program run before an apply job changes packages (take a
+        /// snapshot); no arguments, no shell: the job is in its environment
+        /// (`PATCHFLOW_HOST`, `PATCHFLOW_BUNDLE_ID`, `PATCHFLOW_JOB_ID`, …).
+        /// Package backends only.
+        #[arg(long)]
+        snapshot_hook: Option<PathBuf>,
+        /// A program run for a rollback job before the package downgrade
+        /// (restore the snapshot); what it does not restore is downgraded.
+        #[arg(long)]
+        restore_hook: Option<PathBuf>,
     },
     /// Scan reports.
     #[command(subcommand)]

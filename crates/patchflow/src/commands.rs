@@ -57,6 +57,9 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     backend,
                     state,
                     dry_run,
+                    verify_key,
+                    snapshot_hook,
+                    restore_hook,
                 } => {
                     let state = match (state, backend) {
                         (Some(path), _) => path,
@@ -72,6 +75,11 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
                             backend,
                             state,
                             dry_run,
+                            verify_key: Some(verify_key),
+                            hooks: agent::Hooks {
+                                snapshot: argv(snapshot_hook),
+                                restore: argv(restore_hook),
+                            },
                         },
                     )
                     .await
@@ -110,6 +118,13 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
     }
+}
+
+/// A hook program as a one-element argv (none: empty).
+fn argv(program: Option<std::path::PathBuf>) -> Vec<String> {
+    program
+        .map(|p| vec![p.to_string_lossy().into_owned()])
+        .unwrap_or_default()
 }
 
 fn unreachable_command() -> Result<ExitCode> {

@@ -27,7 +27,7 @@ pub struct Config {
     pub prioritize: prioritize::Config,
     /// schedule: rings, windows, rollout policy.
     pub schedule: schedule::Config,
-    /// deploy: tick interval.
+    /// deploy: tick interval, job signing key.
     pub deploy: deploy::DeployConfig,
     /// validate: health checks.
     pub validate: validate::Config,
@@ -217,8 +217,10 @@ impl Config {
         fix_opt(&mut self.prioritize.kev);
         fix_opt(&mut self.prioritize.epss);
         fix_opt(&mut self.report.db);
+        fix_opt(&mut self.deploy.signing_key);
         for a in &mut self.agents {
             fix(&mut a.state);
+            fix_opt(&mut a.verify_key);
         }
     }
 

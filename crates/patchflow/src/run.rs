@@ -29,6 +29,13 @@ pub async fn start(
     token: &CancellationToken,
 ) -> Result<Running> {
     let mut set = JoinSet::new();
+    // Deploy signs every host job; in-process agents without a configured
+    // key verify with this one.
+    let signer = if services.contains(&Service::Deploy) {
+        Some(job_signer(cfg)?)
+    } else {
+        None
+    };
     for &service in services {
         let (bus, clock, token) = (bus.clone(), clock.clone(), token.clone());
         match service {
@@ -79,7 +86,9 @@ pub async fn start(
                 );
             }
             Service::Deploy => {
-                let svc = deploy::DeployService::build(cfg.deploy.clone(), bus, clock).await?;
+                let signer = signer.clone().context("deploy has no job signing key")?;
+                let svc =
+                    deploy::DeployService::build(cfg.deploy.clone(), signer, bus, clock).await?;
                 set.spawn(
                     async move { ("deploy".into(), svc.run(token).await.map_err(Into::into)) },
                 );
@@ -102,14 +111,50 @@ pub async fn start(
     }
     if with_agents {
         for a in &cfg.agents {
-            let agent = agent::Agent::build(a, bus.clone(), clock.clone())
-                .with_context(|| format!("start the {} agent of {}", a.backend, a.host))?;
+            let agent = match (&a.verify_key, &signer) {
+                (None, Some(s)) => agent::Agent::build_with_verifier(
+                    a,
+                    agent::JobVerifier::new(s.verifying_key()),
+                    bus.clone(),
+                    clock.clone(),
+                ),
+                _ => agent::Agent::build(a, bus.clone(), clock.clone()),
+            }
+            .with_context(|| format!("start the {} agent of {}", a.backend, a.host))?;
             let (name, token) = (format!("agent {}", a.host), token.clone());
             set.spawn(async move { (name, agent.run(token).await.map_err(Into::into)) });
         }
     }
     info!(services = set.len(), "started");
     Ok(set)
+}
+
+/// Deploy's job-signing key: `[deploy] signing_key` (which must exist), or
+/// `<data_dir>/job-signing.pem`, created with its public key
+/// `job-signing.pub.pem` when missing.
+///
+/// # Errors
+/// The key file cannot be read, parsed or created.
+pub fn job_signer(cfg: &Config) -> Result<deploy::JobSigner> {
+    if let Some(path) = &cfg.deploy.signing_key {
+        let signer = deploy::JobSigner::load(path)?;
+        info!(key = %signer.fingerprint(), path = %path.display(), "job signing key");
+        return Ok(signer);
+    }
+    let path = cfg.data_dir().join(deploy::signing::DEFAULT_KEY_FILE);
+    let (signer, created) = deploy::JobSigner::load_or_create(&path)?;
+    let public = deploy::signing::public_key_path(&path);
+    if created {
+        info!(
+            key = %signer.fingerprint(),
+            path = %path.display(),
+            public = %public.display(),
+            "created a job signing key; agents verify jobs with its public key (--verify-key)"
+        );
+    } else {
+        info!(key = %signer.fingerprint(), path = %path.display(), public = %public.display(), "job signing key");
+    }
+    Ok(signer)
 }
 
 /// Waits for every task; returns the first failure.

@@ -1,5 +1,7 @@
 //! The bus adapter of the host agent: a durable consumer on
-//! `patch.agent.job.<host>` only; each job is applied ([`handle_job`] for
+//! `patch.agent.job.<host>` only; each job's signature is verified with
+//! deploy's public key ([`JobVerifier`]; a job that fails is refused and the
+//! refusal published), then the job is applied ([`crate::lab::handle_job`] for
 //! the lab backend, [`Host::handle_job`] for a package backend), the new
 //! state is saved atomically, and only then is `patch.agent.result.<host>`
 //! published and the job acked. A redelivered job is answered from the
@@ -14,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bus::{Bus, BusError, Clock, Delivery, HandleError, Handler};
-use events::{Payload, Service, spec};
+use events::{AgentJob, AgentResult, Payload, Service, spec};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -22,7 +24,59 @@ use tracing::info;
 use crate::backend::{PackageBackend, SystemRunner};
 use crate::config::ConfigError;
 use crate::host::{Host, HostState, StateError};
-use crate::{Backend, Config, LabError, LabState, handle_job, result_event};
+use crate::verify::{JobVerifier, KeyError};
+use crate::{Backend, Config, LabError, LabState, handle_verified_job, result_event};
+
+/// Serves `handler` on the job consumer of `host` (one job at a time) until
+/// `token` fires.
+///
+/// # Errors
+/// [`BusError`] when the consumer cannot be set up.
+async fn serve_jobs<H: Handler>(
+    bus: Bus,
+    host: &str,
+    handler: H,
+    token: CancellationToken,
+) -> Result<(), BusError> {
+    let consumer = spec::agent_consumer(host);
+    bus::serve(
+        &bus,
+        Service::Agent,
+        vec![consumer],
+        Arc::new(handler),
+        true,
+        token,
+    )
+    .await
+}
+
+/// The job `d` carries.
+///
+/// # Errors
+/// [`HandleError::Poison`] for any other payload.
+fn job_of(d: &Delivery) -> Result<&AgentJob, HandleError> {
+    match &d.event.data {
+        Payload::AgentJob(job) => Ok(job),
+        _ => Err(HandleError::Poison(format!(
+            "the agent does not consume {}",
+            d.event.event_type()
+        ))),
+    }
+}
+
+/// Publishes `result` as its `patch.agent.result.<host>` event, traced as a
+/// child of the job delivery `d`.
+///
+/// # Errors
+/// [`HandleError`] from the publish.
+async fn publish_result(bus: &Bus, result: AgentResult, d: &Delivery) -> Result<(), HandleError> {
+    let event = result_event(
+        result,
+        Some(bus::trace::child(d.event.traceparent.as_deref())),
+    );
+    bus.publish(&event).await?;
+    Ok(())
+}
 
 /// A lab agent for one host: build it, then [`LabAgent::run`] it.
 #[derive(Debug, Clone)]
@@ -31,15 +85,22 @@ pub struct LabAgent {
     clock: Clock,
     host: String,
     state_path: PathBuf,
+    verifier: JobVerifier,
     lock: Arc<Mutex<()>>,
 }
 
 impl LabAgent {
-    /// Checks that the state file is readable and belongs to `cfg.host`.
+    /// Checks that the state file is readable and belongs to `cfg.host`;
+    /// jobs are taken only when `verifier` accepts their signature.
     ///
     /// # Errors
     /// [`LabError`] when the file is missing, unreadable, or for another host.
-    pub fn build(cfg: &Config, bus: Bus, clock: Clock) -> Result<Self, LabError> {
+    pub fn build(
+        cfg: &Config,
+        verifier: JobVerifier,
+        bus: Bus,
+        clock: Clock,
+    ) -> Result<Self, LabError> {
         let state = LabState::load(&cfg.state)?;
         if state.host != cfg.host {
             return Err(LabError::Invalid {
@@ -55,6 +116,7 @@ impl LabAgent {
             clock,
             host: cfg.host.clone(),
             state_path: cfg.state.clone(),
+            verifier,
             lock: Arc::new(Mutex::new(())),
         })
     }
@@ -64,45 +126,27 @@ impl LabAgent {
     /// # Errors
     /// [`BusError`] when the consumer cannot be set up.
     pub async fn run(self, token: CancellationToken) -> Result<(), BusError> {
-        let bus = self.bus.clone();
-        let consumer = spec::agent_consumer(&self.host);
-        bus::serve(
-            &bus,
-            Service::Agent,
-            vec![consumer],
-            Arc::new(self),
-            true,
-            token,
-        )
-        .await
+        let host = self.host.clone();
+        serve_jobs(self.bus.clone(), &host, self, token).await
     }
 }
 
 impl Handler for LabAgent {
     async fn handle(&self, d: Delivery) -> Result<(), HandleError> {
-        let Payload::AgentJob(job) = &d.event.data else {
-            return Err(HandleError::Poison(format!(
-                "the agent does not consume {}",
-                d.event.event_type()
-            )));
-        };
+        let job = job_of(&d)?;
         let _one_job_at_a_time = self.lock.lock().await;
         let state =
             LabState::load(&self.state_path).map_err(|e| HandleError::Transient(e.to_string()))?;
         let boot_id = format!("boot-{}", uuid::Uuid::new_v4().simple());
-        let (after, result) = handle_job(&state, job, self.clock.now(), &boot_id);
+        let (after, result) =
+            handle_verified_job(&state, job, &self.verifier, self.clock.now(), &boot_id);
         if after != state {
             after
                 .save(&self.state_path)
                 .map_err(|e| HandleError::Transient(e.to_string()))?;
         }
         info!(host = %self.host, job = %job.job_id, action = ?job.action, status = ?result.status, "job handled");
-        let event = result_event(
-            result,
-            Some(bus::trace::child(d.event.traceparent.as_deref())),
-        );
-        self.bus.publish(&event).await?;
-        Ok(())
+        publish_result(&self.bus, result, &d).await
     }
 }
 
@@ -118,6 +162,9 @@ pub enum AgentError {
     /// The package backend's state file cannot be used.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The job verification key cannot be used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 /// The package backend of `backend` running real commands, or `None` for
@@ -142,32 +189,47 @@ pub struct HostAgent {
     clock: Clock,
     host: Arc<Host>,
     state_path: PathBuf,
+    verifier: Arc<JobVerifier>,
     lock: Arc<Mutex<()>>,
 }
 
 impl HostAgent {
     /// The agent of `cfg` with its package manager's real commands; checks
     /// that the state file (`cfg.state`; created on the first job) is
-    /// readable and for this host.
+    /// readable and for this host. Jobs are taken only when `verifier`
+    /// accepts their signature.
     ///
     /// # Errors
     /// [`AgentError::Config`] for an invalid config or the `lab` backend,
     /// [`AgentError::State`] for an unreadable state file or one of another
     /// host.
-    pub fn build(cfg: &Config, bus: Bus, clock: Clock) -> Result<Self, AgentError> {
+    pub fn build(
+        cfg: &Config,
+        verifier: JobVerifier,
+        bus: Bus,
+        clock: Clock,
+    ) -> Result<Self, AgentError> {
         cfg.validate()?;
         let backend = package_backend(cfg.backend).ok_or(ConfigError::NotPackageBackend)?;
-        let host = Host::new(cfg.host.clone(), backend, cfg.dry_run);
-        Ok(HostAgent::with_host(host, cfg.state.clone(), bus, clock)?)
+        let host = Host::new(cfg.host.clone(), backend, cfg.dry_run)
+            .with_hooks(cfg.hooks.clone(), Arc::new(SystemRunner::new()));
+        Ok(HostAgent::with_host(
+            host,
+            verifier,
+            cfg.state.clone(),
+            bus,
+            clock,
+        )?)
     }
 
-    /// The agent of `host` keeping its state at `state_path` (tests pass a
-    /// host with a scripted backend).
+    /// The agent of `host` keeping its state at `state_path`, taking only
+    /// jobs `verifier` accepts (tests pass a host with a scripted backend).
     ///
     /// # Errors
     /// [`StateError`] for an unreadable state file or one of another host.
     pub fn with_host(
         host: Host,
+        verifier: JobVerifier,
         state_path: PathBuf,
         bus: Bus,
         clock: Clock,
@@ -178,6 +240,7 @@ impl HostAgent {
             clock,
             host: Arc::new(host),
             state_path,
+            verifier: Arc::new(verifier),
             lock: Arc::new(Mutex::new(())),
         })
     }
@@ -188,40 +251,29 @@ impl HostAgent {
     /// # Errors
     /// [`BusError`] when the consumer cannot be set up.
     pub async fn run(self, token: CancellationToken) -> Result<(), BusError> {
-        let bus = self.bus.clone();
-        let consumer = spec::agent_consumer(self.host.host());
-        bus::serve(
-            &bus,
-            Service::Agent,
-            vec![consumer],
-            Arc::new(self),
-            true,
-            token,
-        )
-        .await
+        let host = self.host.host().to_owned();
+        serve_jobs(self.bus.clone(), &host, self, token).await
     }
 }
 
 impl Handler for HostAgent {
     async fn handle(&self, d: Delivery) -> Result<(), HandleError> {
-        let Payload::AgentJob(job) = &d.event.data else {
-            return Err(HandleError::Poison(format!(
-                "the agent does not consume {}",
-                d.event.event_type()
-            )));
-        };
+        let job = job_of(&d)?;
         let _one_job_at_a_time = self.lock.lock().await;
-        let (host, path, clock, job) = (
+        let (host, path, clock, job, verifier) = (
             self.host.clone(),
             self.state_path.clone(),
             self.clock.clone(),
             job.clone(),
+            self.verifier.clone(),
         );
         let result = tokio::task::spawn_blocking(move || -> Result<_, StateError> {
             let state = HostState::load_or_new(&path, host.host())?;
             let now = || clock.now();
             let (next, result) =
-                host.handle_job(&state, &job, &now, &mut |journal| journal.save(&path))?;
+                host.handle_verified_job(&state, &job, &verifier, &now, &mut |journal| {
+                    journal.save(&path)
+                })?;
             if next != state {
                 next.save(&path)?;
             }
@@ -238,12 +290,7 @@ impl Handler for HostAgent {
             dry_run = self.host.dry_run(),
             "job handled"
         );
-        let event = result_event(
-            result,
-            Some(bus::trace::child(d.event.traceparent.as_deref())),
-        );
-        self.bus.publish(&event).await?;
-        Ok(())
+        publish_result(&self.bus, result, &d).await
     }
 }
 
@@ -258,15 +305,37 @@ pub enum Agent {
 
 impl Agent {
     /// Builds [`LabAgent`] for `lab` and [`HostAgent`] for the package
-    /// backends.
+    /// backends, verifying jobs with the public key file `cfg.verify_key`.
+    ///
+    /// # Errors
+    /// [`AgentError`] from the configuration (no `verify_key`:
+    /// [`ConfigError::NoVerifyKey`]), the key file or the state file.
+    pub fn build(cfg: &Config, bus: Bus, clock: Clock) -> Result<Agent, AgentError> {
+        cfg.validate()?;
+        let path = cfg
+            .verify_key
+            .as_deref()
+            .ok_or_else(|| ConfigError::NoVerifyKey(cfg.host.clone()))?;
+        let verifier = JobVerifier::load(path)?;
+        Agent::build_with_verifier(cfg, verifier, bus, clock)
+    }
+
+    /// [`Agent::build`] with the verification key given (`patchflow up`
+    /// passes its deploy's public key to its in-process agents);
+    /// `cfg.verify_key` is not read.
     ///
     /// # Errors
     /// [`AgentError`] from the configuration or the state file.
-    pub fn build(cfg: &Config, bus: Bus, clock: Clock) -> Result<Agent, AgentError> {
+    pub fn build_with_verifier(
+        cfg: &Config,
+        verifier: JobVerifier,
+        bus: Bus,
+        clock: Clock,
+    ) -> Result<Agent, AgentError> {
         cfg.validate()?;
         match cfg.backend {
-            Backend::Lab => Ok(Agent::Lab(LabAgent::build(cfg, bus, clock)?)),
-            _ => Ok(Agent::Host(HostAgent::build(cfg, bus, clock)?)),
+            Backend::Lab => Ok(Agent::Lab(LabAgent::build(cfg, verifier, bus, clock)?)),
+            _ => Ok(Agent::Host(HostAgent::build(cfg, verifier, bus, clock)?)),
         }
     }
 

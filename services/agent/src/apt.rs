@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use crate::backend::{
     Applied, BackendError, Change, ChangeKind, Command, Groups, Manager, Operation, Output,
-    PackageBackend, PackageName, RebootCheck, SharedRunner, Transaction, run_ok, tail,
+    PackageBackend, PackageName, RebootCheck, SharedRunner, Transaction, pinned, run_all, run_ok,
 };
 
 /// The file Debian and Ubuntu packages create when they need a reboot
@@ -80,15 +80,6 @@ pub fn commands(ops: &[Operation], simulate: bool) -> Result<Vec<Command>, Backe
         "-o",
         "Dpkg::Options::=--force-confold",
     ];
-    let pinned = |pairs: &[(
-        &crate::backend::PackageName,
-        &crate::backend::PackageVersion,
-    )]| {
-        pairs
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-    };
     let mut out = Vec::new();
     if !g.installs.is_empty() {
         out.push(
@@ -260,15 +251,7 @@ impl PackageBackend for Apt {
     }
 
     fn apply(&self, ops: &[Operation]) -> Result<Applied, BackendError> {
-        let mut detail = String::new();
-        for command in commands(ops, false)? {
-            let out = run_ok(self.runner.as_ref(), &command)?;
-            detail = tail(&out.stdout);
-        }
-        Ok(Applied {
-            reboot_hint: false,
-            detail,
-        })
+        run_all(self.runner.as_ref(), commands(ops, false)?)
     }
 
     fn installed(
@@ -322,30 +305,14 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::backend::testing::Replay;
-    use crate::backend::{PackageFormat, PackageVersion, Runner, SystemRunner};
-
-    fn name(n: &str) -> PackageName {
-        PackageName::parse(PackageFormat::Deb, n).unwrap()
-    }
-
-    fn version(v: &str) -> PackageVersion {
-        PackageVersion::parse(PackageFormat::Deb, v).unwrap()
-    }
+    use crate::backend::testing::deb::{name, version};
+    use crate::backend::testing::{Replay, change};
+    use crate::backend::{Runner, SystemRunner};
 
     fn install(n: &str, v: &str) -> Operation {
         Operation::Install {
             name: name(n),
             version: version(v),
-        }
-    }
-
-    fn change(n: &str, kind: ChangeKind, from: Option<&str>, to: Option<&str>) -> Change {
-        Change {
-            name: n.into(),
-            kind,
-            version: to.map(Into::into),
-            from: from.map(Into::into),
         }
     }
 

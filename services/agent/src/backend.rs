@@ -977,6 +977,34 @@ pub fn run_ok(runner: &dyn Runner, command: &Command) -> Result<Output, BackendE
     }
 }
 
+/// Runs `commands` in order with [`run_ok`], stopping at the first that
+/// fails. The [`Applied`] detail is the [`tail`] of the last command's
+/// stdout; there is no reboot hint (for managers whose exit code gives
+/// none: apt, dnf, yum).
+///
+/// # Errors
+/// The first [`BackendError`] of [`run_ok`].
+pub fn run_all(
+    runner: &dyn Runner,
+    commands: impl IntoIterator<Item = Command>,
+) -> Result<Applied, BackendError> {
+    let mut detail = String::new();
+    for command in commands {
+        let out = run_ok(runner, &command)?;
+        detail = tail(&out.stdout);
+    }
+    Ok(Applied {
+        reboot_hint: false,
+        detail,
+    })
+}
+
+/// `name=version` arguments for version-pinned packages, the spelling of
+/// apt-get and zypper (`apt-get install openssl=3.0.13-1~deb12u1`).
+pub fn pinned(pairs: &[(&PackageName, &PackageVersion)]) -> Vec<String> {
+    pairs.iter().map(|(n, v)| format!("{n}={v}")).collect()
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! A [`Runner`] that replays recorded outputs and records the commands.
@@ -1024,6 +1052,42 @@ pub(crate) mod testing {
                 .unwrap_or_else(|| panic!("unexpected command {command}"));
             assert_eq!(command.argv(), argv, "command run");
             Ok(out)
+        }
+    }
+
+    /// A [`Change`] of package `n`: `kind`, from version `from` to `to`.
+    pub fn change(n: &str, kind: ChangeKind, from: Option<&str>, to: Option<&str>) -> Change {
+        Change {
+            name: n.into(),
+            kind,
+            version: to.map(Into::into),
+            from: from.map(Into::into),
+        }
+    }
+
+    /// Valid Debian names and versions (panics on invalid test input).
+    pub mod deb {
+        use super::super::{PackageFormat, PackageName, PackageVersion};
+
+        pub fn name(n: &str) -> PackageName {
+            PackageName::parse(PackageFormat::Deb, n).unwrap()
+        }
+
+        pub fn version(v: &str) -> PackageVersion {
+            PackageVersion::parse(PackageFormat::Deb, v).unwrap()
+        }
+    }
+
+    /// Valid RPM names and versions (panics on invalid test input).
+    pub mod rpm {
+        use super::super::{PackageFormat, PackageName, PackageVersion};
+
+        pub fn name(n: &str) -> PackageName {
+            PackageName::parse(PackageFormat::Rpm, n).unwrap()
+        }
+
+        pub fn version(v: &str) -> PackageVersion {
+            PackageVersion::parse(PackageFormat::Rpm, v).unwrap()
         }
     }
 }

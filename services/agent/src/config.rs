@@ -89,6 +89,15 @@ pub enum ConfigError {
     /// manager simulation.
     #[error("--dry-run needs a package backend (apt, dnf, yum, zypper), not lab")]
     DryRunLab,
+    /// No public key to verify jobs with was configured.
+    #[error(
+        "agent {0}: no job verification key (--verify-key FILE or [[agents]] verify_key): \
+         deploy's public key, e.g. <data_dir>/job-signing.pub.pem"
+    )]
+    NoVerifyKey(String),
+    /// A hook is configured for the lab backend, or its program is empty.
+    #[error("invalid hooks: {0}")]
+    InvalidHooks(String),
     /// A package-backend agent was asked for the `lab` backend.
     #[error("the lab backend is not a package backend (apt, dnf, yum, zypper)")]
     NotPackageBackend,
@@ -98,8 +107,29 @@ pub enum ConfigError {
     InvalidHost(String),
 }
 
+/// Commands the agent runs around its jobs, from its own configuration and
+/// never from the bus: each is an argv (program, then arguments; no shell),
+/// empty = none. Each gets `PATCHFLOW_HOST`, `PATCHFLOW_BUNDLE_ID`,
+/// `PATCHFLOW_JOB_ID`, `PATCHFLOW_RING` and `PATCHFLOW_ACTION` (`apply` or
+/// `rollback`) in its environment; exit status 0 is success. Package
+/// backends only (the lab backend has no hooks).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Hooks {
+    /// Takes a snapshot before an apply job changes any package (e.g.
+    /// `["/usr/local/sbin/snapshot-root", "create"]`). When it fails the job
+    /// fails and nothing is changed.
+    pub snapshot: Vec<String>,
+    /// Restores the snapshot for a rollback job, before the package
+    /// downgrade: the agent then reads versions back and downgrades only what
+    /// the restore did not bring back to its recorded previous version; when
+    /// the hook fails, the downgrade does all of it.
+    pub restore: Vec<String>,
+}
+
 /// The agent's configuration, parsed once at the edge (`patchflow agent
-/// --host ID --backend lab|apt|dnf|yum|zypper [--state FILE] [--dry-run]`)
+/// --host ID --verify-key FILE --backend lab|apt|dnf|yum|zypper [--state
+/// FILE] [--dry-run]`)
 /// and passed down.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
@@ -118,6 +148,16 @@ pub struct Config {
     /// nothing (package backends only; default `false`).
     #[serde(default)]
     pub dry_run: bool,
+    /// Deploy's Ed25519 public key (SubjectPublicKeyInfo PEM, `-----BEGIN
+    /// PUBLIC KEY-----`; see [`crate::verify`]): only jobs signed with the
+    /// matching private key are taken. Required by [`crate::Agent::build`];
+    /// `patchflow up` gives its in-process agents the key of the deploy it
+    /// runs when this is unset.
+    #[serde(default)]
+    pub verify_key: Option<PathBuf>,
+    /// Snapshot and restore commands (package backends only; see [`Hooks`]).
+    #[serde(default)]
+    pub hooks: Hooks,
 }
 
 impl Config {
@@ -131,6 +171,24 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.dry_run && self.backend == Backend::Lab {
             return Err(ConfigError::DryRunLab);
+        }
+        for (name, argv) in [
+            ("snapshot", &self.hooks.snapshot),
+            ("restore", &self.hooks.restore),
+        ] {
+            if argv.is_empty() {
+                continue;
+            }
+            if self.backend == Backend::Lab {
+                return Err(ConfigError::InvalidHooks(format!(
+                    "the lab backend runs no {name} hook"
+                )));
+            }
+            if argv.first().is_none_or(|p| p.trim().is_empty()) {
+                return Err(ConfigError::InvalidHooks(format!(
+                    "the {name} hook's program is empty"
+                )));
+            }
         }
         let bad = self.host.is_empty()
             || self
@@ -154,6 +212,8 @@ mod tests {
             backend: Backend::Lab,
             state: PathBuf::from("/tmp/web-01.json"),
             dry_run: false,
+            verify_key: None,
+            hooks: Hooks::default(),
         }
     }
 
@@ -182,6 +242,27 @@ mod tests {
         );
         assert_eq!(Backend::Lab.manager(), None);
         assert_eq!(Backend::Zypper.manager(), Some(Manager::Zypper));
+    }
+
+    #[test]
+    fn hooks_need_a_package_backend_and_a_program() {
+        let mut c = config("web-01");
+        c.hooks.restore = vec!["/usr/local/sbin/restore".into()];
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::InvalidHooks(
+                "the lab backend runs no restore hook".into()
+            ))
+        );
+        c.backend = Backend::Apt;
+        assert_eq!(c.validate(), Ok(()));
+        c.hooks.snapshot = vec![" ".into(), "x".into()];
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::InvalidHooks(
+                "the snapshot hook's program is empty".into()
+            ))
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! crash in the middle still rolls back to the true previous versions).
 //!
 //! A job goes:
+//! 0. ([`Host::handle_verified_job`]) refused when deploy's signature does
+//!    not verify (nothing runs; see [`crate::verify`]);
 //! 1. refused when addressed to another host or received after `expires_at`
 //!    (nothing runs); a job id in the history returns the recorded result;
 //! 2. **plan**: each remediation becomes one [`crate::backend::Operation`];
@@ -18,19 +20,26 @@
 //! 3. packages already at (or newer than) their fixed version need nothing;
 //! 4. **simulate** with the manager's own simulation; a dry run stops here
 //!    and reports the plan, changing nothing (not even the state file);
-//! 5. the versions before are journaled, then **apply**; on failure the
-//!    packages that changed are restored to their previous versions;
+//! 5. the configured **snapshot** hook runs ([`Hooks`]; its failure fails
+//!    the job, nothing changed); the versions before are journaled, then
+//!    **apply**; on failure the packages that changed are restored to their
+//!    previous versions;
 //! 6. **verify**: versions read back, each package at its target;
 //! 7. **reboot-check**: whether the host needs a reboot. The agent does not
 //!    reboot a real host itself: the deploy saga schedules the reboot as its
 //!    own step.
 //!
-//! Step names in results: `simulate`, `apply` (the manager's last lines),
-//! `install <key>` (`plan <key>` in a dry run), `rollback <key>`, `revert`,
-//! `verify`, `reboot-check`, `inventory`, `accept`.
+//! A rollback job runs the configured **restore** hook first, then
+//! downgrades (or removes) every package the bundle changed that is not back
+//! at its recorded previous version: after a restore that worked, nothing;
+//! after one that failed, everything.
+//!
+//! Step names in results: `simulate`, `snapshot`, `apply` (the manager's last
+//! lines), `install <key>` (`plan <key>` in a dry run), `restore-snapshot`,
+//! `rollback <key>`, `revert`, `verify`, `reboot-check`, `inventory`,
+//! `accept`, `verify-signature`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -40,9 +49,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::backend::{
-    ChangeKind, Manager, Operation, PackageBackend, PackageName, PackageVersion, Transaction,
+    BackendError, ChangeKind, Command, InvalidInput, Manager, Operation, PackageBackend,
+    PackageFormat, PackageName, PackageVersion, Runner, Transaction,
 };
+use crate::config::Hooks;
 use crate::lab::AppliedRemediation;
+use crate::verify::{JobVerifier, SIGNATURE_STEP};
 
 /// Where the kernel publishes the id of the current boot (Linux).
 pub const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
@@ -192,22 +204,7 @@ impl HostState {
             path: path.to_owned(),
             source,
         };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        std::fs::create_dir_all(dir).map_err(write_err)?;
-        let mut json = serde_json::to_vec_pretty(self).map_err(|e| write_err(e.into()))?;
-        json.push(b'\n');
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".agent-state-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(write_err)?;
-        tmp.write_all(&json).map_err(write_err)?;
-        tmp.as_file().sync_all().map_err(write_err)?;
-        tmp.persist(path).map_err(|e| write_err(e.error))?;
-        Ok(())
+        crate::lab::write_json_atomic(path, self, ".agent-state-", true).map_err(write_err)
     }
 
     /// Keys of the remediations applied and not rolled back, sorted and
@@ -230,6 +227,8 @@ pub struct Host {
     backend: Arc<dyn PackageBackend>,
     dry_run: bool,
     boot_id_path: PathBuf,
+    hooks: Hooks,
+    hook_runner: Option<Arc<dyn Runner>>,
 }
 
 fn step(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> JobStep {
@@ -237,6 +236,47 @@ fn step(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> JobStep
         name: name.into(),
         ok,
         detail: detail.into(),
+    }
+}
+
+/// The operation that brings `name` from its `current` version back to its
+/// `target` one: none when they are equal, a removal when it was not
+/// installed, else a downgrade.
+///
+/// # Errors
+/// [`InvalidInput`] when the target version is not a valid `format`
+/// version.
+fn undo_op(
+    format: PackageFormat,
+    name: &PackageName,
+    target: &BTreeMap<String, Option<String>>,
+    current: &BTreeMap<String, Option<String>>,
+) -> Result<Option<Operation>, InvalidInput> {
+    let want = target.get(name.as_str()).cloned().flatten();
+    if want == current.get(name.as_str()).cloned().flatten() {
+        return Ok(None);
+    }
+    Ok(Some(match want {
+        Some(v) => Operation::Downgrade {
+            name: name.clone(),
+            version: PackageVersion::parse(format, &v)?,
+        },
+        None => Operation::Remove { name: name.clone() },
+    }))
+}
+
+/// `job`, started at `now` (UTC), pending with the package versions from
+/// before it.
+fn pending(
+    job: &AgentJob,
+    now: DateTime<Utc>,
+    previous_versions: BTreeMap<String, Option<String>>,
+) -> PendingJob {
+    PendingJob {
+        job_id: job.job_id,
+        bundle_id: job.bundle_id,
+        started_at: now,
+        previous_versions,
     }
 }
 
@@ -250,6 +290,40 @@ struct Outcome {
 }
 
 impl Outcome {
+    fn succeeded(steps: Vec<JobStep>, names: BTreeSet<String>) -> Outcome {
+        Outcome {
+            status: JobStatus::Succeeded,
+            reason: None,
+            steps,
+            names,
+        }
+    }
+
+    /// A refusal: nothing ran; one failed step `step_name` says why.
+    fn refused(step_name: &str, reason: String) -> Outcome {
+        Outcome {
+            status: JobStatus::Refused,
+            reason: Some(reason.clone()),
+            steps: vec![step(step_name, false, reason)],
+            names: BTreeSet::new(),
+        }
+    }
+
+    /// A failure to read the installed versions before anything changed:
+    /// a failed `inventory` step with `e`.
+    fn inventory_failed(
+        mut steps: Vec<JobStep>,
+        e: &dyn std::fmt::Display,
+        names: BTreeSet<String>,
+    ) -> Outcome {
+        steps.push(step("inventory", false, e.to_string()));
+        Outcome::failed(
+            steps,
+            format!("could not read installed versions: {e}; nothing was changed"),
+            names,
+        )
+    }
+
     fn failed(steps: Vec<JobStep>, reason: String, names: BTreeSet<String>) -> Outcome {
         Outcome {
             status: JobStatus::Failed,
@@ -268,6 +342,58 @@ impl Host {
             backend,
             dry_run,
             boot_id_path: PathBuf::from(BOOT_ID_PATH),
+            hooks: Hooks::default(),
+            hook_runner: None,
+        }
+    }
+
+    /// The same host running `hooks` (snapshot before an apply, restore for
+    /// a rollback; see [`Hooks`]) with `runner`.
+    pub fn with_hooks(mut self, hooks: Hooks, runner: Arc<dyn Runner>) -> Host {
+        self.hooks = hooks;
+        self.hook_runner = Some(runner);
+        self
+    }
+
+    /// Runs the hook `argv` for `job`: `Ok(detail)` on exit status 0, else
+    /// `Err(reason)`. The argv comes from the agent's configuration only.
+    fn run_hook(&self, name: &str, argv: &[String], job: &AgentJob) -> Result<String, String> {
+        let (Some(program), Some(runner)) = (argv.first(), self.hook_runner.as_ref()) else {
+            return Err(format!("the {name} hook has no program or runner"));
+        };
+        let action = match job.action {
+            JobAction::Apply => "apply",
+            JobAction::Rollback => "rollback",
+        };
+        let mut command = Command::new(program).args(argv.iter().skip(1).cloned());
+        command.env.extend([
+            ("PATCHFLOW_HOST".to_owned(), self.host.clone()),
+            ("PATCHFLOW_BUNDLE_ID".to_owned(), job.bundle_id.to_string()),
+            ("PATCHFLOW_JOB_ID".to_owned(), job.job_id.to_string()),
+            ("PATCHFLOW_RING".to_owned(), job.ring.clone()),
+            ("PATCHFLOW_ACTION".to_owned(), action.to_owned()),
+        ]);
+        let last_line = |text: &str| {
+            text.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_owned()
+        };
+        match runner.run(&command) {
+            Ok(out) if out.code == Some(0) => {
+                Ok(format!("{program}: ok {}", last_line(&out.stdout))
+                    .trim_end()
+                    .to_owned())
+            }
+            Ok(out) => Err(format!(
+                "{program} exited with {}: {}",
+                out.code
+                    .map_or_else(|| "a signal".to_owned(), |c| format!("status {c}")),
+                last_line(&out.stderr)
+            )),
+            Err(e) => Err(format!("{program}: {e}")),
         }
     }
 
@@ -356,6 +482,29 @@ impl Host {
         Ok((next, result))
     }
 
+    /// [`Host::handle_job`] for a job whose signature `verifier` checks
+    /// first: a job with a missing, malformed or foreign signature is
+    /// refused (one step [`SIGNATURE_STEP`] with the reason) before any
+    /// package manager runs; it changes nothing and is not recorded.
+    ///
+    /// # Errors
+    /// As [`Host::handle_job`].
+    pub fn handle_verified_job(
+        &self,
+        state: &HostState,
+        job: &AgentJob,
+        verifier: &JobVerifier,
+        clock: &dyn Fn() -> DateTime<Utc>,
+        journal: &mut dyn FnMut(&HostState) -> Result<(), StateError>,
+    ) -> Result<(HostState, AgentResult), StateError> {
+        if let Err(e) = verifier.verify(job) {
+            let reason = JobVerifier::refusal_reason(job, &e);
+            let outcome = Outcome::refused(SIGNATURE_STEP, reason);
+            return Ok((state.clone(), self.result(state, job, outcome, clock)));
+        }
+        self.handle_job(state, job, clock, journal)
+    }
+
     fn refused(
         &self,
         state: &HostState,
@@ -363,12 +512,7 @@ impl Host {
         reason: String,
         clock: &dyn Fn() -> DateTime<Utc>,
     ) -> AgentResult {
-        let outcome = Outcome {
-            status: JobStatus::Refused,
-            reason: Some(reason.clone()),
-            steps: vec![step("accept", false, reason)],
-            names: BTreeSet::new(),
-        };
+        let outcome = Outcome::refused("accept", reason);
         self.result(state, job, outcome, clock)
     }
 
@@ -445,20 +589,9 @@ impl Host {
         };
         let mut ops = Vec::new();
         for name in &names {
-            let before = previous.get(name.as_str()).cloned().flatten();
-            let now = current.get(name.as_str()).cloned().flatten();
-            if before == now {
-                continue;
-            }
-            match before {
-                Some(v) => match PackageVersion::parse(format, &v) {
-                    Ok(version) => ops.push(Operation::Downgrade {
-                        name: name.clone(),
-                        version,
-                    }),
-                    Err(e) => return step("revert", false, format!("cannot restore {name}: {e}")),
-                },
-                None => ops.push(Operation::Remove { name: name.clone() }),
+            match undo_op(format, name, previous, &current) {
+                Ok(op) => ops.extend(op),
+                Err(e) => return step("revert", false, format!("cannot restore {name}: {e}")),
             }
         }
         if ops.is_empty() {
@@ -522,6 +655,77 @@ impl Host {
         }
     }
 
+    /// Ends a job whose changes are in place: the reboot check's step is
+    /// added and the job succeeds, or fails saying what was `done` when
+    /// whether a reboot is required is unknown.
+    fn finish(
+        &self,
+        mut steps: Vec<JobStep>,
+        names: BTreeSet<String>,
+        hint: bool,
+        done: &str,
+    ) -> Outcome {
+        match self.reboot_check(hint) {
+            Ok(s) => {
+                steps.push(s);
+                Outcome::succeeded(steps, names)
+            }
+            Err(e) => {
+                steps.push(step("reboot-check", false, e.clone()));
+                Outcome::failed(
+                    steps,
+                    format!("{done}, but whether a reboot is required is unknown: {e}"),
+                    names,
+                )
+            }
+        }
+    }
+
+    /// Records `pending` in `next` and saves that with `journal` before the
+    /// package manager runs, then applies `ops`; the `apply` step says how it
+    /// went. Returns the package manager's reboot hint.
+    ///
+    /// # Errors
+    /// Outer: the [`StateError`] of `journal` (nothing was applied). Inner:
+    /// the backend's error when the apply failed.
+    fn journal_and_apply(
+        &self,
+        next: &mut HostState,
+        pending: PendingJob,
+        ops: &[Operation],
+        journal: &mut dyn FnMut(&HostState) -> Result<(), StateError>,
+        steps: &mut Vec<JobStep>,
+    ) -> Result<Result<bool, BackendError>, StateError> {
+        next.pending = Some(pending);
+        journal(next)?;
+        Ok(match self.backend.apply(ops) {
+            Ok(a) => {
+                steps.push(step("apply", true, a.detail));
+                Ok(a.reboot_hint)
+            }
+            Err(e) => {
+                steps.push(step("apply", false, e.to_string()));
+                Err(e)
+            }
+        })
+    }
+
+    /// Simulates `ops` (an empty transaction when there are none); when the
+    /// simulation fails, the failed `simulate` step is added and the reason
+    /// the job fails is returned.
+    fn simulate(&self, ops: &[Operation], steps: &mut Vec<JobStep>) -> Result<Transaction, String> {
+        if ops.is_empty() {
+            return Ok(Transaction::default());
+        }
+        self.backend.simulate(ops).map_err(|e| {
+            steps.push(step("simulate", false, e.to_string()));
+            format!(
+                "the {} simulation failed: {e}; nothing was changed",
+                self.manager()
+            )
+        })
+    }
+
     fn apply(
         &self,
         next: &mut HostState,
@@ -569,14 +773,7 @@ impl Host {
             .collect();
         let before = match self.backend.installed(&pkg_names) {
             Ok(b) => b,
-            Err(e) => {
-                steps.push(step("inventory", false, e.to_string()));
-                return Ok(Outcome::failed(
-                    steps,
-                    format!("could not read installed versions: {e}; nothing was changed"),
-                    names,
-                ));
-            }
+            Err(e) => return Ok(Outcome::inventory_failed(steps, &e, names)),
         };
         let mut to_run = Vec::new();
         let mut details: BTreeMap<String, String> = BTreeMap::new();
@@ -609,20 +806,9 @@ impl Host {
         }
 
         // 4. simulate
-        let transaction = if to_run.is_empty() {
-            Transaction::default()
-        } else {
-            match self.backend.simulate(&to_run) {
-                Ok(t) => t,
-                Err(e) => {
-                    steps.push(step("simulate", false, e.to_string()));
-                    return Ok(Outcome::failed(
-                        steps,
-                        format!("the {manager} simulation failed: {e}; nothing was changed"),
-                        names,
-                    ));
-                }
-            }
+        let transaction = match self.simulate(&to_run, &mut steps) {
+            Ok(t) => t,
+            Err(reason) => return Ok(Outcome::failed(steps, reason, names)),
         };
         names.extend(transaction.changes.iter().map(|c| c.name.clone()));
         let advisory_detail = |id: &str| {
@@ -638,6 +824,13 @@ impl Host {
                 true,
                 format!("dry run, nothing was changed: {}", transaction.summary()),
             ));
+            if let Some(program) = self.hooks.snapshot.first().filter(|_| !to_run.is_empty()) {
+                steps.push(step(
+                    "plan snapshot",
+                    true,
+                    format!("would run {program} before applying"),
+                ));
+            }
             for (key, op) in &planned {
                 let detail = match op {
                     Operation::Advisory { id } => advisory_detail(id.as_str()),
@@ -645,45 +838,36 @@ impl Host {
                 };
                 steps.push(step(format!("plan {key}"), true, detail));
             }
-            return Ok(Outcome {
-                status: JobStatus::Succeeded,
-                reason: None,
-                steps,
-                names,
-            });
+            return Ok(Outcome::succeeded(steps, names));
         }
         if !to_run.is_empty() {
             steps.push(step("simulate", true, transaction.summary()));
+            if !self.hooks.snapshot.is_empty() {
+                match self.run_hook("snapshot", &self.hooks.snapshot, job) {
+                    Ok(detail) => steps.push(step("snapshot", true, detail)),
+                    Err(e) => {
+                        steps.push(step("snapshot", false, e.clone()));
+                        return Ok(Outcome::failed(
+                            steps,
+                            format!("the snapshot hook failed: {e}; nothing was changed"),
+                            names,
+                        ));
+                    }
+                }
+            }
         }
 
         // 5. journal, then apply
         let previous = match self.previous_versions(next, job, &names) {
             Ok(p) => p,
-            Err(e) => {
-                steps.push(step("inventory", false, e.clone()));
-                return Ok(Outcome::failed(
-                    steps,
-                    format!("could not read installed versions: {e}; nothing was changed"),
-                    names,
-                ));
-            }
+            Err(e) => return Ok(Outcome::inventory_failed(steps, &e, names)),
         };
         let mut hint = false;
         if !to_run.is_empty() {
-            next.pending = Some(PendingJob {
-                job_id: job.job_id,
-                bundle_id: job.bundle_id,
-                started_at: now,
-                previous_versions: previous.clone(),
-            });
-            journal(next)?;
-            match self.backend.apply(&to_run) {
-                Ok(a) => {
-                    hint = a.reboot_hint;
-                    steps.push(step("apply", true, a.detail));
-                }
+            let pending = pending(job, now, previous.clone());
+            match self.journal_and_apply(next, pending, &to_run, journal, &mut steps)? {
+                Ok(h) => hint = h,
                 Err(e) => {
-                    steps.push(step("apply", false, e.to_string()));
                     steps.push(self.restore(&previous));
                     return Ok(Outcome::failed(steps, format!("apply failed: {e}"), names));
                 }
@@ -819,23 +1003,7 @@ impl Host {
         ));
 
         // 7. reboot check
-        match self.reboot_check(hint) {
-            Ok(s) => steps.push(s),
-            Err(e) => {
-                steps.push(step("reboot-check", false, e.clone()));
-                return Ok(Outcome::failed(
-                    steps,
-                    format!("installed, but whether a reboot is required is unknown: {e}"),
-                    names,
-                ));
-            }
-        }
-        Ok(Outcome {
-            status: JobStatus::Succeeded,
-            reason: None,
-            steps,
-            names,
-        })
+        Ok(self.finish(steps, names, hint, "installed"))
     }
 
     fn rollback(
@@ -854,20 +1022,34 @@ impl Host {
             .cloned()
             .collect();
         if mine.is_empty() {
-            return Ok(Outcome {
-                status: JobStatus::Succeeded,
-                reason: None,
-                steps: vec![step(
-                    "rollback",
-                    true,
-                    format!(
-                        "nothing to undo: bundle {} applied nothing on this host",
-                        job.bundle_id
-                    ),
-                )],
-                names: BTreeSet::new(),
-            });
+            let nothing = step(
+                "rollback",
+                true,
+                format!(
+                    "nothing to undo: bundle {} applied nothing on this host",
+                    job.bundle_id
+                ),
+            );
+            return Ok(Outcome::succeeded(vec![nothing], BTreeSet::new()));
         }
+        // A configured restore hook runs first; the downgrade below then
+        // changes only what it did not bring back (all of it if it failed).
+        let restore = match self.hooks.restore.first() {
+            None => None,
+            Some(program) if self.dry_run => Some(step(
+                "plan restore-snapshot",
+                true,
+                format!("would run {program}, then downgrade what it does not restore"),
+            )),
+            Some(_) => Some(match self.run_hook("restore", &self.hooks.restore, job) {
+                Ok(detail) => step("restore-snapshot", true, detail),
+                Err(e) => step(
+                    "restore-snapshot",
+                    false,
+                    format!("{e}; falling back to the package downgrade"),
+                ),
+            }),
+        };
         // The oldest record of a package holds its version from before the
         // bundle.
         let mut targets: BTreeMap<String, Option<String>> = BTreeMap::new();
@@ -877,7 +1059,7 @@ impl Host {
             }
         }
         let names: BTreeSet<String> = targets.keys().cloned().collect();
-        let mut steps = Vec::new();
+        let mut steps: Vec<JobStep> = restore.into_iter().collect();
         let mut pkg_names = Vec::new();
         for n in targets.keys() {
             match PackageName::parse(format, n) {
@@ -894,54 +1076,25 @@ impl Host {
         }
         let current = match self.backend.installed(&pkg_names) {
             Ok(c) => c,
-            Err(e) => {
-                steps.push(step("inventory", false, e.to_string()));
-                return Ok(Outcome::failed(
-                    steps,
-                    format!("could not read installed versions: {e}; nothing was changed"),
-                    names,
-                ));
-            }
+            Err(e) => return Ok(Outcome::inventory_failed(steps, &e, names)),
         };
         let mut ops = Vec::new();
         for name in &pkg_names {
-            let target = targets.get(name.as_str()).cloned().flatten();
-            let now_at = current.get(name.as_str()).cloned().flatten();
-            if target == now_at {
-                continue;
-            }
-            match target {
-                Some(v) => match PackageVersion::parse(format, &v) {
-                    Ok(version) => ops.push(Operation::Downgrade {
-                        name: name.clone(),
-                        version,
-                    }),
-                    Err(e) => {
-                        steps.push(step("rollback", false, format!("the state file holds {e}")));
-                        return Ok(Outcome::failed(
-                            steps,
-                            format!("cannot roll back: the state file holds {e}"),
-                            names,
-                        ));
-                    }
-                },
-                None => ops.push(Operation::Remove { name: name.clone() }),
-            }
-        }
-        let transaction = if ops.is_empty() {
-            Transaction::default()
-        } else {
-            match self.backend.simulate(&ops) {
-                Ok(t) => t,
+            match undo_op(format, name, &targets, &current) {
+                Ok(op) => ops.extend(op),
                 Err(e) => {
-                    steps.push(step("simulate", false, e.to_string()));
+                    steps.push(step("rollback", false, format!("the state file holds {e}")));
                     return Ok(Outcome::failed(
                         steps,
-                        format!("the {manager} simulation failed: {e}; nothing was changed"),
+                        format!("cannot roll back: the state file holds {e}"),
                         names,
                     ));
                 }
             }
+        }
+        let transaction = match self.simulate(&ops, &mut steps) {
+            Ok(t) => t,
+            Err(reason) => return Ok(Outcome::failed(steps, reason, names)),
         };
         let mut names = names;
         names.extend(transaction.changes.iter().map(|c| c.name.clone()));
@@ -977,30 +1130,15 @@ impl Host {
                     undo_detail(a),
                 ));
             }
-            return Ok(Outcome {
-                status: JobStatus::Succeeded,
-                reason: None,
-                steps,
-                names,
-            });
+            return Ok(Outcome::succeeded(steps, names));
         }
         let mut hint = false;
         if !ops.is_empty() {
             steps.push(step("simulate", true, transaction.summary()));
-            next.pending = Some(PendingJob {
-                job_id: job.job_id,
-                bundle_id: job.bundle_id,
-                started_at: now,
-                previous_versions: current.clone(),
-            });
-            journal(next)?;
-            match self.backend.apply(&ops) {
-                Ok(a) => {
-                    hint = a.reboot_hint;
-                    steps.push(step("apply", true, a.detail));
-                }
+            let pending = pending(job, now, current.clone());
+            match self.journal_and_apply(next, pending, &ops, journal, &mut steps)? {
+                Ok(h) => hint = h,
                 Err(e) => {
-                    steps.push(step("apply", false, e.to_string()));
                     return Ok(Outcome::failed(
                         steps,
                         format!("rollback failed: {e}; the bundle stays recorded as applied"),
@@ -1046,23 +1184,7 @@ impl Host {
                 mine.len()
             ),
         ));
-        match self.reboot_check(hint) {
-            Ok(s) => steps.push(s),
-            Err(e) => {
-                steps.push(step("reboot-check", false, e.clone()));
-                return Ok(Outcome::failed(
-                    steps,
-                    format!("rolled back, but whether a reboot is required is unknown: {e}"),
-                    names,
-                ));
-            }
-        }
-        Ok(Outcome {
-            status: JobStatus::Succeeded,
-            reason: None,
-            steps,
-            names,
-        })
+        Ok(self.finish(steps, names, hint, "rolled back"))
     }
 }
 
@@ -1071,7 +1193,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::backend::{Applied, BackendError, Change, ChangeKind, RebootCheck};
+    use crate::backend::{Applied, Change, ChangeKind, RebootCheck};
 
     const HOST: &str = "web-01";
     const BUNDLE: Uuid = Uuid::from_u128(0xb0);
@@ -1284,6 +1406,7 @@ mod tests {
             remediations,
             issued_at: at("2026-12-01T02:00:00Z"),
             expires_at: at("2026-12-01T03:00:00Z"),
+            signature: None,
         }
     }
 
@@ -1812,6 +1935,168 @@ mod tests {
         );
     }
 
+    /// A hook runner: records each command with its `PATCHFLOW_ACTION`,
+    /// answers with `code`, and (a snapshot restore) sets the fake's
+    /// packages back to `restores` when it succeeds.
+    #[derive(Debug)]
+    struct HookRunner {
+        fake: Arc<Fake>,
+        code: i32,
+        restores: Vec<(String, String)>,
+        ran: Mutex<Vec<String>>,
+    }
+
+    impl Runner for HookRunner {
+        fn run(&self, command: &Command) -> Result<crate::backend::Output, BackendError> {
+            let env = |k: &str| {
+                command
+                    .env
+                    .iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            assert_eq!(env("PATCHFLOW_HOST"), HOST);
+            assert_eq!(env("PATCHFLOW_BUNDLE_ID"), BUNDLE.to_string());
+            self.ran.lock().unwrap().push(format!(
+                "{} {} ({})",
+                command.program,
+                command.args.join(" "),
+                env("PATCHFLOW_ACTION")
+            ));
+            if self.code == 0 {
+                let mut installed = self.fake.installed.lock().unwrap();
+                for (n, v) in &self.restores {
+                    installed.insert(n.clone(), v.clone());
+                }
+                Ok(crate::backend::Output::new(
+                    0,
+                    "snapshot root-20261201\n",
+                    "",
+                ))
+            } else {
+                Ok(crate::backend::Output::new(
+                    self.code,
+                    "",
+                    "lvcreate: volume group full\n",
+                ))
+            }
+        }
+    }
+
+    fn hooked(fake: &Arc<Fake>, code: i32, restores: &[(&str, &str)]) -> (Host, Arc<HookRunner>) {
+        let runner = Arc::new(HookRunner {
+            fake: fake.clone(),
+            code,
+            restores: restores
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            ran: Mutex::new(Vec::new()),
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let boot = dir.path().join("boot_id");
+        std::fs::write(&boot, "8d0f1c5e-0000-4000-8000-00000000a001\n").unwrap();
+        let host = Host::new(HOST, fake.clone(), false)
+            .with_boot_id_path(boot)
+            .with_hooks(
+                Hooks {
+                    snapshot: vec!["/usr/local/sbin/snap".into(), "create".into()],
+                    restore: vec!["/usr/local/sbin/snap".into(), "restore".into()],
+                },
+                runner.clone(),
+            );
+        (host, runner)
+    }
+
+    fn handle(host: &Host, state: &HostState, job: &AgentJob) -> (HostState, AgentResult) {
+        host.handle_job(state, job, &now, &mut |_| Ok(())).unwrap()
+    }
+
+    #[test]
+    fn a_snapshot_is_taken_before_apply_and_restored_on_rollback() {
+        let fake = apt(&[("openssl", "3.0.11-1~deb12u2")]);
+        let (host, runner) = hooked(&fake, 0, &[("openssl", "3.0.11-1~deb12u2")]);
+        let fix = pkg("openssl", "3.0.13-1~deb12u1");
+        let (applied, r) = handle(
+            &host,
+            &HostState::new(HOST),
+            &job(1, JobAction::Apply, vec![fix.clone()]),
+        );
+        assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
+        assert_eq!(names(&r)[..2], ["simulate", "snapshot"]);
+        assert_eq!(
+            r.steps[1].detail,
+            "/usr/local/sbin/snap: ok snapshot root-20261201"
+        );
+        assert_eq!(fake.version("openssl").as_deref(), Some("3.0.13-1~deb12u1"));
+
+        // The restore brings openssl back: no package operation is needed.
+        let calls = fake.calls().len();
+        let (back, r) = handle(&host, &applied, &job(2, JobAction::Rollback, vec![fix]));
+        assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
+        assert_eq!(names(&r)[0], "restore-snapshot");
+        assert!(r.steps[0].ok);
+        assert!(
+            !fake.calls()[calls..].iter().any(|c| c.starts_with("apply")),
+            "{:?}",
+            fake.calls()
+        );
+        assert_eq!(fake.version("openssl").as_deref(), Some("3.0.11-1~deb12u2"));
+        assert!(back.applied.is_empty());
+        assert_eq!(
+            *runner.ran.lock().unwrap(),
+            [
+                "/usr/local/sbin/snap create (apply)",
+                "/usr/local/sbin/snap restore (rollback)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_restore_falls_back_to_the_downgrade_and_a_failed_snapshot_changes_nothing() {
+        // Apply without hooks, then roll back with a failing restore hook.
+        let fake = apt(&[("openssl", "3.0.11-1~deb12u2")]);
+        let fix = pkg("openssl", "3.0.13-1~deb12u1");
+        let applied = run(
+            &fake,
+            false,
+            &HostState::new(HOST),
+            &job(1, JobAction::Apply, vec![fix.clone()]),
+        );
+        let (host, _) = hooked(&fake, 1, &[]);
+        let (back, r) = handle(
+            &host,
+            &applied.next,
+            &job(2, JobAction::Rollback, vec![fix.clone()]),
+        );
+        assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
+        assert!(!r.steps[0].ok);
+        assert_eq!(
+            r.steps[0].detail,
+            "/usr/local/sbin/snap exited with status 1: lvcreate: volume group full; falling back to the package downgrade"
+        );
+        assert!(fake.calls().iter().any(|c| c.starts_with("apply")));
+        assert_eq!(fake.version("openssl").as_deref(), Some("3.0.11-1~deb12u2"));
+        assert!(back.applied.is_empty());
+
+        // A failing snapshot fails the apply before any package changes.
+        let fake = apt(&[("openssl", "3.0.11-1~deb12u2")]);
+        let (host, _) = hooked(&fake, 2, &[]);
+        let state = HostState::new(HOST);
+        let (next, r) = handle(&host, &state, &job(3, JobAction::Apply, vec![fix]));
+        assert_eq!(r.status, JobStatus::Failed);
+        assert_eq!(
+            r.reason.as_deref(),
+            Some(
+                "the snapshot hook failed: /usr/local/sbin/snap exited with status 2: lvcreate: volume group full; nothing was changed"
+            )
+        );
+        assert!(!fake.calls().iter().any(|c| c.starts_with("apply")));
+        assert_eq!(fake.version("openssl").as_deref(), Some("3.0.11-1~deb12u2"));
+        assert!(next.applied.is_empty());
+    }
+
     #[test]
     fn rollback_with_nothing_applied_succeeds_and_says_so() {
         let fake = apt(&[]);
@@ -1852,6 +2137,41 @@ mod tests {
                 .unwrap()
                 .contains("expired at 2026-12-01T02:00:00+00:00")
         );
+        assert_eq!(fake.calls(), [] as [String; 0]);
+    }
+
+    #[test]
+    fn unsigned_or_foreign_signed_jobs_run_no_package_manager() {
+        use crate::verify::tests::{sign, verifier};
+        let fake = apt(&[]);
+        let host = Host::new(HOST, fake.clone(), false);
+        let state = HostState::new(HOST);
+        let mut other_key = job(
+            1,
+            JobAction::Apply,
+            vec![pkg("openssl", "3.0.13-1~deb12u1")],
+        );
+        sign(&mut other_key, [2; 32]);
+        let mut unsigned = other_key.clone();
+        unsigned.signature = None;
+        for (j, why) in [
+            (&other_key, "does not verify with this agent's key"),
+            (&unsigned, "job has no signature"),
+        ] {
+            let (next, r) = host
+                .handle_verified_job(&state, j, &verifier([1; 32]), &now, &mut |_| {
+                    panic!("a refused job journals nothing")
+                })
+                .unwrap();
+            assert_eq!(r.status, JobStatus::Refused);
+            assert_eq!(names(&r), [SIGNATURE_STEP]);
+            assert!(
+                r.reason.as_deref().unwrap_or_default().contains(why),
+                "{r:?}"
+            );
+            assert_eq!(next, state);
+        }
+        // No simulation, install or reboot check ran (only the inventory read).
         assert_eq!(fake.calls(), [] as [String; 0]);
     }
 

@@ -36,6 +36,8 @@ use events::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::verify::{JobVerifier, SIGNATURE_STEP};
+
 /// The boot id of a lab host that never rebooted.
 pub const INITIAL_BOOT_ID: &str = "boot-0";
 
@@ -262,25 +264,10 @@ impl LabState {
     /// [`LabError::Write`] naming `path` when the temporary file cannot be
     /// created, written or synced, or the rename fails.
     pub fn save(&self, path: &Path) -> Result<(), LabError> {
-        let write_err = |source: std::io::Error| LabError::Write {
+        write_json_atomic(path, self, ".lab-state-", false).map_err(|source| LabError::Write {
             path: path.to_owned(),
             source,
-        };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let mut json = serde_json::to_vec_pretty(self).map_err(|e| write_err(e.into()))?;
-        json.push(b'\n');
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".lab-state-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(write_err)?;
-        tmp.write_all(&json).map_err(write_err)?;
-        tmp.as_file().sync_all().map_err(write_err)?;
-        tmp.persist(path).map_err(|e| write_err(e.error))?;
-        Ok(())
+        })
     }
 
     /// Whether the host holds `r`: its key is recorded as applied and, for a
@@ -354,6 +341,40 @@ impl LabState {
     }
 }
 
+/// Writes `value` as pretty JSON (with a final newline) to `path`
+/// atomically: into a temporary file named `<prefix>…tmp` in the same
+/// directory, synced to disk, then renamed over `path`. A crash leaves the
+/// old or the new file; the temporary file is removed on every error.
+/// `create_dir` creates the directory first when it is missing.
+///
+/// # Errors
+/// The [`std::io::Error`] of the step that failed (a serialization error is
+/// converted into one).
+pub(crate) fn write_json_atomic(
+    path: &Path,
+    value: &impl Serialize,
+    prefix: &str,
+    create_dir: bool,
+) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if create_dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut json = serde_json::to_vec_pretty(value)?;
+    json.push(b'\n');
+    let mut tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(&json)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Handles one job on a lab host: returns the host's next state and the
 /// result to report. Pure: `now` (UTC) is the job's finish time and
 /// `new_boot_id` the boot id a reboot during the job gets.
@@ -395,7 +416,7 @@ pub fn handle_job(
             "job {} is addressed to host {:?}, this agent is host {:?}",
             job.job_id, job.host, state.host
         );
-        return (state.clone(), refused(state, job, now, reason));
+        return (state.clone(), refused(state, job, now, "accept", reason));
     }
     if let Some(recorded) = state.history.get(&job.job_id) {
         return (state.clone(), recorded.clone());
@@ -407,7 +428,7 @@ pub fn handle_job(
             job.expires_at.to_rfc3339(),
             now.to_rfc3339()
         );
-        return (state.clone(), refused(state, job, now, reason));
+        return (state.clone(), refused(state, job, now, "accept", reason));
     }
     let (mut next, result) = match job.action {
         JobAction::Apply => apply(state, job, now, new_boot_id),
@@ -417,14 +438,50 @@ pub fn handle_job(
     (next, result)
 }
 
+/// [`handle_job`] for a job whose signature `verifier` checks first: a job
+/// with a missing, malformed or foreign signature is refused (one step
+/// [`crate::verify::SIGNATURE_STEP`] with the reason), changes nothing and
+/// is not recorded; a verified job goes on to [`handle_job`] (which refuses
+/// a job addressed to another host).
+pub fn handle_verified_job(
+    state: &LabState,
+    job: &AgentJob,
+    verifier: &JobVerifier,
+    now: DateTime<Utc>,
+    new_boot_id: &str,
+) -> (LabState, AgentResult) {
+    if let Err(e) = verifier.verify(job) {
+        let reason = JobVerifier::refusal_reason(job, &e);
+        return (
+            state.clone(),
+            refused(state, job, now, SIGNATURE_STEP, reason),
+        );
+    }
+    handle_job(state, job, now, new_boot_id)
+}
+
 /// The `patch.agent.result.<host>` event for `result`.
 ///
 /// Its id is derived from the job id (`derive_id(job_id, "agent",
 /// "result")`) and its time is `finished_at`, so a redelivered job, answered
 /// from `history`, republishes the very same event and the duplicate window
-/// drops it. `traceparent` is the job event's, to link the trace.
+/// drops it. A refusal for a bad signature (first step
+/// [`crate::verify::SIGNATURE_STEP`]) gets `derive_id(job_id, "agent",
+/// "result/unverified")` instead, so a forged job reusing a real job's id
+/// cannot take the real result's id in the duplicate window.
+/// `traceparent` is the job event's, to link the trace.
 pub fn result_event(result: AgentResult, traceparent: Option<String>) -> Event {
-    let id = derive_id(result.job_id, Service::Agent.as_str(), "result");
+    let unverified = result.status == JobStatus::Refused
+        && result
+            .steps
+            .first()
+            .is_some_and(|s| s.name == SIGNATURE_STEP);
+    let key = if unverified {
+        "result/unverified"
+    } else {
+        "result"
+    };
+    let id = derive_id(result.job_id, Service::Agent.as_str(), key);
     let time = result.finished_at;
     let mut event = Event::new(id, Service::Agent, time, result);
     event.traceparent = traceparent;
@@ -457,9 +514,16 @@ fn result(
     }
 }
 
-fn refused(state: &LabState, job: &AgentJob, now: DateTime<Utc>, reason: String) -> AgentResult {
+/// A refusal: nothing ran; one failed step `step_name` says why.
+fn refused(
+    state: &LabState,
+    job: &AgentJob,
+    now: DateTime<Utc>,
+    step_name: &str,
+    reason: String,
+) -> AgentResult {
     let step = JobStep {
-        name: "accept".into(),
+        name: step_name.into(),
         ok: false,
         detail: reason.clone(),
     };
@@ -689,6 +753,7 @@ mod tests {
             remediations,
             issued_at: at("2026-12-01T02:00:00Z"),
             expires_at: at("2026-12-01T03:00:00Z"),
+            signature: None,
         }
     }
 
@@ -896,6 +961,73 @@ mod tests {
         // At the expiry instant it still runs.
         let (_, r) = handle_job(&host(), &job, job.expires_at, "boot-1");
         assert_eq!(r.status, JobStatus::Succeeded);
+    }
+
+    /// A job refused for its signature or its host: nothing changes,
+    /// nothing is recorded, and the result says why.
+    fn check_signed_refusal(job: &AgentJob, step: &str, reason: &str) {
+        let before = host();
+        let verifier = crate::verify::tests::verifier([1; 32]);
+        let (next, r) = handle_verified_job(&before, job, &verifier, now(), "boot-1");
+        assert_eq!(r.status, JobStatus::Refused);
+        let got = r.reason.clone().unwrap_or_default();
+        assert!(got.contains(reason), "{got:?} lacks {reason:?}");
+        assert_eq!(step_names(&r), [step]);
+        assert_eq!(next, before);
+        assert_eq!(r.host, HOST);
+        assert_eq!(r.job_id, job.job_id);
+    }
+
+    #[test]
+    fn only_jobs_signed_with_deploys_key_and_addressed_here_are_taken() {
+        use crate::verify::tests::{sign, verifier};
+        let mut good = apply_all();
+        sign(&mut good, [1; 32]);
+        let (next, r) = handle_verified_job(&host(), &good, &verifier([1; 32]), now(), "boot-1");
+        assert_eq!(r.status, JobStatus::Succeeded);
+        assert_eq!(
+            next.packages.get("openssl").map(String::as_str),
+            Some("3.0.13")
+        );
+        assert_eq!(
+            result_event(r, None).id,
+            derive_id(good.job_id, "agent", "result")
+        );
+
+        check_signed_refusal(&apply_all(), SIGNATURE_STEP, "job has no signature");
+        let mut other_key = apply_all();
+        sign(&mut other_key, [2; 32]);
+        check_signed_refusal(
+            &other_key,
+            SIGNATURE_STEP,
+            &format!(
+                "job {} refused: job signature does not verify with this agent's key",
+                other_key.job_id
+            ),
+        );
+        // Re-addressing a signed job breaks its signature ...
+        let mut moved = good.clone();
+        moved.host = "db-01".into();
+        check_signed_refusal(&moved, SIGNATURE_STEP, "does not verify");
+        // ... and a job deploy signed for another host is refused as such.
+        let mut elsewhere = apply_all();
+        elsewhere.host = "db-01".into();
+        sign(&mut elsewhere, [1; 32]);
+        check_signed_refusal(
+            &elsewhere,
+            "accept",
+            "is addressed to host \"db-01\", this agent is host \"web-01\"",
+        );
+
+        // A signature refusal's event id is not the real result's id.
+        let (_, refusal) =
+            handle_verified_job(&host(), &other_key, &verifier([1; 32]), now(), "boot-1");
+        let event = result_event(refusal, None);
+        assert_eq!(
+            event.id,
+            derive_id(other_key.job_id, "agent", "result/unverified")
+        );
+        assert_ne!(event.id, derive_id(other_key.job_id, "agent", "result"));
     }
 
     #[test]

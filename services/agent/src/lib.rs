@@ -1,5 +1,5 @@
-//! The patchflow host agent (`patchflow agent --host ID --backend
-//! lab|apt|dnf|yum|zypper [--state FILE] [--dry-run]`).
+//! The patchflow host agent (`patchflow agent --host ID --verify-key FILE
+//! --backend lab|apt|dnf|yum|zypper [--state FILE] [--dry-run]`).
 //!
 //! An agent runs on one managed machine. It takes the jobs deploy addresses
 //! to its host (`patch.agent.job.<host>`), applies or rolls back their
@@ -28,6 +28,10 @@
 //!   typed [`events::Remediation`]s, and the only operations are package
 //!   operations (install or restore a version, record or drop an applied
 //!   remediation key, reboot).
+//! - A job is taken only when deploy's Ed25519 signature over it verifies
+//!   with the agent's configured public key ([`verify`]); a job with a
+//!   missing, malformed or foreign signature is refused before anything
+//!   runs, and the refusal result says why.
 //! - A job for another host, or one received after its `expires_at`, is
 //!   refused and changes nothing.
 //! - A job is atomic: it either applies completely or leaves the host's
@@ -50,10 +54,14 @@ pub mod config;
 pub mod host;
 pub mod lab;
 pub mod rpm;
+pub mod verify;
 pub mod zypper;
 
 pub use adapter::{Agent, HostAgent, LabAgent};
 pub use backend::{Manager, PackageBackend};
-pub use config::{Backend, Config};
+pub use config::{Backend, Config, Hooks};
 pub use host::{Host, HostState};
-pub use lab::{AppliedRemediation, FailMode, LabError, LabState, handle_job, result_event};
+pub use lab::{
+    AppliedRemediation, FailMode, LabError, LabState, handle_job, handle_verified_job, result_event,
+};
+pub use verify::{JobVerifier, SignatureError};

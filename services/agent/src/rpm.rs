@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use crate::backend::{
     Applied, BackendError, Change, ChangeKind, Command, Groups, Manager, Operation, Output,
-    PackageBackend, PackageName, RebootCheck, SharedRunner, Transaction, run_ok, tail,
+    PackageBackend, PackageName, RebootCheck, SharedRunner, Transaction, run_all, tail,
 };
 
 /// The `rpm -q` query format: name, a tab, `[epoch:]version-release` (the
@@ -360,15 +360,7 @@ impl PackageBackend for Dnf {
     }
 
     fn apply(&self, ops: &[Operation]) -> Result<Applied, BackendError> {
-        let mut detail = String::new();
-        for command in self.commands(ops, false) {
-            let out = run_ok(self.runner.as_ref(), &command)?;
-            detail = tail(&out.stdout);
-        }
-        Ok(Applied {
-            reboot_hint: false,
-            detail,
-        })
+        run_all(self.runner.as_ref(), self.commands(ops, false))
     }
 
     fn installed(
@@ -388,25 +380,9 @@ impl PackageBackend for Dnf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::testing::Replay;
-    use crate::backend::{AdvisoryId, PackageFormat, PackageVersion};
-
-    fn name(n: &str) -> PackageName {
-        PackageName::parse(PackageFormat::Rpm, n).unwrap()
-    }
-
-    fn version(v: &str) -> PackageVersion {
-        PackageVersion::parse(PackageFormat::Rpm, v).unwrap()
-    }
-
-    fn change(n: &str, kind: ChangeKind, from: Option<&str>, to: Option<&str>) -> Change {
-        Change {
-            name: n.into(),
-            kind,
-            version: to.map(Into::into),
-            from: from.map(Into::into),
-        }
-    }
+    use crate::backend::AdvisoryId;
+    use crate::backend::testing::rpm::{name, version};
+    use crate::backend::testing::{Replay, change};
 
     fn ops() -> Vec<Operation> {
         vec![

@@ -30,7 +30,7 @@ use quick_xml::{Reader, XmlVersion};
 
 use crate::backend::{
     Applied, BackendError, Change, ChangeKind, Command, Groups, Manager, Operation, Output,
-    PackageBackend, PackageName, RebootCheck, SharedRunner, Transaction, tail,
+    PackageBackend, PackageName, RebootCheck, SharedRunner, Transaction, pinned, tail,
 };
 
 /// The `zypper` backend.
@@ -64,12 +64,6 @@ pub fn commands(ops: &[Operation], simulate: bool) -> Vec<Command> {
             c = c.arg("--dry-run");
         }
         c
-    };
-    let pinned = |pairs: &[(&PackageName, &crate::backend::PackageVersion)]| {
-        pairs
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
     };
     let mut out = Vec::new();
     if !g.installs.is_empty() {
@@ -318,16 +312,22 @@ pub fn interpret_simulation(command: &Command, out: &Output) -> Result<Transacti
                 .map(|p| p.errors.join("\n"))
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| out.tail());
-            Err(BackendError::Failed {
-                command: command.to_string(),
-                code: out.code,
-                detail: if said.is_empty() {
-                    why.to_owned()
-                } else {
-                    format!("{why}: {said}")
-                },
-            })
+            Err(failed(command, out, why, &said))
         }
+    }
+}
+
+/// A failed run of `command`: the exit code's meaning `why`, then what zypper
+/// `said` when it said anything.
+fn failed(command: &Command, out: &Output, why: &str, said: &str) -> BackendError {
+    BackendError::Failed {
+        command: command.to_string(),
+        code: out.code,
+        detail: if said.is_empty() {
+            why.to_owned()
+        } else {
+            format!("{why}: {said}")
+        },
     }
 }
 
@@ -353,18 +353,7 @@ pub fn interpret_apply(command: &Command, out: &Output) -> Result<Applied, Backe
                 detail,
             })
         }
-        ExitMeaning::Failed(why) => {
-            let said = out.tail();
-            Err(BackendError::Failed {
-                command: command.to_string(),
-                code: out.code,
-                detail: if said.is_empty() {
-                    why.to_owned()
-                } else {
-                    format!("{why}: {said}")
-                },
-            })
-        }
+        ExitMeaning::Failed(why) => Err(failed(command, out, why, &out.tail())),
     }
 }
 
@@ -441,25 +430,9 @@ impl PackageBackend for Zypper {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::testing::Replay;
-    use crate::backend::{AdvisoryId, PackageFormat, PackageVersion};
-
-    fn name(n: &str) -> PackageName {
-        PackageName::parse(PackageFormat::Rpm, n).unwrap()
-    }
-
-    fn version(v: &str) -> PackageVersion {
-        PackageVersion::parse(PackageFormat::Rpm, v).unwrap()
-    }
-
-    fn change(n: &str, kind: ChangeKind, from: Option<&str>, to: Option<&str>) -> Change {
-        Change {
-            name: n.into(),
-            kind,
-            version: to.map(Into::into),
-            from: from.map(Into::into),
-        }
-    }
+    use crate::backend::AdvisoryId;
+    use crate::backend::testing::rpm::{name, version};
+    use crate::backend::testing::{Replay, change};
 
     #[test]
     fn commands_pin_versions_and_simulation_adds_xmlout_and_dry_run() {

@@ -78,12 +78,15 @@ async fn a_dry_run_apt_agent_answers_its_job_over_nats_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("agent-dry-01.json");
     let host = Host::new("dry-01", apt, true);
-    let agent = HostAgent::with_host(host, state.clone(), bus.clone(), Clock::system()).unwrap();
+    let deploy_key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    let verifier = agent::JobVerifier::new(deploy_key.verifying_key());
+    let agent =
+        HostAgent::with_host(host, verifier, state.clone(), bus.clone(), Clock::system()).unwrap();
     let token = CancellationToken::new();
     let running = tokio::spawn(agent.run(token.clone()));
 
     let now = Utc::now();
-    let job = AgentJob {
+    let mut job = AgentJob {
         job_id: Uuid::from_u128(0xd1),
         bundle_id: Uuid::from_u128(0xb1),
         ring: "dev".into(),
@@ -96,7 +99,13 @@ async fn a_dry_run_apt_agent_answers_its_job_over_nats_and_changes_nothing() {
         }],
         issued_at: now,
         expires_at: now + chrono::Duration::hours(1),
+        signature: None,
     };
+    {
+        use ed25519_dalek::Signer as _;
+        let sig = deploy_key.sign(&job.signing_bytes()).to_bytes();
+        job.signature = Some(sig.iter().map(|b| format!("{b:02x}")).collect());
+    }
     bus.publish(&Event::new(
         Uuid::from_u128(0xe1),
         Service::Deploy,

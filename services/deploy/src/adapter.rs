@@ -4,22 +4,34 @@
 //! publish jobs and progress events, awaiting every PubAck → store the ring
 //! run with compare-and-set → ack. State is handled one message at a time per
 //! process, and only the lease holder ticks, so a wave is finished once.
+//! Every `patch.agent.job.<host>` is signed ([`JobSigner`]) right before it
+//! is published.
 //!
-//! KV layout (bucket `<ns>_deploy`): `run.<bundle>.<ring>` [`RingRun`], and
-//! `index.waking`, the runs that wait for a deadline (read by the tick).
+//! KV layout (bucket `<ns>_deploy`): `run.<bundle>.<ring>` [`RingRun`],
+//! `index.waking`, the runs that wait for a deadline (read by the tick), and
+//! `early.run.<bundle>.<ring>`: agent results that arrived before their ring
+//! run was stored (deploy crashed after sending a wave's jobs and before
+//! storing the run; the agents answered while it was down, and the
+//! redelivered `bundle.scheduled` comes back after the results). They are
+//! replayed into the run when it starts, then deleted.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bus::{Bus, BusError, Clock, Delivery, HandleError, Handler, StateStore};
-use events::{Payload, Service, spec};
+use events::{Event, Payload, Service, spec};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::{Decision, DeployConfig, Output, RingRun, input_key};
+use crate::{Decision, DeployConfig, JobSigner, Output, RingRun, input_key};
 
 const WAKING: &str = "index.waking";
+
+/// The KV key of the results kept for the run under `run_key`.
+fn early_key(run_key: &str) -> String {
+    format!("early.{run_key}")
+}
 
 /// The deploy service: build it, then [`DeployService::run`] it.
 #[derive(Debug, Clone)]
@@ -27,20 +39,28 @@ pub struct DeployService {
     bus: Bus,
     clock: Clock,
     cfg: Arc<DeployConfig>,
+    signer: Arc<JobSigner>,
     state: StateStore,
 }
 
 impl DeployService {
-    /// Opens the state bucket.
+    /// Opens the state bucket; `signer` signs every job this service
+    /// publishes (the caller loads it from [`DeployConfig::signing_key`]).
     ///
     /// # Errors
     /// [`BusError`] when the bucket cannot be created or opened.
-    pub async fn build(cfg: DeployConfig, bus: Bus, clock: Clock) -> Result<Self, BusError> {
+    pub async fn build(
+        cfg: DeployConfig,
+        signer: JobSigner,
+        bus: Bus,
+        clock: Clock,
+    ) -> Result<Self, BusError> {
         let state = bus.state(Service::Deploy).await?;
         Ok(DeployService {
             bus,
             clock,
             cfg: Arc::new(cfg),
+            signer: Arc::new(signer),
             state,
         })
     }
@@ -126,9 +146,10 @@ impl DeployService {
 
     async fn publish(
         &self,
-        outputs: Vec<Output>,
+        mut outputs: Vec<Output>,
         traceparent: Option<&str>,
     ) -> Result<(), BusError> {
+        self.signer.sign_outputs(&mut outputs);
         let now = self.clock.now();
         let events: Vec<_> = outputs
             .into_iter()
@@ -167,14 +188,51 @@ impl Handler for DeployService {
         let stored = self.state.load::<RingRun>(&key).await?;
         match (stored.value, &d.event.data) {
             (None, Payload::BundleScheduled(s)) => {
-                let (run, outputs) = RingRun::start(s, now).map_err(|e| {
+                let (mut run, mut outputs) = RingRun::start(s, now).map_err(|e| {
                     HandleError::Poison(format!(
                         "cannot roll out {} in {}: {e}",
                         s.bundle_id, s.ring
                     ))
                 })?;
                 info!(bundle = %s.bundle_id, ring = %s.ring, hosts = s.hosts.len(), "ring rollout started");
+                let early = self.state.load::<Vec<Event>>(&early_key(&key)).await?;
+                for e in early.value.iter().flatten() {
+                    match run.on_event(e, now) {
+                        Ok(Decision::Advance(more)) => {
+                            info!(run = %key, event = %e.id, "result that arrived before the run taken");
+                            outputs.extend(more);
+                        }
+                        Ok(Decision::Skip { reason }) => {
+                            debug!(run = %key, event = %e.id, %reason, "early result skipped")
+                        }
+                        Err(err) => {
+                            warn!(run = %key, event = %e.id, error = %err, "early result refused")
+                        }
+                    }
+                }
                 self.commit(&key, 0, false, run, Decision::Advance(outputs), traceparent)
+                    .await?;
+                if early.value.is_some() {
+                    // Stored and published: the kept results are in the run now.
+                    // A failed delete leaves a key nothing reads again.
+                    if let Err(e) = self.state.delete(&early_key(&key), early.revision).await {
+                        warn!(run = %key, error = %e, "could not delete the early results");
+                    }
+                }
+                Ok(())
+            }
+            (None, Payload::AgentResult(_)) => {
+                // The run is not stored yet: keep the result until it starts.
+                warn!(run = %key, event = %d.event.id, "agent result before its ring run is stored; kept until the run starts");
+                let event = d.event.clone();
+                self.state
+                    .modify::<Vec<Event>>(&early_key(&key), |kept| {
+                        if kept.iter().any(|e| e.id == event.id) {
+                            return false;
+                        }
+                        kept.push(event.clone());
+                        true
+                    })
                     .await?;
                 Ok(())
             }

@@ -14,6 +14,7 @@
 //! - [`budget`] decides when a ring halts (OC-14);
 //! - [`run`] holds [`RingRun`], the per-(bundle, ring) state machine;
 //! - [`output`] names the outputs and derives their ids;
+//! - [`signing`] signs the host jobs (Ed25519) at the edge;
 //! - [`config`] holds [`DeployConfig`].
 //!
 //! # Invariants
@@ -38,6 +39,7 @@ pub mod budget;
 pub mod config;
 pub mod output;
 pub mod run;
+pub mod signing;
 pub mod waves;
 
 pub use adapter::DeployService;
@@ -47,3 +49,4 @@ pub use run::{
     Decision, DeployError, HostJob, RingOutcome, RingRun, RollbackRun, RunStatus, input_key,
     state_key,
 };
+pub use signing::{JobSigner, KeyError};

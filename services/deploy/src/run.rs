@@ -685,6 +685,7 @@ impl RingRun {
                         .unwrap_or_default(),
                     issued_at: now,
                     expires_at: due,
+                    signature: None,
                 },
             ));
             new_jobs.push(HostJob::new(host.clone(), wave, id));
@@ -906,6 +907,7 @@ impl RingRun {
                         .unwrap_or_default(),
                     issued_at: now,
                     expires_at: due,
+                    signature: None,
                 },
             ));
             jobs.push(HostJob::new(host.clone(), wave, job_id));

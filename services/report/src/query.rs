@@ -1151,6 +1151,7 @@ mod causal_tests {
                 remediations: vec![],
                 issued_at: t,
                 expires_at: t,
+                signature: None,
             })
         };
         let started = Payload::WaveStarted(events::WaveStarted {

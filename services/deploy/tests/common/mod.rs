@@ -3,16 +3,102 @@
 
 #![allow(dead_code)]
 
+use std::time::{Duration, Instant};
+
+use bus::{Bus, BusConfig, BusError, Clock};
 use chrono::{DateTime, Utc};
-use deploy::{Decision, Output, RingRun};
+use deploy::{Decision, DeployConfig, DeployService, JobSigner, Output, RingRun};
 use events::deployment::HostStatus;
+use events::spec::StreamSpec;
 use events::window::{Day, WeeklyWindow};
 use events::{
-    AgentJob, AgentResult, BundleScheduled, HostInventory, HostJobSpec, JobAction, JobStatus,
-    Payload, Remediation, RollbackRequested, RolloutPolicy, ValidationPassed, WindowInstance,
-    WindowSet, derive_id,
+    AgentJob, AgentResult, BundleScheduled, Event, HostInventory, HostJobSpec, JobAction,
+    JobStatus, Payload, Remediation, RollbackRequested, RolloutPolicy, Service, ValidationPassed,
+    WindowInstance, WindowSet, derive_id,
 };
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+/// A bus on the shared test nats-server, in a fresh namespace, with its
+/// streams ensured; `name` is the connection's name.
+pub async fn test_bus(name: &str) -> Bus {
+    let server = testkit::NatsServer::shared();
+    let cfg = BusConfig::new(server.url(), testkit::unique_namespace(), name);
+    let bus = Bus::connect(&cfg).await.expect("connect");
+    bus.ensure().await.expect("ensure");
+    bus
+}
+
+/// A deploy service running on a bus (100 ms ticks, jobs signed by the
+/// signer it was started with) until [`RunningDeploy::stop`].
+pub struct RunningDeploy {
+    token: CancellationToken,
+    task: JoinHandle<Result<(), BusError>>,
+}
+
+impl RunningDeploy {
+    /// Builds deploy on `bus` with `signer` and runs it in a task.
+    pub async fn start(bus: &Bus, signer: JobSigner) -> RunningDeploy {
+        let service = DeployService::build(
+            DeployConfig {
+                tick_interval_ms: 100,
+                signing_key: None,
+            },
+            signer,
+            bus.clone(),
+            Clock::system(),
+        )
+        .await
+        .expect("build deploy");
+        let token = CancellationToken::new();
+        let task = tokio::spawn(service.run(token.clone()));
+        RunningDeploy { token, task }
+    }
+
+    /// Stops the service and asserts that it ended without an error.
+    pub async fn stop(self) {
+        self.token.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// Publishes `bundle.scheduled` for [`hosts`]`(4)` with one canary, in a
+/// window open from an hour before `now` to four hours after it.
+pub async fn publish_canary_bundle(bus: &Bus, now: DateTime<Utc>) {
+    let scheduled = scheduled(
+        &hosts(4),
+        RolloutPolicy {
+            canary_hosts: 1,
+            ..RolloutPolicy::default()
+        },
+        WindowInstance {
+            opens_at: now - chrono::Duration::hours(1),
+            closes_at: now + chrono::Duration::hours(4),
+        },
+        WindowSet::always(),
+    );
+    bus.publish(&Event::new(
+        Uuid::new_v4(),
+        Service::Schedule,
+        now,
+        scheduled,
+    ))
+    .await
+    .expect("publish bundle.scheduled");
+}
+
+/// The last event on `tail` of `stream`, waiting up to 30 s for one.
+pub async fn wait_for(bus: &Bus, stream: &StreamSpec, tail: &str) -> Event {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some((_, event)) = bus.last_event(stream, tail).await.expect("read") {
+            return event;
+        }
+        assert!(Instant::now() < deadline, "nothing on {tail} within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
 
 /// Parses an RFC 3339 instant.
 pub fn utc(s: &str) -> DateTime<Utc> {

@@ -1,0 +1,179 @@
+//! Signed jobs over a real nats-server (issue 5, item 8): a lab agent that
+//! holds deploy's public key takes a job deploy signed, and refuses, with a
+//! published result that says why, a job signed with another key, an
+//! unsigned job, and a correctly signed job addressed to another host that
+//! reached its subject. Refused jobs change nothing on the host.
+
+use std::time::{Duration, Instant};
+
+use agent::{Config, JobVerifier, LabAgent, LabState};
+use bus::{Bus, BusConfig, Clock};
+use chrono::Utc;
+use ed25519_dalek::{Signer as _, SigningKey};
+use events::subject::tail;
+use events::{
+    AgentJob, AgentResult, Event, JobAction, JobStatus, Payload, Remediation, Service, spec,
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const HOST: &str = "lab-signed-01";
+
+fn sign(job: &mut AgentJob, key: &SigningKey) {
+    let sig = key.sign(&job.signing_bytes()).to_bytes();
+    job.signature = Some(sig.iter().map(|b| format!("{b:02x}")).collect());
+}
+
+fn job(id: u128, host: &str) -> AgentJob {
+    let now = Utc::now();
+    AgentJob {
+        job_id: Uuid::from_u128(id),
+        bundle_id: Uuid::from_u128(0xb5),
+        ring: "dev".into(),
+        wave: 0,
+        host: host.into(),
+        action: JobAction::Apply,
+        remediations: vec![Remediation::Package {
+            name: "openssl".into(),
+            fixed_version: "3.0.13".into(),
+        }],
+        issued_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+        signature: None,
+    }
+}
+
+/// Publishes `job` on this host's job subject and waits for its result.
+/// (Raw, so that a job naming another host still lands on this host's subject.)
+async fn send(bus: &Bus, job: AgentJob) -> (Event, AgentResult) {
+    let job_id = job.job_id;
+    let event = Event::new(Uuid::new_v4(), Service::Deploy, Utc::now(), job);
+    let subject = bus.namespace().subject(&tail::agent_job(HOST));
+    bus.publish_raw(&subject, event.to_json())
+        .await
+        .expect("publish the job");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let last = bus
+            .last_event(&spec::AGENT_RESULTS, &tail::agent_result(HOST))
+            .await
+            .expect("read results");
+        if let Some((_, event)) = last
+            && let Payload::AgentResult(r) = &event.data
+            && r.job_id == job_id
+        {
+            let r = r.clone();
+            return (event, r);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no result for job {job_id} within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_with_a_bad_signature_or_for_another_host_are_refused_and_reported() {
+    let server = testkit::NatsServer::shared();
+    let cfg = BusConfig::new(server.url(), testkit::unique_namespace(), "agent-signed");
+    let bus = Bus::connect(&cfg).await.expect("connect");
+    bus.ensure().await.expect("ensure");
+
+    let deploy_key = SigningKey::from_bytes(&[11; 32]);
+    let impostor = SigningKey::from_bytes(&[12; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    let state_path = dir.path().join(format!("{HOST}.json"));
+    let mut lab = LabState::new(HOST);
+    lab.packages.insert("openssl".into(), "3.0.2".into());
+    lab.save(&state_path).unwrap();
+    // The public key as the agent reads it from its --verify-key file.
+    let pub_path = dir.path().join("job-signing.pub.pem");
+    {
+        use ed25519_dalek::pkcs8::EncodePublicKey as _;
+        let pem = deploy_key
+            .verifying_key()
+            .to_public_key_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+            .unwrap();
+        std::fs::write(&pub_path, pem).unwrap();
+    }
+    let agent_cfg = Config {
+        host: HOST.into(),
+        backend: agent::Backend::Lab,
+        state: state_path.clone(),
+        dry_run: false,
+        verify_key: Some(pub_path.clone()),
+        hooks: agent::Hooks::default(),
+    };
+    let verifier = JobVerifier::load(&pub_path).unwrap();
+    let agent = LabAgent::build(&agent_cfg, verifier, bus.clone(), Clock::system()).unwrap();
+    let token = CancellationToken::new();
+    let running = tokio::spawn(agent.run(token.clone()));
+
+    // Signed with another key.
+    let mut forged = job(1, HOST);
+    sign(&mut forged, &impostor);
+    let (event, r) = send(&bus, forged).await;
+    assert_eq!(r.status, JobStatus::Refused, "{r:?}");
+    assert_eq!(r.host, HOST);
+    let reason = r.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("job signature does not verify with this agent's key ed25519:"),
+        "{reason}"
+    );
+    assert_eq!(r.steps.len(), 1);
+    assert_eq!(r.steps[0].name, agent::verify::SIGNATURE_STEP);
+    assert_eq!(
+        event.id,
+        events::derive_id(r.job_id, "agent", "result/unverified")
+    );
+
+    // No signature at all.
+    let (_, r) = send(&bus, job(2, HOST)).await;
+    assert_eq!(r.status, JobStatus::Refused);
+    assert!(
+        r.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("job has no signature"),
+        "{r:?}"
+    );
+
+    // Signed by deploy, but for another host (published on this host's subject).
+    let mut elsewhere = job(3, "lab-signed-02");
+    sign(&mut elsewhere, &deploy_key);
+    let (_, r) = send(&bus, elsewhere).await;
+    assert_eq!(r.status, JobStatus::Refused);
+    assert_eq!(r.host, HOST);
+    assert!(
+        r.reason.as_deref().unwrap_or_default().contains(
+            "is addressed to host \"lab-signed-02\", this agent is host \"lab-signed-01\""
+        ),
+        "{r:?}"
+    );
+
+    // Nothing changed on the host, and nothing was recorded.
+    let after = LabState::load(&state_path).unwrap();
+    assert_eq!(
+        after.packages.get("openssl").map(String::as_str),
+        Some("3.0.2")
+    );
+    assert!(after.history.is_empty());
+    assert!(after.applied.is_empty());
+
+    // A job deploy signed for this host is applied.
+    let mut good = job(4, HOST);
+    sign(&mut good, &deploy_key);
+    let (event, r) = send(&bus, good).await;
+    assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
+    assert_eq!(event.id, events::derive_id(r.job_id, "agent", "result"));
+    let after = LabState::load(&state_path).unwrap();
+    assert_eq!(
+        after.packages.get("openssl").map(String::as_str),
+        Some("3.0.13")
+    );
+
+    token.cancel();
+    running.await.unwrap().unwrap();
+    bus.close().await;
+}
