@@ -1,18 +1,20 @@
 //! The emergency lane end to end (issue 4's acceptance): findings for CVE X
 //! are open and medium; KEV adds X; the findings become critical with a
 //! delta naming KEV and an emergency is declared for the affected assets;
-//! every service is killed (SIGKILL) and started again with the clock moved
-//! past the 4 h assess timer (`[clock] offset_secs`); the assess stage
-//! escalates exactly once, the later stages not yet.
+//! every service (all six `patchflow serve` processes) is killed (SIGKILL)
+//! and started again with the injected clock (`[clock] offset_secs`) set to
+//! reach the 4 h assess deadline a little after the restart; the assess
+//! stage escalates exactly once, on time (not before the deadline on the
+//! injected clock, within a few ticks after it), the later stages not yet.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use events::{
-    Asset, Check, CvssVector, CvssVersion, DecisionTrigger, EmergencyDeclared, EmergencyEscalated,
-    EmergencyStage, Event, FindingObserved, FindingPrioritized, KevAdded, KevInput, Payload,
-    Priority, Remediation, Service, Severity,
+    AdvisoryFormat, AdvisoryPublished, Asset, Check, CvssVector, CvssVersion, DecisionTrigger,
+    EmergencyDeclared, EmergencyEscalated, EmergencyStage, Event, FindingObserved,
+    FindingPrioritized, KevAdded, KevInput, Payload, Priority, Remediation, Service, Severity,
 };
 use tests::{Lab, Proc};
 use uuid::Uuid;
@@ -29,8 +31,13 @@ const SERVICES: [&str; 6] = [
     "validate",
     "report",
 ];
-/// Past the assess timer (4 h), well before the test-ring timer (24 h).
-const OFFSET_SECS: i64 = 4 * 3600 + 600;
+/// After the restart, how long (real time) until the injected clock reaches
+/// the assess deadline: past the killed leader's 15 s lease, so the new
+/// leader is ticking (every second) before the deadline comes.
+const LEAD_SECS: i64 = 30;
+/// How late after its deadline (injected clock) the escalation may be
+/// stamped: a few 1 s ticks on a loaded machine.
+const ON_TIME_SECS: i64 = 10;
 
 fn observed(host: &str, check: &str, cve: &str, scan: Uuid) -> Event {
     let fingerprint = format!("nessus:v1:{host}:{check}:443/tcp");
@@ -236,27 +243,39 @@ async fn kev_addition_raises_declares_and_the_assess_timer_escalates_once_after_
     );
     assert!(escalated(&events).is_empty());
 
-    // Kill every service, move the clock past the assess timer, start them
-    // again.
+    // Kill every service (all six processes), set the injected clock to
+    // reach the assess deadline LEAD_SECS after now, start them again.
+    assert_eq!(first.len(), SERVICES.len());
     for p in &first {
         p.signal("KILL");
     }
     for p in &mut first {
-        p.wait(Duration::from_secs(10));
+        assert!(!p.wait(Duration::from_secs(10)).success());
     }
+    let assess_due = emergency.declared_at + TimeDelta::hours(4);
+    let offset_secs = (assess_due - Utc::now()).num_seconds() - LEAD_SECS;
+    assert!(offset_secs > 3 * 3600, "the first round took too long");
     std::fs::write(
         lab.path("patchflow.toml"),
-        format!("[clock]\noffset_secs = {OFFSET_SECS}\n"),
+        format!("[clock]\noffset_secs = {offset_secs}\n"),
     )
     .unwrap();
+    let injected_now = || Utc::now() + TimeDelta::seconds(offset_secs);
+    assert!(injected_now() < assess_due);
     let second = start_all(&lab, 2);
+    assert_eq!(second.len(), SERVICES.len());
 
     // The new prioritize ticks once the killed one's lease has lapsed (15 s).
     lab.log
-        .wait_for("the assess escalation", Duration::from_secs(120), |e| {
-            !escalated(e).is_empty()
-        })
+        .wait_for(
+            "the assess escalation",
+            Duration::from_secs(LEAD_SECS as u64 + 90),
+            |e| !escalated(e).is_empty(),
+        )
         .await;
+    // Not early: it arrived when the injected clock had reached the deadline.
+    let arrived = injected_now();
+    assert!(arrived >= assess_due, "arrived {arrived}, due {assess_due}");
     // A few more ticks: nothing escalates twice, the later stages not yet.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let events = lab.log.events();
@@ -265,12 +284,18 @@ async fn kev_addition_raises_declares_and_the_assess_timer_escalates_once_after_
     let x = x[0];
     assert_eq!(x.emergency_id, emergency.emergency_id);
     assert_eq!(x.stage, EmergencyStage::Assess);
-    assert_eq!(x.due_at, emergency.declared_at + TimeDelta::hours(4));
+    assert_eq!(x.due_at, assess_due);
+    // On time: stamped at the deadline or within a few ticks after it.
     assert!(x.escalated_at >= x.due_at, "{x:?}");
     assert!(
-        x.escalated_at < emergency.declared_at + TimeDelta::hours(24),
+        x.escalated_at <= x.due_at + TimeDelta::seconds(ON_TIME_SECS),
         "{x:?}"
     );
+    let event_time = events
+        .iter()
+        .find(|e| matches!(&e.data, Payload::EmergencyEscalated(_)))
+        .map(|e| e.time);
+    assert_eq!(event_time, Some(x.escalated_at));
     assert_eq!(
         x.reason,
         "assess: 2 of 2 affected findings are in no planned bundle and are not resolved"
@@ -280,6 +305,99 @@ async fn kev_addition_raises_declares_and_the_assess_timer_escalates_once_after_
     assert_eq!(declared(&events).len(), 1);
     assert_eq!(deltas(&events).len(), 2);
     drop(second);
+}
+
+/// An advisory stating exploitation in the wild (no KEV entry) raises the
+/// open findings of its CVE to critical with a delta naming the advisory
+/// (`source: advisory`, rule `exploited_advisory`) and declares an
+/// emergency; an advisory stating none changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exploited_advisory_raises_and_declares() {
+    const ADVISORY_CVE: &str = "CVE-2099-42000";
+    let server = testkit::NatsServer::shared();
+    let lab = Lab::on(&server.url()).await;
+    std::fs::write(lab.path("patchflow.toml"), "").unwrap();
+    let _prioritize = lab.spawn("prioritize-1", &["serve", "prioritize"]);
+    let scan = Uuid::now_v7();
+    let inputs = vec![
+        observed("web-1", "900003", ADVISORY_CVE, scan),
+        observed("db-1", "900004", OTHER_CVE, scan),
+    ];
+    lab.bus.publish_all(&inputs).await.unwrap();
+    let Payload::FindingObserved(hit) = &inputs[0].data else {
+        unreachable!("built as an observation")
+    };
+    lab.log
+        .wait_for("two medium decisions", Duration::from_secs(60), |e| {
+            prioritized(e).len() >= 2
+        })
+        .await;
+    let advisory = |id: &str, exploited: bool| {
+        Event::new(
+            Uuid::now_v7(),
+            Service::Ingest,
+            Utc::now(),
+            AdvisoryPublished {
+                format: AdvisoryFormat::Csaf,
+                id: id.to_owned(),
+                revision: Some("1".to_owned()),
+                title: None,
+                aliases: vec![ADVISORY_CVE.to_owned()],
+                published: Some(Utc::now()),
+                modified: None,
+                withdrawn: false,
+                exploited,
+                severity: None,
+                cvss: vec![],
+                affected: vec![],
+            },
+        )
+    };
+    let quiet = advisory("RHSA-2099:0001", false);
+    let loud = advisory("RHSA-2099:0002", true);
+    lab.bus.publish_all(&[quiet, loud.clone()]).await.unwrap();
+    let events = lab
+        .log
+        .wait_for(
+            "a critical delta and the declaration",
+            Duration::from_secs(60),
+            |e| !deltas(e).is_empty() && !declared(e).is_empty(),
+        )
+        .await;
+    let d = deltas(&events);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    let p = d[0];
+    assert_eq!(p.finding_id, hit.finding_id);
+    assert_eq!(p.priority, Priority::Critical);
+    assert_eq!(p.due_at, p.first_observed_at + TimeDelta::hours(72));
+    let DecisionTrigger::Intel { source, detail } = &p.trigger else {
+        unreachable!("filtered on intel triggers")
+    };
+    assert_eq!(source, "advisory");
+    assert!(detail.contains("RHSA-2099:0002"), "{detail}");
+    assert!(
+        p.reasons
+            .iter()
+            .any(|r| r.rule == "exploited_advisory" && r.detail.contains("RHSA-2099:0002")),
+        "{:?}",
+        p.reasons
+    );
+    assert_eq!(
+        p.inputs
+            .exploited_advisory
+            .as_ref()
+            .map(|a| a.advisory_id.as_str()),
+        Some("RHSA-2099:0002")
+    );
+    assert_eq!(
+        p.previous.as_ref().map(|x| x.priority),
+        Some(Priority::Medium)
+    );
+    let dec = declared(&events);
+    assert_eq!(dec.len(), 1, "{dec:#?}");
+    assert_eq!(dec[0].cves, [ADVISORY_CVE]);
+    assert_eq!(dec[0].assets, ["web-1"]);
+    assert_eq!(dec[0].source_event, loud.id);
 }
 
 fn decisions_of(events: &[Event], finding: Uuid) -> Vec<FindingPrioritized> {
@@ -440,6 +558,42 @@ async fn exceptions_mark_decisions_and_their_end_restores_the_original_clock() {
     // Back with its original clock.
     assert_eq!(last.first_observed_at, original.first_observed_at);
     assert_eq!(last.due_at, original.due_at);
+
+    // Every exception's life is an event on the bus (what the report's
+    // hash-chained audit trail records): two grants with owner and reason,
+    // one revocation, one expiry, each once.
+    let granted: Vec<(Uuid, String, String)> = events
+        .iter()
+        .filter_map(|e| match &e.data {
+            Payload::ExceptionGranted(g) => {
+                Some((g.exception_id, g.owner.clone(), g.reason.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        granted,
+        [
+            (
+                by_finding,
+                "app team".to_owned(),
+                "compensating control".to_owned()
+            ),
+            (
+                by_cve,
+                "app team".to_owned(),
+                "vendor fix pending".to_owned()
+            ),
+        ]
+    );
+    let revoked: Vec<(Uuid, String)> = events
+        .iter()
+        .filter_map(|e| match &e.data {
+            Payload::ExceptionRevoked(r) => Some((r.exception_id, r.reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(revoked, [(by_finding, "control removed".to_owned())]);
 }
 
 /// Stores `body` in the reports bucket and publishes its

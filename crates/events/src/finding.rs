@@ -424,6 +424,21 @@ pub struct KevInput {
     pub catalog_version: String,
 }
 
+/// A vendor advisory (`patch.bulletin.advisory` with `exploited: true`)
+/// stating a CVE is exploited in the wild, as a decision used it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExploitedAdvisoryInput {
+    /// The CVE id (upper case).
+    pub cve: String,
+    /// The advisory id (`RHSA-2024:4546`, `GHSA-…`, `DSA-5555-1`).
+    pub advisory_id: String,
+    /// CSAF or OSV.
+    pub source: crate::bulletin::AdvisoryFormat,
+    /// When the advisory stated it (UTC): its last modification, else its
+    /// first publication, else when the bulletin was received.
+    pub date: DateTime<Utc>,
+}
+
 /// Everything a priority decision was computed from, with dates.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct DecisionInputs {
@@ -433,6 +448,11 @@ pub struct DecisionInputs {
     pub epss: Option<EpssInput>,
     /// The KEV entry of the finding's CVEs, if any (earliest due date).
     pub kev: Option<KevInput>,
+    /// The vendor advisory stating one of the finding's CVEs is exploited
+    /// in the wild, if any (earliest date). Absent in decisions made before
+    /// the rule existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exploited_advisory: Option<ExploitedAdvisoryInput>,
     /// The scanner's own severity.
     pub scanner_severity: Option<Severity>,
     /// Asset criticality tier (1 = most critical … 4 = least), if known.

@@ -65,9 +65,9 @@ pub use emergency::{
 pub use envelope::{Event, EventError, Payload, derive_id};
 pub use exception::{ExceptionExpired, ExceptionGranted, ExceptionRevoked, ExceptionTarget};
 pub use finding::{
-    Check, CvssVector, CvssVersion, DecisionInputs, DecisionTrigger, EpssInput, FindingObserved,
-    FindingPrioritized, FindingResolved, FixState, KevInput, Package, PriorDecision, Priority,
-    Reason, Remediation, ScoredCvss, Severity,
+    Check, CvssVector, CvssVersion, DecisionInputs, DecisionTrigger, EpssInput,
+    ExploitedAdvisoryInput, FindingObserved, FindingPrioritized, FindingResolved, FixState,
+    KevInput, Package, PriorDecision, Priority, Reason, Remediation, ScoredCvss, Severity,
 };
 pub use scan::{ScanCompleted, ScanRejected, ScanScope, ScanSubmitted};
 pub use subject::{Namespace, NamespaceError};

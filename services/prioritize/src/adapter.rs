@@ -17,8 +17,10 @@
 //! - **Intel** ([`crate::reassess`]): a KEV addition or a reloaded catalog
 //!   re-decides every open finding of the CVEs it changed; a delta is
 //!   published only when class or `due_at` moved (`trigger: intel`,
-//!   `previous` set). A KEV addition or an advisory stating exploitation
-//!   that hits an open finding opens the emergency lane.
+//!   `previous` set). An advisory stating exploitation in the wild (or
+//!   withdrawn) re-decides the open findings of its CVEs the same way
+//!   (`source: advisory`). A KEV addition or an advisory stating
+//!   exploitation that hits an open finding opens the emergency lane.
 //! - **Emergencies** ([`crate::emergency`]): stored with an outbox of events
 //!   still to publish (store, then publish, then clear), so a declaration,
 //!   a progression or an escalation is published exactly once per stage,
@@ -35,6 +37,7 @@
 //! | `finding.<finding id>` | [`FindingRecord`]: last decision (SLA clock, class, policy version), last observation, resolution, bundles, exception |
 //! | `cve.<CVE>.<finding id>` | the finding id: index of **open** findings by CVE (upper case) |
 //! | `intel.kev_added` | CVE → [`events::KevInput`]: KEV additions, re-applied after a restart |
+//! | `intel.exploited` | CVE → [`crate::intel::ExploitedAdvisory`]: CVEs an advisory states exploited, re-applied after a restart |
 //! | `intel.catalog.kev`, `intel.catalog.epss` | the last applied [`events::CatalogLoaded`], reloaded from the object store at start |
 //! | `intel.changes.kev`, `intel.changes.epss` | the CVEs the last catalog changed and whether their findings were decided again (a retry resumes them) |
 //! | `bundle.<bundle id>` | [`BundleRecord`] |
@@ -140,6 +143,8 @@ pub mod keys {
 
     /// KEV additions by CVE.
     pub const KEV_ADDED: &str = "intel.kev_added";
+    /// CVEs stated exploited by an advisory, by CVE.
+    pub const EXPLOITED: &str = "intel.exploited";
     /// Open emergencies.
     pub const EMERGENCIES: &str = "index.emergencies";
     /// Active exceptions.

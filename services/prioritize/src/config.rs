@@ -80,7 +80,14 @@ impl Config {
             .as_deref()
             .map(|p| load_epss_file(p, self.epss_score_date))
             .transpose()?;
-        Ok((policy, Intel { kev, epss }))
+        Ok((
+            policy,
+            Intel {
+                kev,
+                epss,
+                ..Intel::default()
+            },
+        ))
     }
 }
 

@@ -314,11 +314,15 @@ pub fn v2_severity(score: f64) -> Severity {
 /// emptied and refills with the vectors in use.
 pub const SCORE_CACHE_ENTRIES: usize = 16_384;
 
+/// A scored vector or why it was refused, as the memory keeps it.
+type Outcome = Result<std::rc::Rc<Scored>, CvssError>;
+
 thread_local! {
     /// Raw vector → its outcome. A fleet repeats a few thousand distinct
     /// vectors across millions of findings; parsing and scoring one costs
-    /// microseconds (v4.0 most), a lookup tens of nanoseconds.
-    static SCORE_CACHE: std::cell::RefCell<std::collections::HashMap<String, Result<Scored, CvssError>>> =
+    /// microseconds (v4.0 most), a lookup tens of nanoseconds. A hit shares
+    /// the scored vector (`Rc`) instead of copying its text.
+    static SCORE_CACHE: std::cell::RefCell<std::collections::HashMap<Box<str>, Outcome>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
@@ -333,16 +337,25 @@ thread_local! {
 /// component, an unknown, repeated or missing base metric, or a value the
 /// version does not define. Each names the offending metrics or text.
 pub fn score(raw: &str) -> Result<Scored, CvssError> {
+    score_shared(raw).map(|s| (*s).clone())
+}
+
+/// [`score`] without copying a memoized outcome: the scored vector is
+/// shared with the per-thread memory.
+///
+/// # Errors
+/// As [`score`].
+pub fn score_shared(raw: &str) -> Result<std::rc::Rc<Scored>, CvssError> {
     if let Some(hit) = SCORE_CACHE.with(|c| c.borrow().get(raw).cloned()) {
         return hit;
     }
-    let outcome = score_uncached(raw);
+    let outcome = score_uncached(raw).map(std::rc::Rc::new);
     SCORE_CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         if cache.len() >= SCORE_CACHE_ENTRIES {
             cache.clear();
         }
-        cache.insert(raw.to_owned(), outcome.clone());
+        cache.insert(raw.into(), outcome.clone());
     });
     outcome
 }

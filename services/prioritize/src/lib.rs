@@ -14,7 +14,8 @@
 //!   (`patchflow policy diff`), publishing nothing.
 //! - [`ssvc`]: the CISA SSVC deployer decision tree, the policy's
 //!   alternative mode.
-//! - [`stage`]: the pure decision, [`stage::decide`].
+//! - [`stage`]: the pure decision, [`stage::decide`] ([`stage::assess`]
+//!   decides without rendering; `decide` renders the payload from it).
 //! - [`reassess`]: deciding open findings again on new intel or an
 //!   exception change, from what is kept per finding.
 //! - [`emergency`]: the zero-day lane's stages and durable timers.
@@ -34,7 +35,9 @@
 //!   scanner printed; disagreements are recorded, not hidden. A vector that
 //!   does not parse strictly (missing, repeated or unknown metric) is never
 //!   scored.
-//! - The EPSS rule reads the probability, never the percentile.
+//! - The EPSS rule compares the probability with its threshold, never the
+//!   percentile; only a policy that sets `epss.percentile_threshold` also
+//!   raises on the percentile (one raise either way).
 //! - The SLA clock starts at the finding's first observation on the asset
 //!   (UTC); for the same clock a new decision never moves `due_at` later.
 //! - A failed KEV or EPSS load is an error for the caller to report; it

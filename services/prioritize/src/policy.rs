@@ -22,9 +22,13 @@
 //! enabled = true
 //! due_date_caps_sla = true
 //!
+//! [exploited_advisory]   # a vendor advisory (CSAF/OSV) states exploitation -> critical
+//! enabled = true
+//!
 //! [epss]                 # FIRST EPSS probability >= threshold -> raise one class
 //! enabled = true
 //! probability_threshold = 0.10
+//! # percentile_threshold = 0.95  # optional: a percentile >= this raises too (off by default)
 //!
 //! [exposure]             # internet-facing asset -> raise one class
 //! enabled = true
@@ -34,8 +38,14 @@
 //! raise_tiers = [1]      # raise one class
 //! lower_tiers = [4]      # lower one class
 //!
+//! [ring]                 # non-production rings
+//! lower_rings = []       # e.g. ["dev", "test"]: lower one class (none by default)
+//!
 //! [adjustments]
-//! max_raise_classes = 1  # epss + exposure + tier together move at most this far up
+//! max_raise_classes = 1  # epss + exposure + tier + ring together move at most this far up
+//!
+//! [sla_clock]            # how a new decision on the same clock moves due_at
+//! lowering_keeps_due_at = true  # a lowered class keeps the earlier deadline
 //!
 //! [ssvc]                 # used when mode = "ssvc" (see crate::ssvc)
 //! poc_epss_probability = 0.10       # EPSS >= this -> exploitation poc (KEV -> active)
@@ -74,15 +84,32 @@
 //!    name (`scanner_severity`; `info` → low).
 //! 2. **EPSS** (`epss`): the highest EPSS *probability* among the finding's
 //!    CVEs ≥ `probability_threshold` → raise one class. The percentile is a
-//!    rank, never compared with the threshold.
+//!    rank, never compared with the probability threshold; only a policy
+//!    that sets `percentile_threshold` also raises when that reading's
+//!    percentile is ≥ it (one raise either way).
 //! 3. **Exposure** (`exposure`): asset `internet_facing = true` → raise one
 //!    class (unknown exposure changes nothing).
 //! 4. **Tier** (`tier`): tier in `raise_tiers` → raise one class; in
 //!    `lower_tiers` → lower one class (unknown tier changes nothing).
+//!    **Ring** (`ring`): asset ring in `ring.lower_rings` (non-production
+//!    rings such as `dev`, `test`) → lower one class (unknown ring, or an
+//!    empty list as by default, changes nothing).
 //! 5. **Cap** (`raise_cap`): the net move of rules 2–4 (raises minus
 //!    lowers) is at most `max_raise_classes` up; lowers are never capped.
 //! 6. **KEV** (`kev`): a CVE listed in the CISA KEV catalog → critical,
 //!    whatever the rules above said ("exploited in the wild → critical").
+//! 7. **Exploited advisory** (`exploited_advisory`): a CVE a vendor
+//!    advisory (CSAF 2.0 or OSV, `patch.bulletin.advisory`) states is
+//!    exploited in the wild → critical, like KEV; it moves no deadline
+//!    (an advisory has no due date).
+//!
+//! # SLA clock
+//!
+//! `due_at = first_observed_at + sla_hours[class]` (exact UTC hours), moved
+//! earlier by a KEV due date; a later decision on the same clock keeps the
+//! earlier deadline, so a raise shortens and a lowering never extends —
+//! unless `sla_clock.lowering_keeps_due_at = false`, which lets a *lowered*
+//! class take its own SLA from the same start. See [`crate::stage::decide`].
 //!
 //! # SSVC mode
 //!
@@ -93,7 +120,9 @@
 //! well-being (from the asset tier) → Track / Track* / Attend / Act → a
 //! class through `[ssvc.priority]`. `sla_hours`, `kev.due_date_caps_sla`
 //! and the SLA clock apply as in the rules mode; `kev.enabled = false`
-//! hides KEV from the tree too. See [`crate::ssvc`] for every derivation.
+//! hides KEV from the tree too. The tree does not read rule 7: an advisory
+//! stating exploitation does not make exploitation `active` there. See
+//! [`crate::ssvc`] for every derivation.
 
 use serde::{Deserialize, Serialize};
 
@@ -128,14 +157,20 @@ pub struct Policy {
     pub cvss: CvssThresholds,
     /// The CISA KEV rule.
     pub kev: KevRule,
+    /// The exploited-by-advisory rule.
+    pub exploited_advisory: ExploitedAdvisoryRule,
     /// The FIRST EPSS rule.
     pub epss: EpssRule,
     /// The internet-exposure rule.
     pub exposure: ExposureRule,
     /// The asset-tier rule.
     pub tier: TierRule,
+    /// The non-production ring rule.
+    pub ring: RingRule,
     /// Limits on combined adjustments.
     pub adjustments: Adjustments,
+    /// How a later decision on the same SLA clock moves `due_at`.
+    pub sla_clock: SlaClockRule,
     /// Which decision procedure sets the class: the rule list (default) or
     /// the CISA SSVC tree.
     pub mode: PolicyMode,
@@ -165,10 +200,13 @@ impl Default for Policy {
             sla_hours: SlaHours::default(),
             cvss: CvssThresholds::default(),
             kev: KevRule::default(),
+            exploited_advisory: ExploitedAdvisoryRule::default(),
             epss: EpssRule::default(),
             exposure: ExposureRule::default(),
             tier: TierRule::default(),
+            ring: RingRule::default(),
             adjustments: Adjustments::default(),
+            sla_clock: SlaClockRule::default(),
             mode: PolicyMode::default(),
             ssvc: crate::ssvc::SsvcRule::default(),
             emergency: crate::emergency::EmergencyRule::default(),
@@ -271,6 +309,21 @@ impl Default for KevRule {
     }
 }
 
+/// A vendor advisory (CSAF 2.0 or OSV, `patch.bulletin.advisory` with
+/// `exploited: true`) stating a CVE is exploited in the wild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExploitedAdvisoryRule {
+    /// Stated exploited → critical (default on).
+    pub enabled: bool,
+}
+
+impl Default for ExploitedAdvisoryRule {
+    fn default() -> Self {
+        ExploitedAdvisoryRule { enabled: true }
+    }
+}
+
 /// FIRST EPSS: probability of exploitation activity in the next 30 days.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -280,6 +333,11 @@ pub struct EpssRule {
     /// Probability (0.0–1.0, never the percentile) at or above which the
     /// class is raised (default 0.10).
     pub probability_threshold: f64,
+    /// Percentile (0.0–1.0, the rank among all scored CVEs) at or above
+    /// which the class is raised too; `None` (default): the percentile is
+    /// never used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentile_threshold: Option<f64>,
 }
 
 impl Default for EpssRule {
@@ -287,6 +345,7 @@ impl Default for EpssRule {
         EpssRule {
             enabled: true,
             probability_threshold: 0.10,
+            percentile_threshold: None,
         }
     }
 }
@@ -327,7 +386,34 @@ impl Default for TierRule {
     }
 }
 
-/// Limits on the combined effect of the EPSS, exposure and tier rules.
+/// Non-production rings from inventory (the asset's `ring`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RingRule {
+    /// Rings whose assets are lowered one class (exact names, e.g. `dev`,
+    /// `test`); default empty: DESIGN.md's table lowers no ring.
+    pub lower_rings: Vec<String>,
+}
+
+/// How a later decision on the same SLA clock (same first observation)
+/// moves the deadline. A raise always shortens it (never extends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlaClockRule {
+    /// A lowered class keeps the earlier deadline (default `true`); with
+    /// `false` it takes its own SLA from the same start.
+    pub lowering_keeps_due_at: bool,
+}
+
+impl Default for SlaClockRule {
+    fn default() -> Self {
+        SlaClockRule {
+            lowering_keeps_due_at: true,
+        }
+    }
+}
+
+/// Limits on the combined effect of the EPSS, exposure, tier and ring rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Adjustments {
@@ -403,6 +489,17 @@ impl Policy {
                 "epss.probability_threshold",
                 &format!("{p} is outside (0, 1]: it is a probability, not a percentage"),
             );
+        }
+        if let Some(p) = self.epss.percentile_threshold
+            && !(p > 0.0 && p <= 1.0)
+        {
+            return invalid(
+                "epss.percentile_threshold",
+                &format!("{p} is outside (0, 1]: it is a fraction, not a percentage"),
+            );
+        }
+        if let Some(bad) = self.ring.lower_rings.iter().find(|r| r.trim().is_empty()) {
+            return invalid("ring.lower_rings", &format!("{bad:?} is not a ring name"));
         }
         let p = self.ssvc.poc_epss_probability;
         if !(p > 0.0 && p <= 1.0) {

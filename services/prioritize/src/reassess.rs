@@ -4,7 +4,8 @@
 //!
 //! When a CVE enters the CISA KEV catalog (a `patch.bulletin.kev_added`, or a
 //! reloaded catalog), leaves it or changes its due date, or its FIRST EPSS
-//! probability crosses a policy threshold (a reloaded EPSS file), every
+//! probability crosses a policy threshold (a reloaded EPSS file), or a vendor
+//! advisory states it is exploited in the wild ([`apply_advisory`]), every
 //! **open** finding with that CVE is decided again with [`redecide`]: a
 //! `patch.finding.prioritized` with `trigger: intel` and `previous` is
 //! published only when the class or `due_at` changed. An exception granted,
@@ -23,7 +24,7 @@ use events::{
     AdvisoryPublished, DecisionTrigger, FindingObserved, FindingResolved, KevAdded, KevInput,
 };
 
-use crate::intel::{EpssTable, Intel, KevCatalog};
+use crate::intel::{EpssTable, ExploitedAdvisory, Intel, KevCatalog};
 use crate::policy::Policy;
 use crate::stage::{Decision, PreviousDecision, decide};
 
@@ -230,14 +231,18 @@ pub fn exploited_cves(a: &AdvisoryPublished) -> Vec<String> {
     if !a.exploited || a.withdrawn {
         return Vec::new();
     }
-    let cves: BTreeSet<String> = a
-        .aliases
+    alias_cves(a).into_iter().collect()
+}
+
+/// The CVE ids among an advisory's id and aliases, whatever it states
+/// (upper case, sorted, de-duplicated).
+fn alias_cves(a: &AdvisoryPublished) -> BTreeSet<String> {
+    a.aliases
         .iter()
         .chain(std::iter::once(&a.id))
         .map(|c| c.trim().to_ascii_uppercase())
         .filter(|c| c.starts_with("CVE-"))
-        .collect();
-    cves.into_iter().collect()
+        .collect()
 }
 
 /// The reason of an emergency opened by an advisory.
@@ -250,6 +255,97 @@ pub fn advisory_emergency_reason(a: &AdvisoryPublished) -> String {
             .map(|r| format!(" (revision {r})"))
             .unwrap_or_default()
     )
+}
+
+/// Applies an advisory to the CVEs stated exploited (KV `intel.exploited`,
+/// [`Intel::exploited`]: CVE upper case → [`ExploitedAdvisory`]); `stated`
+/// is [`ExploitedAdvisory::of`] the advisory.
+///
+/// - Exploited and not withdrawn: each of its CVEs ([`exploited_cves`])
+///   not yet stated exploited is added; one already stated by another
+///   advisory keeps the earlier-dated statement; a revision of the same
+///   advisory keeps its first date.
+/// - Withdrawn: every CVE whose statement came from this advisory id is
+///   removed (the rule stops firing for it; a lowered class keeps its
+///   deadline, see [`crate::stage::decide`]).
+/// - Otherwise (not exploited): nothing changes.
+///
+/// Returns the CVEs whose entry changed, upper case and sorted.
+pub fn apply_advisory(
+    exploited: &mut BTreeMap<String, ExploitedAdvisory>,
+    a: &AdvisoryPublished,
+    stated: &ExploitedAdvisory,
+) -> BTreeSet<String> {
+    let mut changed = BTreeSet::new();
+    if a.withdrawn {
+        exploited.retain(|cve, e| {
+            let keep = e.advisory_id != stated.advisory_id;
+            if !keep {
+                changed.insert(cve.clone());
+            }
+            keep
+        });
+        return changed;
+    }
+    for cve in exploited_cves(a) {
+        let replace = match exploited.get(&cve) {
+            None => true,
+            Some(e) => e.advisory_id != stated.advisory_id && stated.date < e.date,
+        };
+        if replace {
+            exploited.insert(cve.clone(), stated.clone());
+            changed.insert(cve);
+        }
+    }
+    changed
+}
+
+/// The CVEs an advisory's re-decision covers: those it states exploited,
+/// or, when withdrawn, those whose statement came from it in `exploited`
+/// and its own CVE aliases (so a redelivered withdrawal still re-decides
+/// them); upper case, sorted.
+pub fn advisory_cves(
+    exploited: &BTreeMap<String, ExploitedAdvisory>,
+    a: &AdvisoryPublished,
+) -> BTreeSet<String> {
+    if a.withdrawn {
+        let id = a.id.trim();
+        let mut cves = alias_cves(a);
+        cves.extend(
+            exploited
+                .iter()
+                .filter(|(_, e)| e.advisory_id == id)
+                .map(|(cve, _)| cve.clone()),
+        );
+        cves
+    } else {
+        exploited_cves(a).into_iter().collect()
+    }
+}
+
+/// One line for a `trigger: intel` (source `advisory`) of an advisory:
+/// its id, revision and date, and what it states.
+pub fn advisory_detail(a: &AdvisoryPublished, stated: &ExploitedAdvisory) -> String {
+    let revision = a
+        .revision
+        .as_deref()
+        .map(|r| format!(", revision {r}"))
+        .unwrap_or_default();
+    let date = stated
+        .date
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if a.withdrawn {
+        format!(
+            "advisory {} ({date}{revision}) was withdrawn: it no longer states exploitation",
+            stated.advisory_id
+        )
+    } else {
+        format!(
+            "advisory {} ({date}{revision}) states {} exploited in the wild",
+            stated.advisory_id,
+            exploited_cves(a).join(", ")
+        )
+    }
 }
 
 /// CVEs whose KEV standing differs between two catalogs, each with one
@@ -317,6 +413,46 @@ pub fn epss_crossings(
                 cve.clone(),
                 format!(
                     "EPSS probability of {cve} {} from {before} to {after}, crossing {t} (score_date {}, model {})",
+                    if after > before { "rose" } else { "fell" },
+                    new.score_date.format("%Y-%m-%d"),
+                    new.model_version.as_deref().unwrap_or("unstated")
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// CVEs whose EPSS percentile crossed `threshold` (either way) between two
+/// EPSS files (a CVE absent from a file, or without a percentile, counts
+/// as 0.0): the policy's optional `epss.percentile_threshold`. CVEs in
+/// `skip` (already changed by their probability) are left out.
+pub fn epss_percentile_crossings(
+    old: Option<&EpssTable>,
+    new: &EpssTable,
+    threshold: f64,
+    skip: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let pct = |t: Option<&EpssTable>, cve: &str| {
+        t.and_then(|t| t.scores.get(cve))
+            .and_then(|(_, p)| *p)
+            .unwrap_or(0.0)
+    };
+    let mut cves: BTreeSet<&String> = new.scores.keys().collect();
+    if let Some(o) = old {
+        cves.extend(o.scores.keys());
+    }
+    let mut out = BTreeMap::new();
+    for cve in cves {
+        if skip.contains_key(cve) {
+            continue;
+        }
+        let (before, after) = (pct(old, cve), pct(Some(new), cve));
+        if (before >= threshold) != (after >= threshold) {
+            out.insert(
+                cve.clone(),
+                format!(
+                    "EPSS percentile of {cve} {} from {before} to {after}, crossing {threshold} (score_date {}, model {})",
                     if after > before { "rose" } else { "fell" },
                     new.score_date.format("%Y-%m-%d"),
                     new.model_version.as_deref().unwrap_or("unstated")
@@ -822,6 +958,205 @@ mod tests {
             );
             for (cve, needle) in *want {
                 assert!(got[*cve].contains(needle), "{}", got[*cve]);
+            }
+        }
+    }
+
+    #[test]
+    fn epss_percentile_crossings_for_the_optional_threshold() {
+        let table = |rows: &[(&str, f64, Option<f64>)]| EpssTable {
+            scores: rows
+                .iter()
+                .map(|(c, p, pct)| ((*c).to_owned(), (*p, *pct)))
+                .collect::<HashMap<_, _>>(),
+            ..epss(&[])
+        };
+        let old = table(&[
+            ("CVE-1", 0.01, Some(0.90)),
+            ("CVE-2", 0.02, Some(0.97)),
+            ("CVE-3", 0.03, Some(0.80)),
+            ("CVE-4", 0.2, Some(0.90)),
+        ]);
+        let new = table(&[
+            ("CVE-1", 0.02, Some(0.96)),
+            ("CVE-2", 0.02, Some(0.94)),
+            ("CVE-3", 0.03, None),
+            ("CVE-4", 0.3, Some(0.99)),
+        ]);
+        let by_probability: BTreeMap<String, String> =
+            [("CVE-4".to_owned(), "probability".to_owned())].into();
+        let got = epss_percentile_crossings(Some(&old), &new, 0.95, &by_probability);
+        assert_eq!(
+            got.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["CVE-1", "CVE-2"]
+        );
+        assert!(
+            got["CVE-1"].contains("EPSS percentile of CVE-1 rose from 0.9 to 0.96, crossing 0.95"),
+            "{}",
+            got["CVE-1"]
+        );
+        assert!(
+            got["CVE-2"].contains("fell from 0.97 to 0.94"),
+            "{}",
+            got["CVE-2"]
+        );
+    }
+
+    fn advisory(id: &str, aliases: &[&str], exploited: bool, withdrawn: bool) -> AdvisoryPublished {
+        AdvisoryPublished {
+            format: events::AdvisoryFormat::Csaf,
+            id: id.to_owned(),
+            revision: Some("2".to_owned()),
+            title: None,
+            aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
+            published: Some(utc("2026-03-01T12:00:00Z")),
+            modified: Some(utc("2026-03-02T06:00:00Z")),
+            withdrawn,
+            exploited,
+            severity: None,
+            cvss: vec![],
+            affected: vec![],
+        }
+    }
+
+    #[test]
+    fn advisories_update_the_exploited_table() {
+        let received = utc("2026-03-02T07:00:00Z");
+        let first = advisory("RHSA-2026:0101", &[CVE, "CVE-2026-0002"], true, false);
+        let later = AdvisoryPublished {
+            modified: Some(utc("2026-03-05T00:00:00Z")),
+            ..advisory("DSA-5555-1", &[CVE], true, false)
+        };
+        let quiet = advisory("DSA-5556-1", &["CVE-2026-0003"], false, false);
+        // (advisory, CVEs changed, table after: CVE -> advisory id)
+        type Row<'a> = (
+            &'a AdvisoryPublished,
+            &'a [&'a str],
+            &'a [(&'a str, &'a str)],
+        );
+        let withdrawn = advisory("RHSA-2026:0101", &[CVE], true, true);
+        let table: &[Row<'_>] = &[
+            (
+                &first,
+                &[CVE, "CVE-2026-0002"],
+                &[(CVE, "RHSA-2026:0101"), ("CVE-2026-0002", "RHSA-2026:0101")],
+            ),
+            // Redelivered: nothing changes.
+            (
+                &first,
+                &[],
+                &[(CVE, "RHSA-2026:0101"), ("CVE-2026-0002", "RHSA-2026:0101")],
+            ),
+            // A later-dated statement keeps the earlier one.
+            (
+                &later,
+                &[],
+                &[(CVE, "RHSA-2026:0101"), ("CVE-2026-0002", "RHSA-2026:0101")],
+            ),
+            // Not exploited: nothing.
+            (
+                &quiet,
+                &[],
+                &[(CVE, "RHSA-2026:0101"), ("CVE-2026-0002", "RHSA-2026:0101")],
+            ),
+            // Withdrawn: every CVE it stated goes, whatever its aliases now.
+            (&withdrawn, &[CVE, "CVE-2026-0002"], &[]),
+            // Then the later advisory is the first to state it.
+            (&later, &[CVE], &[(CVE, "DSA-5555-1")]),
+        ];
+        let mut map = BTreeMap::new();
+        for (i, (a, changed, after)) in table.iter().enumerate() {
+            let stated = ExploitedAdvisory::of(a, received);
+            let got = apply_advisory(&mut map, a, &stated);
+            let want: BTreeSet<String> = changed.iter().map(|c| (*c).to_owned()).collect();
+            assert_eq!(got, want, "row {i}");
+            let ids: Vec<(&str, &str)> = map
+                .iter()
+                .map(|(c, e): (&String, &ExploitedAdvisory)| (c.as_str(), e.advisory_id.as_str()))
+                .collect();
+            assert_eq!(ids, *after, "row {i}");
+        }
+        // The date is the last modification, else publication, else receipt.
+        let e = ExploitedAdvisory::of(&first, received);
+        assert_eq!(e.date, utc("2026-03-02T06:00:00Z"));
+        let undated = AdvisoryPublished {
+            published: None,
+            modified: None,
+            ..first.clone()
+        };
+        assert_eq!(ExploitedAdvisory::of(&undated, received).date, received);
+        assert_eq!(
+            advisory_detail(&first, &e),
+            "advisory RHSA-2026:0101 (2026-03-02T06:00:00Z, revision 2) states CVE-2026-0001, CVE-2026-0002 exploited in the wild"
+        );
+        // A withdrawal re-decides what it stated and its own CVEs.
+        let mut stated = BTreeMap::new();
+        apply_advisory(&mut stated, &first, &e);
+        let w = advisory("RHSA-2026:0101", &["CVE-2026-0004"], true, true);
+        assert_eq!(
+            advisory_cves(&stated, &w).into_iter().collect::<Vec<_>>(),
+            [CVE, "CVE-2026-0002", "CVE-2026-0004"]
+        );
+        assert!(advisory_cves(&stated, &quiet).is_empty());
+    }
+
+    #[test]
+    fn an_exploited_advisory_raises_open_findings() {
+        let policy = Policy::default();
+        let mut intel = Intel::default();
+        let f = observed(&[CVE], T0);
+        let d = decide(&policy, &intel, &f, None);
+        assert_eq!(d.prioritized.priority, Priority::Medium);
+        let (mut record, _) = observe(None, &f, &d);
+        let trigger = |a: &AdvisoryPublished, e: &ExploitedAdvisory| DecisionTrigger::Intel {
+            source: "advisory".to_owned(),
+            detail: advisory_detail(a, e),
+        };
+        // (advisory, published: (priority, due_at, previous priority))
+        type Row = (
+            AdvisoryPublished,
+            Option<(Priority, &'static str, Priority)>,
+        );
+        let rows: Vec<Row> = vec![
+            // Not exploited: nothing to publish.
+            (advisory("DSA-5556-1", &[CVE], false, false), None),
+            // Exploited: critical, 72 h from first observation.
+            (
+                advisory("RHSA-2026:0101", &[CVE], true, false),
+                Some((Priority::Critical, "2026-03-04T10:00:00Z", Priority::Medium)),
+            ),
+            // Redelivered: nothing new.
+            (advisory("RHSA-2026:0101", &[CVE], true, false), None),
+            // Withdrawn: back to medium, the critical deadline kept.
+            (
+                advisory("RHSA-2026:0101", &[CVE], true, true),
+                Some((Priority::Medium, "2026-03-04T10:00:00Z", Priority::Critical)),
+            ),
+        ];
+        for (i, (a, want)) in rows.into_iter().enumerate() {
+            let e = ExploitedAdvisory::of(&a, utc(T0));
+            apply_advisory(&mut intel.exploited, &a, &e);
+            let out = redecide(&policy, &intel, &record, trigger(&a, &e), None);
+            let got = out.as_ref().map(|d| {
+                (
+                    d.prioritized.priority,
+                    d.prioritized
+                        .due_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    d.prioritized.previous.as_ref().map(|p| p.priority),
+                )
+            });
+            assert_eq!(
+                got,
+                want.map(|(p, due, prev)| (p, due.to_owned(), Some(prev))),
+                "row {i}"
+            );
+            if let Some(d) = out {
+                assert_eq!(d.prioritized.trigger, trigger(&a, &e), "row {i}");
+                record = FindingRecord {
+                    decision: d.state,
+                    ..record
+                };
             }
         }
     }

@@ -292,11 +292,10 @@ fn is(vector: &str, name: &str, value: &str) -> bool {
     metric(vector, name).is_some_and(|v| v.eq_ignore_ascii_case(value))
 }
 
-/// Automatable from a scored vector (see the module docs for the rule), with
-/// the metrics that decided it.
-pub fn automatable(cvss: &ScoredCvss) -> (bool, String) {
-    let v = cvss.vector.as_str();
-    let required: &[(&str, &str)] = match cvss.version {
+/// The base metric values that make a vector automatable (see the module
+/// docs).
+fn automatable_requires(version: CvssVersion) -> &'static [(&'static str, &'static str)] {
+    match version {
         CvssVersion::V2 => &[("AV", "N"), ("AC", "L"), ("Au", "N")],
         CvssVersion::V3_0 | CvssVersion::V3_1 => {
             &[("AV", "N"), ("AC", "L"), ("PR", "N"), ("UI", "N")]
@@ -308,7 +307,108 @@ pub fn automatable(cvss: &ScoredCvss) -> (bool, String) {
             ("PR", "N"),
             ("UI", "N"),
         ],
+    }
+}
+
+/// The impact metrics on the vulnerable system and the value that counts
+/// as high (see the module docs).
+fn impact_metrics(version: CvssVersion) -> (&'static [&'static str], &'static str) {
+    match version {
+        CvssVersion::V2 => (&["C", "I", "A"], "C"),
+        CvssVersion::V3_0 | CvssVersion::V3_1 => (&["C", "I", "A"], "H"),
+        CvssVersion::V4_0 => (&["VC", "VI", "VA"], "H"),
+    }
+}
+
+/// Automatable and technical impact of a canonical vector in one pass over
+/// its components, without explanations: the values [`automatable`] and
+/// [`technical_impact`] give (a scored vector names each metric once).
+pub fn vector_bits(
+    version: CvssVersion,
+    vector: &str,
+    rule: TotalImpactRule,
+) -> (bool, TechnicalImpact) {
+    let required = automatable_requires(version);
+    let (names, high) = impact_metrics(version);
+    let (mut met, mut highs) = (0usize, 0usize);
+    for (name, value) in vector.split('/').filter_map(|c| c.split_once(':')) {
+        if required
+            .iter()
+            .any(|(n, v)| *n == name && value.eq_ignore_ascii_case(v))
+        {
+            met += 1;
+        }
+        if names.contains(&name) && value.eq_ignore_ascii_case(high) {
+            highs += 1;
+        }
+    }
+    let total = match rule {
+        TotalImpactRule::AllHigh => highs == names.len(),
+        TotalImpactRule::AnyHigh => highs > 0,
     };
+    let impact = if total {
+        TechnicalImpact::Total
+    } else {
+        TechnicalImpact::Partial
+    };
+    (met == required.len(), impact)
+}
+
+/// The decision points of the tree for one finding, its decision and class,
+/// without the explanations [`classify`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Points {
+    /// Exploitation (KEV → active, EPSS ≥ `poc_epss_probability` → poc).
+    pub exploitation: Exploitation,
+    /// Automatable (from the vector; no vector → no).
+    pub automatable: bool,
+    /// Technical impact (from the vector; no vector → partial).
+    pub impact: TechnicalImpact,
+    /// Mission & well-being (from the asset tier).
+    pub mission: MissionWellbeing,
+    /// CISA's decision.
+    pub decision: SsvcDecision,
+    /// The class it maps to through `[ssvc.priority]`.
+    pub priority: Priority,
+}
+
+/// Runs the tree as [`classify`] does, from the values alone: `vector` is
+/// [`vector_bits`] of the best scored vector (automatable, technical
+/// impact), `epss_probability` the highest EPSS probability among the
+/// finding's CVEs, `kev` whether one of them is listed (and the KEV rule
+/// enabled), `tier` the asset's tier.
+pub fn points(
+    rule: &SsvcRule,
+    vector: Option<(bool, TechnicalImpact)>,
+    epss_probability: Option<f64>,
+    kev: bool,
+    tier: Option<u8>,
+) -> Points {
+    let exploitation = if kev {
+        Exploitation::Active
+    } else if epss_probability.is_some_and(|p| p >= rule.poc_epss_probability) {
+        Exploitation::Poc
+    } else {
+        Exploitation::None
+    };
+    let (automatable, impact) = vector.unwrap_or((false, TechnicalImpact::Partial));
+    let mission = rule.mission_wellbeing.of(tier);
+    let decision = decide_tree(exploitation, automatable, impact, mission);
+    Points {
+        exploitation,
+        automatable,
+        impact,
+        mission,
+        decision,
+        priority: rule.priority.of(decision),
+    }
+}
+
+/// Automatable from a scored vector (see the module docs for the rule), with
+/// the metrics that decided it.
+pub fn automatable(cvss: &ScoredCvss) -> (bool, String) {
+    let v = cvss.vector.as_str();
+    let required = automatable_requires(cvss.version);
     let failing: Vec<String> = required
         .iter()
         .filter(|(name, value)| !is(v, name, value))
@@ -340,11 +440,7 @@ pub fn automatable(cvss: &ScoredCvss) -> (bool, String) {
 /// system (see the module docs), with the metrics read.
 pub fn technical_impact(cvss: &ScoredCvss, rule: TotalImpactRule) -> (TechnicalImpact, String) {
     let v = cvss.vector.as_str();
-    let (names, high): (&[&str], &str) = match cvss.version {
-        CvssVersion::V2 => (&["C", "I", "A"], "C"),
-        CvssVersion::V3_0 | CvssVersion::V3_1 => (&["C", "I", "A"], "H"),
-        CvssVersion::V4_0 => (&["VC", "VI", "VA"], "H"),
-    };
+    let (names, high) = impact_metrics(cvss.version);
     let highs = names.iter().filter(|n| is(v, n, high)).count();
     let total = match rule {
         TotalImpactRule::AllHigh => highs == names.len(),
@@ -891,6 +987,7 @@ active,yes,total,high,act
                     scores: HashMap::from([(CVE.to_owned(), (epss, Some(0.5)))]),
                     warnings: vec![],
                 }),
+                ..Intel::default()
             }
         }
 

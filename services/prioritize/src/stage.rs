@@ -3,18 +3,28 @@
 //!
 //! No I/O, no clock, no randomness: [`decide`] is a function of the policy,
 //! the intel tables, the finding and what was decided for it before.
+//!
+//! [`decide`] is [`assess`] then [`Assessment::decision`]: `assess` reaches
+//! the class, the SLA and `due_at` and records the rules that fired as
+//! compact values (no text, no copies of the finding; CVSS facts memoized
+//! per vector string); `decision` renders the reasons' texts and the
+//! payload from those values, so the texts exist only when a payload is
+//! built.
 
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use events::{
-    DecisionInputs, EpssInput, FindingObserved, FindingPrioritized, KevInput, Priority, Reason,
-    ScoredCvss, Severity,
+    DecisionInputs, EpssInput, ExploitedAdvisoryInput, FindingObserved, FindingPrioritized,
+    KevInput, Priority, Reason, ScoredCvss, Severity,
 };
 
+use events::CvssVersion;
+
 use crate::cvss;
-use crate::intel::Intel;
+use crate::intel::{ExploitedAdvisory, Intel};
 use crate::policy::{Policy, PolicyMode};
+use crate::ssvc::{TechnicalImpact, TotalImpactRule};
 
 /// What the adapter keeps per finding (JetStream KV, keyed by finding id)
 /// to give the next decision for the same finding its SLA memory.
@@ -53,12 +63,16 @@ pub fn kev_due_instant(kev: &KevInput) -> DateTime<Utc> {
     kev.due_date.and_time(end_of_day).and_utc()
 }
 
-/// Decides the priority class and SLA deadline of one observed finding.
+/// Decides the priority class and SLA deadline of one observed finding and
+/// renders the `patch.finding.prioritized` payload: [`assess`] followed by
+/// [`Assessment::decision`].
 ///
 /// The class follows the policy's rules in their fixed order (see
 /// [`crate::policy`]): base class from the best scorable CVSS vector (or
-/// the scanner's severity), then EPSS, exposure and tier adjustments
-/// (capped), then KEV → critical. Each rule that fires adds a
+/// the scanner's severity), then EPSS, exposure, tier and ring adjustments
+/// (capped), then KEV → critical, then a vendor advisory stating
+/// exploitation in the wild ([`Intel::exploited`]) → critical (rule
+/// `exploited_advisory`; it moves no deadline). Each rule that fires adds a
 /// [`Reason`]; a vector that cannot be scored (e.g. a repeated metric) is
 /// recorded as `cvss_rejected` with the error and skipped, and the class
 /// falls back to the next vector, then to the scanner severity.
@@ -79,10 +93,14 @@ pub fn kev_due_instant(kev: &KevInput) -> DateTime<Utc> {
 ///   is kept as published.
 /// - With a `previous` decision for the same clock start, the earlier of
 ///   the two deadlines is kept (reason `previous_due_at`): a raise
-///   shortens the deadline, a lowering never extends it.
+///   shortens the deadline, a lowering never extends it — unless the
+///   policy sets `sla_clock.lowering_keeps_due_at = false`, in which case a
+///   lowered class takes its own SLA from the same start (reason
+///   `sla_clock`, effect `lowered`). A raise never extends a deadline
+///   whatever the policy says.
 /// - A `previous` decision with a different `first_observed_at` (the
 ///   finding was resolved and reopened) does not count: a new clock starts
-///   (reason `sla_clock`).
+///   (reason `sla_clock`, effect `restarted`).
 ///
 /// `sla_hours` in the output is always the SLA of the decided class, even
 /// when `due_at` was moved earlier.
@@ -92,28 +110,60 @@ pub fn decide(
     finding: &FindingObserved,
     previous: Option<&PreviousDecision>,
 ) -> Decision {
-    let mut reasons = Vec::with_capacity(10);
-    let mut reason = |rule: &str, effect: String, detail: String| {
-        reasons.push(Reason {
-            rule: rule.to_owned(),
-            effect,
-            detail,
-        });
-    };
+    assess_keeping(policy, intel, finding, previous, true).decision()
+}
 
-    let cvss = best_vector(finding, &mut reason);
+/// Decides like [`decide`] without rendering anything: the class, the SLA
+/// and `due_at`, and the rules that fired with the values they used (no
+/// allocation for a vector already scored on this thread). The texts of
+/// the reasons and the payload are built by [`Assessment::decision`], from
+/// the same values, so `assess(..).decision()` is exactly [`decide`].
+pub fn assess<'a>(
+    policy: &'a Policy,
+    intel: &'a Intel,
+    finding: &'a FindingObserved,
+    previous: Option<&'a PreviousDecision>,
+) -> Assessment<'a> {
+    assess_keeping(policy, intel, finding, previous, false)
+}
+
+/// [`assess`]; with `keep_scored` the best vector's memoized scoring is
+/// kept for [`Assessment::decision`] (what [`decide`] renders), sparing it a
+/// second lookup.
+fn assess_keeping<'a>(
+    policy: &'a Policy,
+    intel: &'a Intel,
+    finding: &'a FindingObserved,
+    previous: Option<&'a PreviousDecision>,
+    keep_scored: bool,
+) -> Assessment<'a> {
+    let mut fired = FiredList::default();
+    let best = best_vector(finding, &mut fired, keep_scored);
     let epss = highest_epss(intel, &finding.cves);
     let kev = earliest_kev(intel, &finding.cves);
+    let exploited = earliest_exploited(intel, &finding.cves);
     let priority = match policy.mode {
-        PolicyMode::Rules => class_rules(policy, finding, &cvss, &epss, &kev, &mut reason),
-        PolicyMode::Ssvc => crate::ssvc::classify(
-            &policy.ssvc,
-            cvss.as_ref(),
-            epss.as_ref(),
-            kev.as_ref().filter(|_| policy.kev.enabled),
-            &finding.asset,
-            &mut reason,
+        PolicyMode::Rules => class_rules(
+            policy,
+            finding,
+            best.as_ref(),
+            epss,
+            kev,
+            exploited,
+            &mut fired,
         ),
+        PolicyMode::Ssvc => {
+            let rule = policy.ssvc.technical_impact_total;
+            let points = crate::ssvc::points(
+                &policy.ssvc,
+                best.as_ref().map(|b| b.facts.ssvc_points(rule)),
+                epss.map(|e| e.probability),
+                kev.is_some() && policy.kev.enabled,
+                finding.asset.tier,
+            );
+            fired.push(Fired::Ssvc);
+            points.priority
+        }
     };
 
     // SLA.
@@ -122,232 +172,786 @@ pub fn decide(
     let mut due_at = start
         .checked_add_signed(TimeDelta::hours(i64::from(sla_hours)))
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    reason(
-        "sla",
-        format!("due_at=first_observed_at+{sla_hours}h"),
-        format!(
-            "{} SLA {sla_hours} h from first observation {}",
-            priority.as_str(),
-            rfc3339(start)
-        ),
-    );
-    if let (true, true, Some(k)) = (policy.kev.enabled, policy.kev.due_date_caps_sla, &kev) {
+    fired.push(Fired::Sla);
+    if let (true, true, Some(k)) = (policy.kev.enabled, policy.kev.due_date_caps_sla, kev) {
         let kev_due = kev_due_instant(k);
         if kev_due < due_at {
             due_at = kev_due;
-            let late = if kev_due < start {
-                "; already past at first observation: overdue on arrival"
-            } else {
-                ""
-            };
-            reason(
-                "kev_due_date",
-                "due_at=kev_due_date".to_owned(),
-                format!(
-                    "KEV dueDate {} for {} (end of day, {}) is earlier than the SLA{late}",
-                    k.due_date,
-                    k.cve,
-                    rfc3339(kev_due)
-                ),
-            );
+            fired.push(Fired::KevDueDate {
+                late: kev_due < start,
+            });
         }
     }
     if let Some(prev) = previous {
         if prev.first_observed_at == start {
             if prev.due_at < due_at {
-                due_at = prev.due_at;
-                reason(
-                    "previous_due_at",
-                    "due_at=kept".to_owned(),
-                    format!(
-                        "an earlier decision ({}) set due_at {} on the same clock; a later deadline never extends it",
-                        prev.priority.as_str(),
-                        rfc3339(prev.due_at)
-                    ),
-                );
+                // `Priority` orders the most urgent first: a greater class
+                // is a lower priority.
+                let lowered = priority > prev.priority;
+                if lowered && !policy.sla_clock.lowering_keeps_due_at {
+                    fired.push(Fired::SlaClockLowered);
+                } else {
+                    due_at = prev.due_at;
+                    fired.push(Fired::PreviousDueAt);
+                }
             }
         } else {
-            reason(
-                "sla_clock",
-                "restarted".to_owned(),
-                format!(
-                    "first observed {} differs from the previous decision's {}: the finding was reopened, a new clock starts",
-                    rfc3339(start),
-                    rfc3339(prev.first_observed_at)
-                ),
-            );
+            fired.push(Fired::SlaClockRestarted);
         }
     }
-
-    let inputs = DecisionInputs {
-        cvss,
+    Assessment {
+        policy,
+        intel,
+        finding,
+        previous,
+        best,
         epss,
         kev,
-        scanner_severity: Some(finding.severity),
-        tier: finding.asset.tier,
-        internet_facing: finding.asset.internet_facing,
-        ring: finding.asset.ring.clone(),
-    };
-    let prioritized = FindingPrioritized {
-        finding_id: finding.finding_id,
-        fingerprint: finding.fingerprint.clone(),
-        scan_id: finding.scan_id,
-        asset: finding.asset.clone(),
-        check: finding.check.clone(),
-        cves: finding.cves.clone(),
-        remediation: finding.remediation.clone(),
+        exploited,
         priority,
-        inputs,
-        reasons,
-        policy_version: policy.version.clone(),
-        first_observed_at: start,
         sla_hours,
         due_at,
-        trigger: events::DecisionTrigger::Observation,
-        previous: previous
-            .filter(|p| p.priority != priority || p.due_at != due_at)
-            .map(|p| events::PriorDecision {
-                priority: p.priority,
-                due_at: p.due_at,
-                policy_version: if p.policy_version.is_empty() {
-                    "unrecorded".to_owned()
-                } else {
-                    p.policy_version.clone()
-                },
-            }),
-        exception_id: None,
-    };
-    Decision {
-        state: PreviousDecision {
-            first_observed_at: start,
-            due_at,
-            priority,
-            policy_version: policy.version.clone(),
-        },
-        prioritized,
+        fired,
     }
 }
 
-/// Rules 1–6 of [`crate::policy`] (the `rules` mode): base class from the
-/// best vector or the scanner severity, EPSS, exposure and tier
-/// adjustments under the cap, then KEV → critical. Each rule that fires is
-/// reported through `reason`.
-fn class_rules(
-    policy: &Policy,
-    finding: &FindingObserved,
-    cvss: &Option<ScoredCvss>,
-    epss: &Option<EpssInput>,
-    kev: &Option<KevInput>,
-    reason: &mut impl FnMut(&str, String, String),
-) -> Priority {
-    // 1. Base class.
-    let scanner_class = severity_class(finding.severity);
-    let base = match &cvss {
-        Some(v) => {
-            let class = policy.cvss.class(v.base_score);
-            reason(
-                "cvss_class",
-                format!("priority={}", class.as_str()),
-                format!(
-                    "CVSS {} score {} from {} ({}) is {}: {}",
-                    v.version.as_str(),
-                    OneDecimal(v.base_score),
-                    v.source,
-                    v.vector,
-                    class.as_str(),
-                    thresholds_text(&policy.cvss)
-                ),
-            );
-            if let Some(printed) = v.reported_score_disagrees {
-                reason(
-                    "reported_score",
-                    "ignored".to_owned(),
-                    format!(
-                        "{} printed score {printed:.1} but the vector scores {}; the vector wins",
-                        v.source,
-                        OneDecimal(v.base_score)
-                    ),
-                );
-            }
-            if scanner_class != class {
-                reason(
-                    "scanner_severity",
-                    "disagrees".to_owned(),
-                    format!(
-                        "scanner {} labels it {} (class {}) but the CVSS {} vector scores {} (class {}); the vector wins",
-                        finding.check.scanner,
-                        finding.severity.as_str(),
-                        scanner_class.as_str(),
-                        v.version.as_str(),
-                        OneDecimal(v.base_score),
-                        class.as_str()
-                    ),
-                );
-            }
-            class
+/// What [`assess`] decided, borrowing its inputs: the class, the deadline
+/// and the rules that fired, in order, with the values they used. Render it
+/// with [`Assessment::decision`].
+#[derive(Debug, Clone)]
+pub struct Assessment<'a> {
+    policy: &'a Policy,
+    intel: &'a Intel,
+    finding: &'a FindingObserved,
+    previous: Option<&'a PreviousDecision>,
+    best: Option<Best>,
+    epss: Option<EpssHit<'a>>,
+    kev: Option<&'a KevInput>,
+    /// The CVE (upper case) and the advisory stating it exploited.
+    exploited: Option<(&'a str, &'a ExploitedAdvisory)>,
+    priority: Priority,
+    sla_hours: u32,
+    due_at: DateTime<Utc>,
+    fired: FiredList,
+}
+
+/// The best scorable vector of a finding: its position in
+/// `FindingObserved::cvss`, its (memoized) facts and whether the scanner's
+/// printed score disagrees.
+#[derive(Debug, Clone)]
+struct Best {
+    index: usize,
+    facts: VectorFacts,
+    reported_score_disagrees: Option<f64>,
+    /// The scored vector, when kept for rendering.
+    scored: Option<std::rc::Rc<cvss::Scored>>,
+}
+
+/// What a decision reads from a scorable vector: version, score and the
+/// SSVC vector decision points for both [`TotalImpactRule`]s.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct VectorFacts {
+    version: CvssVersion,
+    score: f64,
+    /// `(automatable, technical impact)` under `all_high`, then `any_high`.
+    ssvc: [(bool, TechnicalImpact); 2],
+}
+
+impl VectorFacts {
+    fn of(scored: &cvss::Scored) -> VectorFacts {
+        let bits = |rule| crate::ssvc::vector_bits(scored.version, &scored.vector, rule);
+        VectorFacts {
+            version: scored.version,
+            score: scored.score,
+            ssvc: [
+                bits(TotalImpactRule::AllHigh),
+                bits(TotalImpactRule::AnyHigh),
+            ],
         }
-        None => {
-            reason(
-                "scanner_severity",
-                format!("priority={}", scanner_class.as_str()),
+    }
+
+    fn ssvc_points(&self, rule: TotalImpactRule) -> (bool, TechnicalImpact) {
+        match rule {
+            TotalImpactRule::AllHigh => self.ssvc[0],
+            TotalImpactRule::AnyHigh => self.ssvc[1],
+        }
+    }
+}
+
+/// Vectors remembered per thread by [`vector_facts`]; when full, the memory
+/// is emptied and refills with the vectors in use.
+const FACTS_CACHE_ENTRIES: usize = 16_384;
+
+/// FxHash (the rustc hasher): a few multiplications per 8 bytes where
+/// SipHash costs tens of nanoseconds for a 44-byte vector. Not resistant to
+/// chosen collisions; the memory it keys is per thread, bounded and only
+/// ever slower, never wrong, under collisions.
+#[derive(Debug, Clone, Copy, Default)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            if let Some(head) = word.get_mut(..rest.len()) {
+                head.copy_from_slice(rest);
+            }
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FactsMap = std::collections::HashMap<
+    Box<str>,
+    Option<(VectorFacts, std::rc::Rc<cvss::Scored>)>,
+    std::hash::BuildHasherDefault<FxHasher>,
+>;
+
+thread_local! {
+    /// Raw vector → its facts and scoring (`None`: it does not score).
+    static FACTS_CACHE: std::cell::RefCell<FactsMap> = std::cell::RefCell::new(FactsMap::default());
+}
+
+/// The facts of a raw vector, `None` when [`cvss::score`] refuses it, with
+/// the scored vector when `keep_scored`; memoized per thread (a pure
+/// function of the text). Without `keep_scored` a hit reads the map only.
+fn vector_facts(
+    raw: &str,
+    keep_scored: bool,
+) -> Option<(VectorFacts, Option<std::rc::Rc<cvss::Scored>>)> {
+    let share = |hit: &Option<(VectorFacts, std::rc::Rc<cvss::Scored>)>| {
+        hit.as_ref()
+            .map(|(f, s)| (*f, keep_scored.then(|| s.clone())))
+    };
+    if let Some(hit) = FACTS_CACHE.with(|c| c.borrow().get(raw).map(share)) {
+        return hit;
+    }
+    let entry = cvss::score_shared(raw)
+        .ok()
+        .map(|s| (VectorFacts::of(&s), s));
+    let out = share(&entry);
+    FACTS_CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= FACTS_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(raw.into(), entry);
+    });
+    out
+}
+
+/// The EPSS reading a decision uses: the CVE as the finding spells it, the
+/// probability and the percentile.
+#[derive(Debug, Clone, Copy)]
+struct EpssHit<'a> {
+    cve: &'a str,
+    probability: f64,
+    percentile: Option<f64>,
+}
+
+/// One rule that fired, with the values only it knows; the rest (vector,
+/// EPSS reading, KEV entry, asset, SLA) is read from the [`Assessment`]
+/// when the reason is rendered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fired {
+    /// `cvss_rejected`: `finding.cvss[index]` did not score.
+    CvssRejected { index: usize },
+    /// `cvss_class`: the best vector's class.
+    CvssClass { class: Priority },
+    /// `reported_score`: the scanner printed another score.
+    ReportedScore { printed: f64 },
+    /// `scanner_severity` (`disagrees`): the label's class is not the vector's.
+    ScannerDisagrees {
+        scanner_class: Priority,
+        class: Priority,
+    },
+    /// `scanner_severity` (`priority=`): no scorable vector.
+    ScannerSeverity { class: Priority },
+    /// `epss` (`raise`), by the probability or by the percentile.
+    Epss { by_percentile: bool },
+    /// `exposure` (`raise`).
+    Exposure,
+    /// `tier` (`raise` or `lower`).
+    Tier { tier: u8, raise: bool },
+    /// `ring` (`lower`): a non-production ring.
+    Ring,
+    /// `raise_cap` (`capped`).
+    RaiseCap { raises: i32, lowers: i32, cap: i32 },
+    /// `adjustments`: the class the adjustments moved to.
+    Adjustments { from: Priority, to: Priority },
+    /// `kev` (`priority=critical`).
+    Kev,
+    /// `exploited_advisory` (`priority=critical`).
+    ExploitedAdvisory,
+    /// The five `ssvc_*` reasons of the SSVC tree.
+    Ssvc,
+    /// `sla`.
+    Sla,
+    /// `kev_due_date`; `late` when already past at first observation.
+    KevDueDate { late: bool },
+    /// `previous_due_at` (`due_at=kept`).
+    PreviousDueAt,
+    /// `sla_clock` (`restarted`): reopened, a new clock.
+    SlaClockRestarted,
+    /// `sla_clock` (`lowered`): the policy lets a lowering take its own SLA.
+    SlaClockLowered,
+}
+
+/// Rules that fired, in order, without a heap allocation up to
+/// [`FiredList::INLINE`] of them (a decision fires at most 14 plus one per
+/// rejected vector).
+#[derive(Debug, Clone, Default)]
+struct FiredList {
+    inline: [Option<Fired>; FiredList::INLINE],
+    len: usize,
+    spill: Vec<Fired>,
+}
+
+impl FiredList {
+    const INLINE: usize = 16;
+
+    fn push(&mut self, f: Fired) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some(f);
+                self.len += 1;
+            }
+            None => self.spill.push(f),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Fired> + '_ {
+        self.inline
+            .iter()
+            .map_while(|f| *f)
+            .chain(self.spill.iter().copied())
+    }
+}
+
+impl Fired {
+    /// The rule's name in the policy, as `Reason::rule` carries it.
+    fn rule(self) -> &'static str {
+        match self {
+            Fired::CvssRejected { .. } => "cvss_rejected",
+            Fired::CvssClass { .. } => "cvss_class",
+            Fired::ReportedScore { .. } => "reported_score",
+            Fired::ScannerDisagrees { .. } | Fired::ScannerSeverity { .. } => "scanner_severity",
+            Fired::Epss { .. } => "epss",
+            Fired::Exposure => "exposure",
+            Fired::Tier { .. } => "tier",
+            Fired::Ring => "ring",
+            Fired::RaiseCap { .. } => "raise_cap",
+            Fired::Adjustments { .. } => "adjustments",
+            Fired::Kev => "kev",
+            Fired::ExploitedAdvisory => "exploited_advisory",
+            Fired::Ssvc => "ssvc",
+            Fired::Sla => "sla",
+            Fired::KevDueDate { .. } => "kev_due_date",
+            Fired::PreviousDueAt => "previous_due_at",
+            Fired::SlaClockRestarted | Fired::SlaClockLowered => "sla_clock",
+        }
+    }
+}
+
+impl<'a> Assessment<'a> {
+    /// The decided class.
+    pub fn priority(&self) -> Priority {
+        self.priority
+    }
+
+    /// The deadline (UTC), after the KEV due date and the previous decision.
+    pub fn due_at(&self) -> DateTime<Utc> {
+        self.due_at
+    }
+
+    /// The SLA of the decided class, in hours.
+    pub fn sla_hours(&self) -> u32 {
+        self.sla_hours
+    }
+
+    /// Names of the rules that fired, in order (`ssvc` stands for the five
+    /// `ssvc_*` reasons of the tree).
+    pub fn rules(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.fired.iter().map(Fired::rule)
+    }
+
+    /// The state to store for the next decision on this finding.
+    pub fn state(&self) -> PreviousDecision {
+        PreviousDecision {
+            first_observed_at: self.finding.first_observed_at,
+            due_at: self.due_at,
+            priority: self.priority,
+            policy_version: self.policy.version.clone(),
+        }
+    }
+
+    /// Renders the decision: the `patch.finding.prioritized` payload with
+    /// its inputs and the text of every reason, and the state to store.
+    pub fn decision(&self) -> Decision {
+        let finding = self.finding;
+        // The same memoized, pure scoring that `assess` read.
+        let cvss = self.best.as_ref().and_then(|b| {
+            let v = finding.cvss.get(b.index)?;
+            match &b.scored {
+                Some(s) => Some(ScoredCvss {
+                    version: s.version,
+                    vector: s.vector.clone(),
+                    base_score: s.score,
+                    severity: s.severity,
+                    source: v.source.clone(),
+                    reported_score_disagrees: b.reported_score_disagrees,
+                }),
+                None => cvss::score_reported(v).ok(),
+            }
+        });
+        // The reading `EpssTable::get` gives, from the values `assess` read.
+        let epss = self.epss.and_then(|e| {
+            let table = self.intel.epss.as_ref()?;
+            Some(EpssInput {
+                cve: e.cve.to_ascii_uppercase(),
+                probability: e.probability,
+                percentile: e.percentile,
+                score_date: table.score_date,
+                model_version: table.model_version.clone(),
+            })
+        });
+        let mut reasons = Vec::with_capacity(self.fired.len + 4);
+        for f in self.fired.iter() {
+            self.render(f, cvss.as_ref(), epss.as_ref(), &mut reasons);
+        }
+        let priority = self.priority;
+        let due_at = self.due_at;
+        let inputs = DecisionInputs {
+            cvss,
+            epss,
+            kev: self.kev.cloned(),
+            exploited_advisory: self.exploited.map(|(cve, a)| ExploitedAdvisoryInput {
+                cve: cve.to_owned(),
+                advisory_id: a.advisory_id.clone(),
+                source: a.source,
+                date: a.date,
+            }),
+            scanner_severity: Some(finding.severity),
+            tier: finding.asset.tier,
+            internet_facing: finding.asset.internet_facing,
+            ring: finding.asset.ring.clone(),
+        };
+        let prioritized = FindingPrioritized {
+            finding_id: finding.finding_id,
+            fingerprint: finding.fingerprint.clone(),
+            scan_id: finding.scan_id,
+            asset: finding.asset.clone(),
+            check: finding.check.clone(),
+            cves: finding.cves.clone(),
+            remediation: finding.remediation.clone(),
+            priority,
+            inputs,
+            reasons,
+            policy_version: self.policy.version.clone(),
+            first_observed_at: finding.first_observed_at,
+            sla_hours: self.sla_hours,
+            due_at,
+            trigger: events::DecisionTrigger::Observation,
+            previous: self
+                .previous
+                .filter(|p| p.priority != priority || p.due_at != due_at)
+                .map(|p| events::PriorDecision {
+                    priority: p.priority,
+                    due_at: p.due_at,
+                    policy_version: if p.policy_version.is_empty() {
+                        "unrecorded".to_owned()
+                    } else {
+                        p.policy_version.clone()
+                    },
+                }),
+            exception_id: None,
+        };
+        Decision {
+            state: self.state(),
+            prioritized,
+        }
+    }
+
+    /// Appends the reason(s) of one fired rule.
+    fn render(
+        &self,
+        fired: Fired,
+        cvss: Option<&ScoredCvss>,
+        epss: Option<&EpssInput>,
+        out: &mut Vec<Reason>,
+    ) {
+        let policy = self.policy;
+        let finding = self.finding;
+        let mut reason = |rule: &str, effect: String, detail: String| {
+            out.push(Reason {
+                rule: rule.to_owned(),
+                effect,
+                detail,
+            });
+        };
+        let rule = fired.rule();
+        match fired {
+            Fired::CvssRejected { index } => {
+                if let Some(v) = finding.cvss.get(index) {
+                    let error = match cvss::score_reported(v) {
+                        Err(e) => e.to_string(),
+                        Ok(_) => "not scored".to_owned(),
+                    };
+                    reason(
+                        rule,
+                        "ignored".to_owned(),
+                        format!(
+                            "vector {:?} from {} not scored: {error}",
+                            v.vector, v.source
+                        ),
+                    );
+                }
+            }
+            Fired::CvssClass { class } => {
+                if let Some(v) = cvss {
+                    reason(
+                        rule,
+                        format!("priority={}", class.as_str()),
+                        format!(
+                            "CVSS {} score {} from {} ({}) is {}: {}",
+                            v.version.as_str(),
+                            OneDecimal(v.base_score),
+                            v.source,
+                            v.vector,
+                            class.as_str(),
+                            thresholds_text(&policy.cvss)
+                        ),
+                    );
+                }
+            }
+            Fired::ReportedScore { printed } => {
+                if let Some(v) = cvss {
+                    reason(
+                        rule,
+                        "ignored".to_owned(),
+                        format!(
+                            "{} printed score {printed:.1} but the vector scores {}; the vector wins",
+                            v.source,
+                            OneDecimal(v.base_score)
+                        ),
+                    );
+                }
+            }
+            Fired::ScannerDisagrees {
+                scanner_class,
+                class,
+            } => {
+                if let Some(v) = cvss {
+                    reason(
+                        rule,
+                        "disagrees".to_owned(),
+                        format!(
+                            "scanner {} labels it {} (class {}) but the CVSS {} vector scores {} (class {}); the vector wins",
+                            finding.check.scanner,
+                            finding.severity.as_str(),
+                            scanner_class.as_str(),
+                            v.version.as_str(),
+                            OneDecimal(v.base_score),
+                            class.as_str()
+                        ),
+                    );
+                }
+            }
+            Fired::ScannerSeverity { class } => reason(
+                rule,
+                format!("priority={}", class.as_str()),
                 format!(
                     "no scorable CVSS vector: scanner {} severity {} maps to {}",
                     finding.check.scanner,
                     finding.severity.as_str(),
-                    scanner_class.as_str()
+                    class.as_str()
                 ),
-            );
+            ),
+            Fired::Epss { by_percentile } => {
+                if let Some(e) = epss {
+                    let model = e.model_version.as_deref().unwrap_or("unstated");
+                    let detail = match (
+                        by_percentile,
+                        e.percentile,
+                        policy.epss.percentile_threshold,
+                    ) {
+                        (true, Some(pct), Some(t)) => format!(
+                            "EPSS percentile {pct} for {} >= {t} (probability {} below {}; score_date {}, model {model})",
+                            e.cve,
+                            e.probability,
+                            policy.epss.probability_threshold,
+                            rfc3339(e.score_date),
+                        ),
+                        _ => format!(
+                            "EPSS probability {} for {} >= {} (score_date {}, model {model}{})",
+                            e.probability,
+                            e.cve,
+                            policy.epss.probability_threshold,
+                            rfc3339(e.score_date),
+                            e.percentile
+                                .map(|p| format!(", percentile {p} not used"))
+                                .unwrap_or_default()
+                        ),
+                    };
+                    reason(rule, "raise".to_owned(), detail);
+                }
+            }
+            Fired::Exposure => reason(
+                rule,
+                "raise".to_owned(),
+                format!("asset {} is internet-facing", finding.asset.asset_id),
+            ),
+            Fired::Tier { tier, raise } => reason(
+                rule,
+                if raise { "raise" } else { "lower" }.to_owned(),
+                format!("asset {} is tier {tier}", finding.asset.asset_id),
+            ),
+            Fired::Ring => reason(
+                rule,
+                "lower".to_owned(),
+                format!(
+                    "asset {} is in the non-production ring {}",
+                    finding.asset.asset_id,
+                    finding.asset.ring.as_deref().unwrap_or("")
+                ),
+            ),
+            Fired::RaiseCap {
+                raises,
+                lowers,
+                cap,
+            } => reason(
+                rule,
+                "capped".to_owned(),
+                format!(
+                    "{raises} raise(s) and {lowers} lower(s) net {} class(es) up; the policy allows at most {cap}",
+                    raises - lowers
+                ),
+            ),
+            Fired::Adjustments { from, to } => reason(
+                rule,
+                format!("priority={}", to.as_str()),
+                format!("{} moved to {}", from.as_str(), to.as_str()),
+            ),
+            Fired::Kev => {
+                if let Some(k) = self.kev {
+                    reason(
+                        rule,
+                        "priority=critical".to_owned(),
+                        format!(
+                            "{} is in the CISA KEV catalog {} (dateAdded {}, dueDate {}{}): exploited in the wild",
+                            k.cve,
+                            k.catalog_version,
+                            k.date_added,
+                            k.due_date,
+                            match k.known_ransomware {
+                                Some(true) => ", known ransomware use",
+                                _ => "",
+                            }
+                        ),
+                    );
+                }
+            }
+            Fired::ExploitedAdvisory => {
+                if let Some((cve, a)) = self.exploited {
+                    reason(
+                        rule,
+                        "priority=critical".to_owned(),
+                        format!(
+                            "{cve} is stated exploited in the wild by advisory {} ({}, {})",
+                            a.advisory_id,
+                            match a.source {
+                                events::AdvisoryFormat::Csaf => "CSAF",
+                                events::AdvisoryFormat::Osv => "OSV",
+                            },
+                            rfc3339(a.date)
+                        ),
+                    );
+                }
+            }
+            Fired::Ssvc => {
+                crate::ssvc::classify(
+                    &policy.ssvc,
+                    cvss,
+                    epss,
+                    self.kev.filter(|_| policy.kev.enabled),
+                    &finding.asset,
+                    &mut reason,
+                );
+            }
+            Fired::Sla => {
+                let hours = self.sla_hours;
+                reason(
+                    rule,
+                    format!("due_at=first_observed_at+{hours}h"),
+                    format!(
+                        "{} SLA {hours} h from first observation {}",
+                        self.priority.as_str(),
+                        rfc3339(finding.first_observed_at)
+                    ),
+                );
+            }
+            Fired::KevDueDate { late } => {
+                if let Some(k) = self.kev {
+                    let late = if late {
+                        "; already past at first observation: overdue on arrival"
+                    } else {
+                        ""
+                    };
+                    reason(
+                        rule,
+                        "due_at=kev_due_date".to_owned(),
+                        format!(
+                            "KEV dueDate {} for {} (end of day, {}) is earlier than the SLA{late}",
+                            k.due_date,
+                            k.cve,
+                            rfc3339(kev_due_instant(k))
+                        ),
+                    );
+                }
+            }
+            Fired::PreviousDueAt => {
+                if let Some(prev) = self.previous {
+                    reason(
+                        rule,
+                        "due_at=kept".to_owned(),
+                        format!(
+                            "an earlier decision ({}) set due_at {} on the same clock; a later deadline never extends it",
+                            prev.priority.as_str(),
+                            rfc3339(prev.due_at)
+                        ),
+                    );
+                }
+            }
+            Fired::SlaClockRestarted => {
+                if let Some(prev) = self.previous {
+                    reason(
+                        rule,
+                        "restarted".to_owned(),
+                        format!(
+                            "first observed {} differs from the previous decision's {}: the finding was reopened, a new clock starts",
+                            rfc3339(finding.first_observed_at),
+                            rfc3339(prev.first_observed_at)
+                        ),
+                    );
+                }
+            }
+            Fired::SlaClockLowered => {
+                if let Some(prev) = self.previous {
+                    reason(
+                        rule,
+                        "lowered".to_owned(),
+                        format!(
+                            "lowered from {} (due_at {}) to {}: the policy lets a lowered class take its own SLA from the same start (sla_clock.lowering_keeps_due_at = false)",
+                            prev.priority.as_str(),
+                            rfc3339(prev.due_at),
+                            self.priority.as_str()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Rules 1–7 of [`crate::policy`] (the `rules` mode): base class from the
+/// best vector or the scanner severity, EPSS, exposure, tier and ring
+/// adjustments under the cap, then KEV → critical, then an advisory stating
+/// exploitation → critical. Each rule that fires is recorded in `fired`.
+fn class_rules(
+    policy: &Policy,
+    finding: &FindingObserved,
+    best: Option<&Best>,
+    epss: Option<EpssHit<'_>>,
+    kev: Option<&KevInput>,
+    exploited: Option<(&str, &ExploitedAdvisory)>,
+    fired: &mut FiredList,
+) -> Priority {
+    // 1. Base class.
+    let scanner_class = severity_class(finding.severity);
+    let base = match best {
+        Some(b) => {
+            let class = policy.cvss.class(b.facts.score);
+            fired.push(Fired::CvssClass { class });
+            if let Some(printed) = b.reported_score_disagrees {
+                fired.push(Fired::ReportedScore { printed });
+            }
+            if scanner_class != class {
+                fired.push(Fired::ScannerDisagrees {
+                    scanner_class,
+                    class,
+                });
+            }
+            class
+        }
+        None => {
+            fired.push(Fired::ScannerSeverity {
+                class: scanner_class,
+            });
             scanner_class
         }
     };
 
-    // 2-4. Adjustments.
+    // 2-5. Adjustments.
     let mut raises: i32 = 0;
     let mut lowers: i32 = 0;
-    if let (true, Some(e)) = (policy.epss.enabled, &epss)
-        && e.probability >= policy.epss.probability_threshold
-    {
-        raises += 1;
-        reason(
-            "epss",
-            "raise".to_owned(),
-            format!(
-                "EPSS probability {} for {} >= {} (score_date {}, model {}{})",
-                e.probability,
-                e.cve,
-                policy.epss.probability_threshold,
-                rfc3339(e.score_date),
-                e.model_version.as_deref().unwrap_or("unstated"),
-                e.percentile
-                    .map(|p| format!(", percentile {p} not used"))
-                    .unwrap_or_default()
-            ),
+    if let (true, Some(e)) = (policy.epss.enabled, epss) {
+        let by_probability = e.probability >= policy.epss.probability_threshold;
+        let by_percentile = matches!(
+            (e.percentile, policy.epss.percentile_threshold),
+            (Some(p), Some(t)) if p >= t
         );
+        if by_probability || by_percentile {
+            raises += 1;
+            fired.push(Fired::Epss {
+                by_percentile: !by_probability,
+            });
+        }
     }
     if policy.exposure.enabled && finding.asset.internet_facing == Some(true) {
         raises += 1;
-        reason(
-            "exposure",
-            "raise".to_owned(),
-            format!("asset {} is internet-facing", finding.asset.asset_id),
-        );
+        fired.push(Fired::Exposure);
     }
     if let (true, Some(tier)) = (policy.tier.enabled, finding.asset.tier) {
         if policy.tier.raise_tiers.contains(&tier) {
             raises += 1;
-            reason(
-                "tier",
-                "raise".to_owned(),
-                format!("asset {} is tier {tier}", finding.asset.asset_id),
-            );
+            fired.push(Fired::Tier { tier, raise: true });
         } else if policy.tier.lower_tiers.contains(&tier) {
             lowers += 1;
-            reason(
-                "tier",
-                "lower".to_owned(),
-                format!("asset {} is tier {tier}", finding.asset.asset_id),
-            );
+            fired.push(Fired::Tier { tier, raise: false });
         }
+    }
+    if let Some(ring) = &finding.asset.ring
+        && policy.ring.lower_rings.iter().any(|r| r == ring)
+    {
+        lowers += 1;
+        fired.push(Fired::Ring);
     }
     let cap = i32::from(policy.adjustments.max_raise_classes);
     let net = (raises - lowers).min(cap);
@@ -359,41 +963,29 @@ fn class_rules(
         priority = priority.lowered();
     }
     if raises - lowers > cap {
-        reason(
-            "raise_cap",
-            "capped".to_owned(),
-            format!(
-                "{raises} raise(s) and {lowers} lower(s) net {} class(es) up; the policy allows at most {cap}",
-                raises - lowers
-            ),
-        );
+        fired.push(Fired::RaiseCap {
+            raises,
+            lowers,
+            cap,
+        });
     }
     if priority != base {
-        reason(
-            "adjustments",
-            format!("priority={}", priority.as_str()),
-            format!("{} moved to {}", base.as_str(), priority.as_str()),
-        );
+        fired.push(Fired::Adjustments {
+            from: base,
+            to: priority,
+        });
     }
 
     // 6. KEV.
-    if let (true, Some(k)) = (policy.kev.enabled, &kev) {
+    if let (true, Some(_)) = (policy.kev.enabled, kev) {
         priority = Priority::Critical;
-        reason(
-            "kev",
-            "priority=critical".to_owned(),
-            format!(
-                "{} is in the CISA KEV catalog {} (dateAdded {}, dueDate {}{}): exploited in the wild",
-                k.cve,
-                k.catalog_version,
-                k.date_added,
-                k.due_date,
-                match k.known_ransomware {
-                    Some(true) => ", known ransomware use",
-                    _ => "",
-                }
-            ),
-        );
+        fired.push(Fired::Kev);
+    }
+
+    // 7. A vendor advisory stating exploitation in the wild.
+    if let (true, Some(_)) = (policy.exploited_advisory.enabled, exploited) {
+        priority = Priority::Critical;
+        fired.push(Fired::ExploitedAdvisory);
     }
 
     priority
@@ -537,27 +1129,32 @@ fn severity_class(s: Severity) -> Priority {
 
 /// The best scorable vector: newest version first (v4.0, v3.1, v3.0, v2),
 /// then the highest score, then report order. Unscorable vectors are
-/// reported through `reason` and skipped.
+/// recorded as `cvss_rejected` and skipped.
 fn best_vector(
     finding: &FindingObserved,
-    reason: &mut impl FnMut(&str, String, String),
-) -> Option<ScoredCvss> {
-    let mut best: Option<ScoredCvss> = None;
-    for v in &finding.cvss {
-        match cvss::score_reported(v) {
-            Ok(s) => {
-                let better = best
-                    .as_ref()
-                    .is_none_or(|b| (s.version, s.base_score) > (b.version, b.base_score));
+    fired: &mut FiredList,
+    keep_scored: bool,
+) -> Option<Best> {
+    let mut best: Option<Best> = None;
+    for (index, v) in finding.cvss.iter().enumerate() {
+        match vector_facts(&v.vector, keep_scored) {
+            Some((facts, scored)) => {
+                let better = best.as_ref().is_none_or(|b| {
+                    (facts.version, facts.score) > (b.facts.version, b.facts.score)
+                });
                 if better {
-                    best = Some(s);
+                    let reported_score_disagrees = v
+                        .reported_score
+                        .filter(|r| (r - facts.score).abs() > cvss::REPORTED_SCORE_TOLERANCE);
+                    best = Some(Best {
+                        index,
+                        facts,
+                        reported_score_disagrees,
+                        scored,
+                    });
                 }
             }
-            Err(e) => reason(
-                "cvss_rejected",
-                "ignored".to_owned(),
-                format!("vector {:?} from {} not scored: {e}", v.vector, v.source),
-            ),
+            None => fired.push(Fired::CvssRejected { index }),
         }
     }
     best
@@ -575,23 +1172,26 @@ fn cve_key(cve: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The highest EPSS probability among `cves` (first CVE wins a tie).
-fn highest_epss(intel: &Intel, cves: &[String]) -> Option<EpssInput> {
+fn highest_epss<'a>(intel: &Intel, cves: &'a [String]) -> Option<EpssHit<'a>> {
     let table = intel.epss.as_ref()?;
-    let mut best: Option<(&str, f64)> = None;
+    let mut best: Option<EpssHit<'a>> = None;
     for c in cves {
-        let Some(&(p, _)) = table.scores.get(cve_key(c).as_ref()) else {
+        let Some(&(probability, percentile)) = table.scores.get(cve_key(c).as_ref()) else {
             continue;
         };
-        if best.is_none_or(|(_, b)| p > b) {
-            best = Some((c, p));
+        if best.is_none_or(|b| probability > b.probability) {
+            best = Some(EpssHit {
+                cve: c,
+                probability,
+                percentile,
+            });
         }
     }
-    // One lookup builds the reading (owned strings) for the winner only.
-    table.get(best?.0)
+    best
 }
 
 /// The KEV entry with the earliest due date among `cves` (first CVE wins a tie).
-fn earliest_kev(intel: &Intel, cves: &[String]) -> Option<KevInput> {
+fn earliest_kev<'a>(intel: &'a Intel, cves: &[String]) -> Option<&'a KevInput> {
     let catalog = intel.kev.as_ref()?;
     cves.iter()
         .filter_map(|c| catalog.entries.get(cve_key(c).as_ref()))
@@ -599,7 +1199,27 @@ fn earliest_kev(intel: &Intel, cves: &[String]) -> Option<KevInput> {
             Some(b) if b.due_date <= k.due_date => Some(b),
             _ => Some(k),
         })
-        .cloned()
+}
+
+/// The advisory statement of exploitation among `cves` with the earliest
+/// date (first CVE wins a tie), with the CVE as the table keys it.
+fn earliest_exploited<'a>(
+    intel: &'a Intel,
+    cves: &[String],
+) -> Option<(&'a str, &'a ExploitedAdvisory)> {
+    if intel.exploited.is_empty() {
+        return None;
+    }
+    cves.iter()
+        .filter_map(|c| intel.exploited.get_key_value(cve_key(c).as_ref()))
+        .fold(
+            None,
+            |best: Option<(&String, &ExploitedAdvisory)>, hit| match best {
+                Some(b) if b.1.date <= hit.1.date => Some(b),
+                _ => Some(hit),
+            },
+        )
+        .map(|(cve, a)| (cve.as_str(), a))
 }
 
 #[cfg(test)]
@@ -701,6 +1321,7 @@ mod tests {
                     .collect::<HashMap<_, _>>(),
                 warnings: vec![],
             }),
+            ..Intel::default()
         }
     }
 
@@ -938,6 +1559,194 @@ mod tests {
                 finding(Severity::Medium, &[repeated, "CVSS:3.1/AV:N/AC:L"], &[]),
             )
         });
+    }
+
+    /// Intel holding one advisory statement per `(cve, advisory id, date)`.
+    fn exploited(stated: &[(&str, &str, &str)]) -> Intel {
+        Intel {
+            exploited: stated
+                .iter()
+                .map(|(cve, id, date)| {
+                    (
+                        (*cve).to_owned(),
+                        ExploitedAdvisory {
+                            advisory_id: (*id).to_owned(),
+                            source: events::AdvisoryFormat::Csaf,
+                            date: utc(date),
+                        },
+                    )
+                })
+                .collect(),
+            ..Intel::default()
+        }
+    }
+
+    #[test]
+    fn exploited_advisory_rule() {
+        let cve = "CVE-2026-0001";
+        let stated = || exploited(&[(cve, "RHSA-2026:0101", "2026-02-27T08:00:00Z")]);
+        check(Case {
+            intel: stated(),
+            priority: Priority::Critical,
+            due_at: "2026-03-04T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "exploited_advisory:priority=critical",
+                "sla:due_at=first_observed_at+72h",
+            ],
+            details: &[(
+                "exploited_advisory",
+                "CVE-2026-0001 is stated exploited in the wild by advisory RHSA-2026:0101 (CSAF, 2026-02-27T08:00:00Z)",
+            )],
+            ..case(
+                "stated exploited: critical",
+                finding(Severity::Medium, &[V31_MEDIUM], &[cve]),
+            )
+        });
+        check(Case {
+            intel: stated(),
+            priority: Priority::Critical,
+            due_at: "2026-03-04T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "exploited_advisory:priority=critical",
+                "sla:due_at=first_observed_at+72h",
+            ],
+            ..case(
+                "a lower-case CVE on the finding still matches",
+                finding(Severity::Medium, &[V31_MEDIUM], &["cve-2026-0001"]),
+            )
+        });
+        check(Case {
+            intel: exploited(&[("CVE-2026-0009", "RHSA-2026:0101", "2026-02-27T08:00:00Z")]),
+            priority: Priority::Medium,
+            due_at: "2026-03-31T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "sla:due_at=first_observed_at+720h",
+            ],
+            ..case(
+                "another CVE stated exploited changes nothing",
+                finding(Severity::Medium, &[V31_MEDIUM], &[cve]),
+            )
+        });
+        let mut off = Policy::default();
+        off.exploited_advisory.enabled = false;
+        check(Case {
+            policy: off,
+            intel: stated(),
+            priority: Priority::Medium,
+            due_at: "2026-03-31T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "sla:due_at=first_observed_at+720h",
+            ],
+            ..case(
+                "rule disabled",
+                finding(Severity::Medium, &[V31_MEDIUM], &[cve]),
+            )
+        });
+        let mut both = intel(&[kev_entry(cve, "2026-02-20", "2026-03-13")], &[]);
+        both.exploited = stated().exploited;
+        check(Case {
+            intel: both,
+            priority: Priority::Critical,
+            due_at: "2026-03-04T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "kev:priority=critical",
+                "exploited_advisory:priority=critical",
+                "sla:due_at=first_observed_at+72h",
+            ],
+            ..case(
+                "KEV and an advisory: both cited, KEV first",
+                finding(Severity::Medium, &[V31_MEDIUM], &[cve]),
+            )
+        });
+        check(Case {
+            intel: exploited(&[
+                ("CVE-2026-0002", "DSA-5555-1", "2026-02-28T00:00:00Z"),
+                (
+                    "CVE-2026-0003",
+                    "GHSA-aaaa-bbbb-cccc",
+                    "2026-02-25T00:00:00Z",
+                ),
+            ]),
+            priority: Priority::Critical,
+            due_at: "2026-03-04T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "exploited_advisory:priority=critical",
+                "sla:due_at=first_observed_at+72h",
+            ],
+            details: &[(
+                "exploited_advisory",
+                "CVE-2026-0003 is stated exploited in the wild by advisory GHSA-aaaa-bbbb-cccc",
+            )],
+            ..case(
+                "two CVEs stated: the earliest statement is cited",
+                finding(
+                    Severity::Medium,
+                    &[V31_MEDIUM],
+                    &["CVE-2026-0002", "CVE-2026-0003"],
+                ),
+            )
+        });
+        check(Case {
+            intel: stated(),
+            previous: Some(PreviousDecision {
+                first_observed_at: utc(T0),
+                due_at: utc("2026-03-02T23:59:59Z"),
+                priority: Priority::Medium,
+                policy_version: "default-1".to_owned(),
+            }),
+            priority: Priority::Critical,
+            due_at: "2026-03-02T23:59:59Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "exploited_advisory:priority=critical",
+                "sla:due_at=first_observed_at+72h",
+                "previous_due_at:due_at=kept",
+            ],
+            ..case(
+                "the raise never extends an earlier deadline",
+                finding(Severity::Medium, &[V31_MEDIUM], &[cve]),
+            )
+        });
+    }
+
+    #[test]
+    fn exploited_advisory_is_an_input() {
+        let cve = "CVE-2026-0001";
+        let intel = exploited(&[(cve, "RHSA-2026:0101", "2026-02-27T08:00:00Z")]);
+        let d = decide(
+            &Policy::default(),
+            &intel,
+            &finding(Severity::Medium, &[V31_MEDIUM], &["cve-2026-0001"]),
+            None,
+        );
+        assert_eq!(
+            d.prioritized.inputs.exploited_advisory,
+            Some(ExploitedAdvisoryInput {
+                cve: cve.to_owned(),
+                advisory_id: "RHSA-2026:0101".to_owned(),
+                source: events::AdvisoryFormat::Csaf,
+                date: utc("2026-02-27T08:00:00Z"),
+            })
+        );
+        let quiet = decide(
+            &Policy::default(),
+            &Intel::default(),
+            &finding(Severity::Medium, &[V31_MEDIUM], &[cve]),
+            None,
+        );
+        assert_eq!(quiet.prioritized.inputs.exploited_advisory, None);
+        // `assess` names the rule as `decide` renders it.
+        let policy = Policy::default();
+        let f = finding(Severity::Medium, &[V31_MEDIUM], &[cve]);
+        let a = assess(&policy, &intel, &f, None);
+        assert!(a.rules().any(|r| r == "exploited_advisory"));
+        assert_eq!(a.priority(), Priority::Critical);
     }
 
     #[test]
@@ -1294,6 +2103,415 @@ mod tests {
         });
     }
 
+    /// `epss.percentile_threshold` (off by default): a percentile at or
+    /// above it raises even when the probability is below its threshold;
+    /// one raise either way.
+    #[test]
+    fn epss_percentile_threshold() {
+        let cve = "CVE-2026-0001";
+        let mut pct = Policy::default();
+        pct.epss.percentile_threshold = Some(0.95);
+        check(Case {
+            policy: pct.clone(),
+            intel: intel(&[], &[(cve, 0.0912, 0.9631)]),
+            priority: Priority::High,
+            due_at: "2026-03-08T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "epss:raise",
+                "adjustments:priority=high",
+                "sla:due_at=first_observed_at+168h",
+            ],
+            details: &[(
+                "epss",
+                "EPSS percentile 0.9631 for CVE-2026-0001 >= 0.95 (probability 0.0912 below 0.1; score_date 2026-02-28T12:55:00Z, model v2025.03.14)",
+            )],
+            ..case(
+                "percentile at or above its threshold raises",
+                finding(Severity::Medium, &[V31_MEDIUM], &[cve]),
+            )
+        });
+        check(Case {
+            policy: pct.clone(),
+            intel: intel(&[], &[(cve, 0.0912, 0.9499)]),
+            priority: Priority::Medium,
+            due_at: "2026-03-31T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "sla:due_at=first_observed_at+720h",
+            ],
+            ..case(
+                "percentile below its threshold: no raise",
+                finding(Severity::Medium, &[V31_MEDIUM], &[cve]),
+            )
+        });
+        check(Case {
+            policy: pct,
+            intel: intel(&[], &[(cve, 0.5, 0.99)]),
+            priority: Priority::High,
+            due_at: "2026-03-08T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "epss:raise",
+                "adjustments:priority=high",
+                "sla:due_at=first_observed_at+168h",
+            ],
+            details: &[("epss", "EPSS probability 0.5 for CVE-2026-0001 >= 0.1")],
+            ..case(
+                "both over: one raise, explained by the probability",
+                finding(Severity::Medium, &[V31_MEDIUM], &[cve]),
+            )
+        });
+        assert!(
+            Policy::from_toml("[epss]\npercentile_threshold = 95")
+                .unwrap_err()
+                .to_string()
+                .contains("policy epss.percentile_threshold: 95 is outside (0, 1]")
+        );
+    }
+
+    /// `ring.lower_rings` (empty by default): an asset in a non-production
+    /// ring is lowered one class; it counts against raises like a tier.
+    #[test]
+    fn non_production_ring() {
+        let ring = |f: FindingObserved, r: &str| FindingObserved {
+            asset: Asset {
+                ring: Some(r.to_owned()),
+                ..f.asset
+            },
+            ..f
+        };
+        let mut lower = Policy::default();
+        lower.ring.lower_rings = vec!["dev".to_owned(), "test".to_owned()];
+        check(Case {
+            policy: lower.clone(),
+            priority: Priority::Medium,
+            due_at: "2026-03-31T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=high",
+                "ring:lower",
+                "adjustments:priority=medium",
+                "sla:due_at=first_observed_at+720h",
+            ],
+            details: &[("ring", "asset web-1 is in the non-production ring test")],
+            ..case(
+                "a non-production ring lowers",
+                ring(finding(Severity::High, &[V31_HIGH], &[]), "test"),
+            )
+        });
+        check(Case {
+            policy: lower.clone(),
+            priority: Priority::High,
+            due_at: "2026-03-08T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=high",
+                "sla:due_at=first_observed_at+168h",
+            ],
+            ..case(
+                "production is not lowered",
+                ring(finding(Severity::High, &[V31_HIGH], &[]), "prod"),
+            )
+        });
+        check(Case {
+            policy: lower,
+            priority: Priority::High,
+            due_at: "2026-03-08T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=high",
+                "exposure:raise",
+                "ring:lower",
+                "sla:due_at=first_observed_at+168h",
+            ],
+            ..case(
+                "an exposure raise and a ring lower cancel",
+                with_asset(
+                    ring(finding(Severity::High, &[V31_HIGH], &[]), "dev"),
+                    None,
+                    Some(true),
+                ),
+            )
+        });
+        check(Case {
+            priority: Priority::High,
+            due_at: "2026-03-08T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=high",
+                "sla:due_at=first_observed_at+168h",
+            ],
+            ..case(
+                "the default policy lowers no ring",
+                ring(finding(Severity::High, &[V31_HIGH], &[]), "dev"),
+            )
+        });
+    }
+
+    /// The SLA semantics that depend on the previous decision, with the
+    /// policy's `sla_clock.lowering_keeps_due_at` both ways.
+    #[test]
+    fn sla_clock_raise_and_lowering_policy() {
+        let prev = |due: &str, priority| PreviousDecision {
+            first_observed_at: utc(T0),
+            due_at: utc(due),
+            priority,
+            policy_version: "site-0".to_owned(),
+        };
+        let mut follows = Policy::default();
+        follows.sla_clock.lowering_keeps_due_at = false;
+        check(Case {
+            previous: Some(prev("2026-03-02T23:59:59Z", Priority::Medium)),
+            priority: Priority::High,
+            due_at: "2026-03-02T23:59:59Z",
+            reasons: &[
+                "cvss_class:priority=high",
+                "sla:due_at=first_observed_at+168h",
+                "previous_due_at:due_at=kept",
+            ],
+            ..case(
+                "a raise never extends an earlier deadline",
+                finding(Severity::High, &[V31_HIGH], &[]),
+            )
+        });
+        check(Case {
+            policy: follows.clone(),
+            previous: Some(prev("2026-03-02T23:59:59Z", Priority::Medium)),
+            priority: Priority::High,
+            due_at: "2026-03-02T23:59:59Z",
+            reasons: &[
+                "cvss_class:priority=high",
+                "sla:due_at=first_observed_at+168h",
+                "previous_due_at:due_at=kept",
+            ],
+            ..case(
+                "nor when lowerings may extend",
+                finding(Severity::High, &[V31_HIGH], &[]),
+            )
+        });
+        check(Case {
+            policy: follows.clone(),
+            previous: Some(prev("2026-03-04T10:00:00Z", Priority::Critical)),
+            priority: Priority::Medium,
+            due_at: "2026-03-31T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "sla:due_at=first_observed_at+720h",
+                "sla_clock:lowered",
+            ],
+            details: &[(
+                "sla_clock",
+                "lowered from critical (due_at 2026-03-04T10:00:00Z) to medium",
+            )],
+            ..case(
+                "a lowering takes its own SLA from the same start when the policy says so",
+                finding(Severity::Medium, &[V31_MEDIUM], &[]),
+            )
+        });
+        check(Case {
+            policy: follows,
+            previous: Some(prev("2026-03-04T10:00:00Z", Priority::Medium)),
+            priority: Priority::Medium,
+            due_at: "2026-03-04T10:00:00Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "sla:due_at=first_observed_at+720h",
+                "previous_due_at:due_at=kept",
+            ],
+            ..case(
+                "the same class keeps an earlier deadline under that policy too",
+                finding(Severity::Medium, &[V31_MEDIUM], &[]),
+            )
+        });
+    }
+
+    /// `due_at` is exact UTC hours: a leap day counts, a DST change
+    /// (Europe 2028-03-26, US 2028-03-12) does not; a KEV due date on a leap
+    /// day ends at 23:59:59 UTC that day.
+    #[test]
+    fn leap_days_and_dst_in_due_at() {
+        let at = |mut f: FindingObserved, t: &str| {
+            f.first_observed_at = utc(t);
+            f
+        };
+        check(Case {
+            priority: Priority::Medium,
+            due_at: "2028-03-16T00:00:00Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "sla:due_at=first_observed_at+720h",
+            ],
+            ..case(
+                "30 days across 29 February",
+                at(
+                    finding(Severity::Medium, &[V31_MEDIUM], &[]),
+                    "2028-02-15T00:00:00Z",
+                ),
+            )
+        });
+        check(Case {
+            priority: Priority::Low,
+            due_at: "2028-04-14T08:00:00Z",
+            reasons: &[
+                "scanner_severity:priority=low",
+                "sla:due_at=first_observed_at+2160h",
+            ],
+            ..case(
+                "90 days across a leap day and both DST changes",
+                at(finding(Severity::Low, &[], &[]), "2028-01-15T08:00:00Z"),
+            )
+        });
+        check(Case {
+            priority: Priority::Medium,
+            due_at: "2027-03-17T00:00:00Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "sla:due_at=first_observed_at+720h",
+            ],
+            ..case(
+                "30 days in a common year",
+                at(
+                    finding(Severity::Medium, &[V31_MEDIUM], &[]),
+                    "2027-02-15T00:00:00Z",
+                ),
+            )
+        });
+        let cve = "CVE-2028-0001";
+        check(Case {
+            intel: intel(&[kev_entry(cve, "2028-02-15", "2028-02-29")], &[]),
+            priority: Priority::Critical,
+            due_at: "2028-02-29T23:59:59Z",
+            reasons: &[
+                "cvss_class:priority=medium",
+                "kev:priority=critical",
+                "sla:due_at=first_observed_at+72h",
+                "kev_due_date:due_at=kev_due_date",
+            ],
+            details: &[(
+                "kev_due_date",
+                "KEV dueDate 2028-02-29 for CVE-2028-0001 (end of day, 2028-02-29T23:59:59Z)",
+            )],
+            ..case(
+                "a KEV due date on a leap day",
+                at(
+                    finding(Severity::Medium, &[V31_MEDIUM], &[cve]),
+                    "2028-02-28T12:00:00Z",
+                ),
+            )
+        });
+        check(Case {
+            priority: Priority::Critical,
+            due_at: "2028-03-29T00:30:00Z",
+            reasons: &[
+                "cvss_class:priority=critical",
+                "sla:due_at=first_observed_at+72h",
+            ],
+            ..case(
+                "72 h across the European spring change at 01:00 UTC",
+                at(
+                    finding(Severity::Critical, &[V31_CRITICAL], &[]),
+                    "2028-03-26T00:30:00Z",
+                ),
+            )
+        });
+    }
+
+    /// `assess` and `decide` agree: the rules `assess` lists are the
+    /// reasons `decide` renders (the five SSVC reasons stand as `ssvc`).
+    #[test]
+    fn assess_lists_the_rules_decide_renders() {
+        let cve = "CVE-2026-0001";
+        let i = intel(
+            &[kev_entry(cve, "2026-02-20", "2026-03-02")],
+            &[(cve, 0.5, 0.99)],
+        );
+        let f = with_asset(
+            finding(Severity::Low, &["CVSS:3.1/AV:N/AC:L", V31_HIGH], &[cve]),
+            Some(1),
+            Some(true),
+        );
+        let prev = PreviousDecision {
+            first_observed_at: utc("2026-01-01T00:00:00Z"),
+            due_at: utc("2026-01-04T00:00:00Z"),
+            priority: Priority::Critical,
+            policy_version: String::new(),
+        };
+        for policy in [
+            Policy::default(),
+            Policy {
+                mode: PolicyMode::Ssvc,
+                ..Policy::default()
+            },
+        ] {
+            let a = assess(&policy, &i, &f, Some(&prev));
+            let d = a.decision();
+            assert_eq!(d, decide(&policy, &i, &f, Some(&prev)));
+            assert_eq!(
+                (a.priority(), a.due_at()),
+                (d.state.priority, d.state.due_at)
+            );
+            assert_eq!(a.sla_hours(), d.prioritized.sla_hours);
+            let rendered: Vec<&str> = d
+                .prioritized
+                .reasons
+                .iter()
+                .map(|r| {
+                    if r.rule.starts_with("ssvc_") {
+                        "ssvc"
+                    } else {
+                        r.rule.as_str()
+                    }
+                })
+                .fold(Vec::new(), |mut v, r| {
+                    if !(r == "ssvc" && v.last() == Some(&"ssvc")) {
+                        v.push(r);
+                    }
+                    v
+                });
+            assert_eq!(a.rules().collect::<Vec<_>>(), rendered, "{:?}", policy.mode);
+        }
+    }
+
+    /// The vector's score wins over the score the scanner printed, and the
+    /// disagreement is recorded both as a reason and in the inputs
+    /// (`inputs.cvss.reported_score_disagrees`, beyond a 0.05 tolerance).
+    #[test]
+    fn the_vector_wins_and_the_disagreement_is_recorded() {
+        let table: &[(Option<f64>, Option<f64>)] = &[
+            (Some(5.0), Some(5.0)),
+            (Some(8.86), Some(8.86)),
+            (Some(8.84), None),
+            (Some(8.8), None),
+            (None, None),
+        ];
+        for (printed, recorded) in table {
+            let mut f = finding(Severity::High, &[], &[]);
+            f.cvss = vec![vector(V31_HIGH, *printed)];
+            let d = decide(&Policy::default(), &Intel::default(), &f, None).prioritized;
+            assert_eq!(d.priority, Priority::High, "{printed:?}");
+            let scored = d.inputs.cvss.as_ref().unwrap();
+            assert_eq!(scored.base_score, 8.8, "{printed:?}");
+            assert_eq!(scored.reported_score_disagrees, *recorded, "{printed:?}");
+            let reason = d.reasons.iter().find(|r| r.rule == "reported_score");
+            match recorded {
+                Some(p) => assert_eq!(
+                    reason.map(|r| r.detail.as_str()),
+                    Some(
+                        format!(
+                            "nvd printed score {p:.1} but the vector scores 8.8; the vector wins"
+                        )
+                        .as_str()
+                    ),
+                    "{printed:?}"
+                ),
+                None => assert_eq!(reason, None, "{printed:?}"),
+            }
+            let json = serde_json::to_value(&d.inputs).unwrap();
+            assert_eq!(
+                json["cvss"]["reported_score_disagrees"].as_f64(),
+                *recorded,
+                "{json}"
+            );
+        }
+    }
+
     #[test]
     fn kev_overrides_a_lowering() {
         let cve = "CVE-2026-0001";
@@ -1558,6 +2776,7 @@ mod tests {
         let intel = Intel {
             kev: None,
             epss: Some(epss),
+            ..Intel::default()
         };
         // The three report items (plugin id, CVE, vector) of scan.nessus.
         let nessus = std::fs::read_to_string(dir.join("scan.nessus")).unwrap();

@@ -20,8 +20,8 @@ use events::{DecisionTrigger, Event, FindingObserved, FindingPrioritized, Payloa
 use crate::codec::{parse_ts, parse_uuid, to_u64};
 use crate::error::{ReportError, SqlContext};
 use crate::projection::Projection;
-use crate::summary::rfc3339;
 use crate::render::cell;
+use crate::summary::rfc3339;
 
 /// One `finding.prioritized` event of a finding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -227,7 +227,6 @@ fn decode(position: i64, json: &str) -> Result<Event, ReportError> {
     Event::from_json(json.as_bytes())
         .map_err(|source| ReportError::StoredEvent { position, source })
 }
-
 
 fn yes_no(v: Option<bool>, yes: &str, no: &str) -> String {
     match v {
@@ -626,6 +625,7 @@ mod tests {
                 }),
                 epss: Some(epss.clone()),
                 kev: None,
+                exploited_advisory: None,
                 scanner_severity: Some(Severity::Medium),
                 tier: Some(2),
                 internet_facing: Some(true),

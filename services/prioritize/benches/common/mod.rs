@@ -197,5 +197,6 @@ pub fn intel(rng: &mut Rng) -> Intel {
             scores: epss,
             warnings: vec![],
         }),
+        ..Intel::default()
     }
 }

@@ -1,5 +1,5 @@
 //! Intel from the bus: KEV additions, reloaded KEV and EPSS catalogs and
-//! advisories, applied to the in-memory tables, remembered in KV for a
+//! advisories (the CVEs they state exploited), applied to the in-memory tables, remembered in KV for a
 //! restart, and followed by the re-decision of the open findings they
 //! change and, for an exploited CVE, the emergency lane.
 
@@ -17,7 +17,7 @@ use tracing::info;
 use uuid::Uuid;
 
 use super::{PrioritizeService, keys, restore_failed};
-use crate::intel::{EpssTable, KevCatalog, load_epss};
+use crate::intel::{EpssTable, ExploitedAdvisory, KevCatalog, load_epss};
 use crate::reassess;
 
 /// A catalog read back from the object store.
@@ -86,7 +86,8 @@ impl PrioritizeService {
     }
 
     /// At start: the catalogs the bus delivered (when newer than the
-    /// configured files), then the KEV additions not in the KEV table.
+    /// configured files), then the KEV additions not in the KEV table, then
+    /// the CVEs advisories stated exploited.
     pub(super) async fn restore_intel(&self) -> Result<(), BusError> {
         for kind in [CatalogKind::Kev, CatalogKind::Epss] {
             let Some(c) = self
@@ -130,7 +131,14 @@ impl PrioritizeService {
             .await?
             .value
             .unwrap_or_default();
+        let exploited = self
+            .state
+            .load::<BTreeMap<String, ExploitedAdvisory>>(keys::EXPLOITED)
+            .await?
+            .value
+            .unwrap_or_default();
         let mut intel = self.intel.write().unwrap_or_else(PoisonError::into_inner);
+        intel.exploited = exploited;
         for entry in added.values() {
             let listed = intel
                 .kev
@@ -239,7 +247,17 @@ impl PrioritizeService {
                     self.policy.ssvc.poc_epss_probability,
                 ];
                 let mut intel = self.intel.write().unwrap_or_else(PoisonError::into_inner);
-                let changes = reassess::epss_crossings(intel.epss.as_ref(), &table, &thresholds);
+                let mut changes =
+                    reassess::epss_crossings(intel.epss.as_ref(), &table, &thresholds);
+                if let Some(t) = self.policy.epss.percentile_threshold {
+                    let by_percentile = reassess::epss_percentile_crossings(
+                        intel.epss.as_ref(),
+                        &table,
+                        t,
+                        &changes,
+                    );
+                    changes.extend(by_percentile);
+                }
                 intel.epss = Some(table);
                 changes
             }
@@ -304,18 +322,49 @@ impl PrioritizeService {
     }
 
     /// `patch.bulletin.advisory`: an advisory stating exploitation in the
-    /// wild opens the emergency lane for its CVEs that hit open findings.
+    /// wild (or withdrawn) updates the CVEs stated exploited (KV first,
+    /// then the table, [`reassess::apply_advisory`]), re-decides the open
+    /// findings of its CVEs (trigger `intel`, source `advisory`: the rule
+    /// `exploited_advisory` raises them to critical), then opens the
+    /// emergency lane for its CVEs that hit open findings. An advisory
+    /// that states no exploitation changes nothing. A redelivery
+    /// re-decides again, which publishes only what is still unpublished.
     pub(super) async fn on_advisory(
         &self,
         parent: &Event,
         a: &AdvisoryPublished,
     ) -> Result<(), HandleError> {
+        let stated = ExploitedAdvisory::of(a, parent.time);
+        let set = {
+            let intel = self.intel.read().unwrap_or_else(PoisonError::into_inner);
+            reassess::advisory_cves(&intel.exploited, a)
+        };
+        if set.is_empty() {
+            return Ok(());
+        }
+        let stored = self
+            .modify::<BTreeMap<String, ExploitedAdvisory>>(keys::EXPLOITED, |m| {
+                !reassess::apply_advisory(m, a, &stated).is_empty()
+            })
+            .await?;
+        // The table follows the KV value (which also holds what another
+        // instance stored).
+        self.intel
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .exploited = stored;
+        let by_cve = self.findings_with(&set).await?;
+        let ids: BTreeSet<Uuid> = by_cve.values().flatten().copied().collect();
+        let trigger = DecisionTrigger::Intel {
+            source: "advisory".to_owned(),
+            detail: reassess::advisory_detail(a, &stated),
+        };
+        let published = self.redecide_all(parent, ids, |_| trigger.clone()).await?;
+        info!(advisory = %a.id, cves = set.len(), published, "advisory applied");
         let cves = reassess::exploited_cves(a);
         if cves.is_empty() {
             return Ok(());
         }
-        let set: BTreeSet<String> = cves.iter().cloned().collect();
-        let by_cve = self.findings_with(&set).await?;
         self.declare(
             parent,
             cves,
