@@ -4,7 +4,7 @@
 //! values from EXPECTED.md) and case OC-05. Skipped, loudly, when the corpus
 //! is absent (never in CI).
 
-mod json_support;
+mod support;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -13,7 +13,7 @@ use std::io::BufReader;
 use events::{CvssVersion, FixState, Remediation, Severity};
 use ingest::format::Format;
 use ingest::grype::GrypeMatches;
-use json_support::{Parsed, assert_reimport_stable, case_file, corpus_file, fallback, parse, utc};
+use support::{Parsed, assert_reimport_stable, case_file, corpus_file, fallback, parse, utc};
 
 fn corpus(name: &str) -> Option<Parsed> {
     let path = corpus_file("grype", name)?;
@@ -321,5 +321,5 @@ fn oc05_label_and_vector_disagree_and_both_are_kept() {
 
 #[test]
 fn damaged_reports_are_rejected_not_panicked() {
-    json_support::assert_damage_is_rejected("grype");
+    support::assert_damage_is_rejected("grype");
 }

@@ -9,53 +9,21 @@
 //! nothing (endpoints are inventory) and keep one finding per node ×
 //! vulnerability × endpoint.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::io::BufReader;
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
 use events::{CvssVersion, Remediation, Severity};
-use ingest::format::{self, Format, Summary};
+use ingest::format::{Format, Summary};
 use ingest::normalize::{NormalizedHost, Observation};
+use support::{fallback, open, survives_damage, utc};
 
-fn corpus_file(name: &str) -> Option<PathBuf> {
-    Some(testkit::corpus()?.join("nexpose").join(name))
-}
-
-fn open(path: &PathBuf) -> BufReader<File> {
-    BufReader::new(File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display())))
-}
-
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-fn fallback() -> DateTime<Utc> {
-    utc("2030-01-01T00:00:00Z")
-}
-
-/// Detects, checks and normalizes a corpus file the way the adapter does.
+/// Detects, checks and normalizes a corpus file the way the adapter does;
+/// two passes (definitions first) must give the same hosts as one.
 fn run(name: &str) -> Option<(Summary, Vec<NormalizedHost>)> {
+    let (summary, hosts) = support::run("nexpose", name, Format::Nexpose)?;
     let path = corpus_file(name)?;
-    let (format, reader) = format::open(open(&path), None).unwrap();
-    assert_eq!(format, Format::Nexpose, "{name} detected as {format}");
-    let summary = format::check(format, reader).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let (_, reader) = format::open(open(&path), Some(format)).unwrap();
-    let hosts: Vec<NormalizedHost> = format::hosts(format, reader, fallback())
-        .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert_eq!(
-        summary.hosts,
-        hosts.len() as u64,
-        "{name}: check and hosts agree"
-    );
-    let (_, again) = format::open(open(&path), Some(format)).unwrap();
-    let again: Vec<NormalizedHost> = format::hosts(format, again, fallback())
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(hosts, again, "{name}: a re-import differs");
-    // Two passes (definitions first) give the same hosts as one.
     let defs = ingest::nexpose::read_definitions(open(&path)).unwrap();
     let two: Vec<NormalizedHost> =
         ingest::nexpose::Hosts::with_definitions(open(&path), defs, fallback())
@@ -63,6 +31,10 @@ fn run(name: &str) -> Option<(Summary, Vec<NormalizedHost>)> {
             .unwrap();
     assert_eq!(hosts, two, "{name}: two passes differ");
     Some((summary, hosts))
+}
+
+fn corpus_file(name: &str) -> Option<PathBuf> {
+    support::corpus_file("nexpose", name)
 }
 
 fn findings(hosts: &[NormalizedHost]) -> Vec<&Observation> {
@@ -289,42 +261,6 @@ fn export_2_0_authenticated() {
         }
     );
     assert_eq!(icmp.fingerprint, "nexpose:v1:host0:linux-icmp-redirect:0/");
-}
-
-/// Cuts and corrupts `name` at many places: every variant is either read or
-/// rejected with a reason, never a panic; an XML report cut inside its root
-/// element is always rejected.
-fn survives_damage(dir: &str, name: &str, xml: bool) {
-    let Some(root) = testkit::corpus() else {
-        return;
-    };
-    let bytes = std::fs::read(root.join(dir).join(name)).unwrap();
-    let read = |data: &[u8]| -> Result<usize, String> {
-        let (f, r) = format::open(data, None).map_err(|e| e.to_string())?;
-        format::check(f, r).map_err(|e| e.to_string())?;
-        let (f, r) = format::open(data, Some(f)).map_err(|e| e.to_string())?;
-        let hosts: Vec<NormalizedHost> = format::hosts(f, r, fallback())
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
-        Ok(hosts.len())
-    };
-    let step = (bytes.len() / 40).max(1);
-    for cut in (0..bytes.len()).step_by(step) {
-        let got = read(bytes.get(..cut).unwrap_or_default());
-        if xml && cut > bytes.len() / 10 && cut < bytes.len() * 9 / 10 {
-            let reason = got.expect_err("a cut report was accepted");
-            assert!(!reason.is_empty());
-        }
-    }
-    for at in (0..bytes.len()).step_by(step) {
-        for byte in [b'<', 0xff, b'&', b'"'] {
-            let mut damaged = bytes.clone();
-            if let Some(b) = damaged.get_mut(at) {
-                *b = byte;
-            }
-            let _ = read(&damaged);
-        }
-    }
 }
 
 #[test]

@@ -9,53 +9,17 @@
 //! score by the FIRST bands, so those are critical. DD's V1 parser appends
 //! `_<host>_<port>` to titles; our check name is the NVT name.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::BufReader;
-use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
 use events::{CvssVersion, Remediation, Severity};
-use ingest::format::{self, Format, Summary};
+use ingest::format::{Format, Summary};
 use ingest::normalize::{NormalizedHost, Observation};
+use support::{survives_damage, utc};
 
-fn corpus_file(name: &str) -> Option<PathBuf> {
-    Some(testkit::corpus()?.join("openvas").join(name))
-}
-
-fn open(path: &PathBuf) -> BufReader<File> {
-    BufReader::new(File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display())))
-}
-
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-fn fallback() -> DateTime<Utc> {
-    utc("2030-01-01T00:00:00Z")
-}
-
-/// Detects, checks and normalizes a corpus file the way the adapter does.
 fn run(name: &str, want: Format) -> Option<(Summary, Vec<NormalizedHost>)> {
-    let path = corpus_file(name)?;
-    let (format, reader) = format::open(open(&path), None).unwrap();
-    assert_eq!(format, want, "{name} detected as {format}");
-    let summary = format::check(format, reader).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let (_, reader) = format::open(open(&path), Some(format)).unwrap();
-    let hosts: Vec<NormalizedHost> = format::hosts(format, reader, fallback())
-        .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert_eq!(
-        summary.hosts,
-        hosts.len() as u64,
-        "{name}: check and hosts agree"
-    );
-    let (_, again) = format::open(open(&path), Some(format)).unwrap();
-    let again: Vec<NormalizedHost> = format::hosts(format, again, fallback())
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(hosts, again, "{name}: a re-import differs");
-    Some((summary, hosts))
+    support::run("openvas", name, want)
 }
 
 fn findings(hosts: &[NormalizedHost]) -> Vec<&Observation> {
@@ -296,42 +260,6 @@ fn omp7_result_with_non_numeric_port() {
         f.fingerprint,
         "openvas:v1:10.0.0.1:1.3.6.1.4.1.25623.1.0.112081:0/tcp"
     );
-}
-
-/// Cuts and corrupts `name` at many places: every variant is either read or
-/// rejected with a reason, never a panic; an XML report cut inside its root
-/// element is always rejected.
-fn survives_damage(dir: &str, name: &str, xml: bool) {
-    let Some(root) = testkit::corpus() else {
-        return;
-    };
-    let bytes = std::fs::read(root.join(dir).join(name)).unwrap();
-    let read = |data: &[u8]| -> Result<usize, String> {
-        let (f, r) = format::open(data, None).map_err(|e| e.to_string())?;
-        format::check(f, r).map_err(|e| e.to_string())?;
-        let (f, r) = format::open(data, Some(f)).map_err(|e| e.to_string())?;
-        let hosts: Vec<NormalizedHost> = format::hosts(f, r, fallback())
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
-        Ok(hosts.len())
-    };
-    let step = (bytes.len() / 40).max(1);
-    for cut in (0..bytes.len()).step_by(step) {
-        let got = read(bytes.get(..cut).unwrap_or_default());
-        if xml && cut > bytes.len() / 10 && cut < bytes.len() * 9 / 10 {
-            let reason = got.expect_err("a cut report was accepted");
-            assert!(!reason.is_empty());
-        }
-    }
-    for at in (0..bytes.len()).step_by(step) {
-        for byte in [b'<', 0xff, b'&', b'"'] {
-            let mut damaged = bytes.clone();
-            if let Some(b) = damaged.get_mut(at) {
-                *b = byte;
-            }
-            let _ = read(&damaged);
-        }
-    }
 }
 
 #[test]

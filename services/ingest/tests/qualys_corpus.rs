@@ -11,61 +11,22 @@
 //! port/protocol. DD's severity comes from the Qualys level (or
 //! `CVSS3_FINAL`); ours prefers the QID's CVSS v3 base score.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::BufReader;
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
 use events::{CvssVersion, Remediation, Severity};
-use ingest::format::{self, Format, Summary};
+use ingest::format::{Format, Summary};
 use ingest::normalize::{NormalizedHost, Observation};
+use support::{fallback, open, survives_damage, utc};
+
+fn run(name: &str, want: Format) -> Option<(Summary, Vec<NormalizedHost>)> {
+    support::run("qualys", name, want)
+}
 
 fn corpus_file(name: &str) -> Option<PathBuf> {
-    Some(testkit::corpus()?.join("qualys").join(name))
-}
-
-fn open(path: &PathBuf) -> BufReader<File> {
-    BufReader::new(File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display())))
-}
-
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-/// Submission time used as the fallback scan time; far from every corpus
-/// date so a wrong fallback shows.
-fn fallback() -> DateTime<Utc> {
-    utc("2030-01-01T00:00:00Z")
-}
-
-/// Detects, checks and normalizes a corpus file the way the adapter does.
-fn run(name: &str, want: Format) -> Option<(Summary, Vec<NormalizedHost>)> {
-    let path = corpus_file(name)?;
-    let (format, reader) = format::open(open(&path), None).unwrap();
-    assert_eq!(format, want, "{name} detected as {format}");
-    let summary = format::check(format, reader).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let (_, reader) = format::open(open(&path), Some(format)).unwrap();
-    let hosts: Vec<NormalizedHost> = format::hosts(format, reader, fallback())
-        .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert_eq!(
-        summary.hosts,
-        hosts.len() as u64,
-        "{name}: check and hosts agree"
-    );
-    // A re-import yields the same findings, ids included.
-    let (_, again) = format::open(open(&path), Some(format)).unwrap();
-    let again: Vec<NormalizedHost> = format::hosts(format, again, fallback())
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(hosts, again, "{name}: a re-import differs");
-    let mut ids: Vec<_> = findings(&hosts).iter().map(|f| f.finding_id).collect();
-    let n = ids.len();
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), n, "{name}: finding ids repeat");
-    Some((summary, hosts))
+    support::corpus_file("qualys", name)
 }
 
 fn findings(hosts: &[NormalizedHost]) -> Vec<&Observation> {
@@ -448,42 +409,6 @@ fn scan_report_with_two_hosts() {
             "82040", "82063", "6", "45304", "45376", "42017", "82023", "82004"
         ]
     );
-}
-
-/// Cuts and corrupts `name` at many places: every variant is either read or
-/// rejected with a reason, never a panic; an XML report cut inside its root
-/// element is always rejected.
-fn survives_damage(dir: &str, name: &str, xml: bool) {
-    let Some(root) = testkit::corpus() else {
-        return;
-    };
-    let bytes = std::fs::read(root.join(dir).join(name)).unwrap();
-    let read = |data: &[u8]| -> Result<usize, String> {
-        let (f, r) = format::open(data, None).map_err(|e| e.to_string())?;
-        format::check(f, r).map_err(|e| e.to_string())?;
-        let (f, r) = format::open(data, Some(f)).map_err(|e| e.to_string())?;
-        let hosts: Vec<NormalizedHost> = format::hosts(f, r, fallback())
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
-        Ok(hosts.len())
-    };
-    let step = (bytes.len() / 40).max(1);
-    for cut in (0..bytes.len()).step_by(step) {
-        let got = read(bytes.get(..cut).unwrap_or_default());
-        if xml && cut > bytes.len() / 10 && cut < bytes.len() * 9 / 10 {
-            let reason = got.expect_err("a cut report was accepted");
-            assert!(!reason.is_empty());
-        }
-    }
-    for at in (0..bytes.len()).step_by(step) {
-        for byte in [b'<', 0xff, b'&', b'"'] {
-            let mut damaged = bytes.clone();
-            if let Some(b) = damaged.get_mut(at) {
-                *b = byte;
-            }
-            let _ = read(&damaged);
-        }
-    }
 }
 
 #[test]

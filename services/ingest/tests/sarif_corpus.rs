@@ -5,7 +5,7 @@
 //! has no field for, are read through [`SarifResults`]. Skipped, loudly,
 //! when the corpus is absent (never in CI).
 
-mod json_support;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,7 +13,7 @@ use std::path::Path;
 use events::{Remediation, Severity};
 use ingest::format::Format;
 use ingest::sarif::{self, CodeLocation, SarifFinding, SarifItem, SarifResults};
-use json_support::{
+use support::{
     ALPINE_310, Parsed, assert_reimport_stable, case_file, corpus_file, fallback, parse, utc,
 };
 
@@ -379,5 +379,5 @@ fn a_code_shift_keeps_the_fingerprint_without_tool_fingerprints() {
 
 #[test]
 fn damaged_reports_are_rejected_not_panicked() {
-    json_support::assert_damage_is_rejected("sarif");
+    support::assert_damage_is_rejected("sarif");
 }

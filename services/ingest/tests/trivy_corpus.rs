@@ -4,14 +4,14 @@
 //! (`trivy/`, values from EXPECTED.md) and case OC-04. Skipped, loudly,
 //! when the corpus is absent (never in CI).
 
-mod json_support;
+mod support;
 
 use std::collections::BTreeMap;
 
 use events::{CvssVersion, FixState, Remediation, Severity};
 use ingest::format::Format;
 use ingest::trivy;
-use json_support::{
+use support::{
     ALPINE_310, Parsed, assert_reimport_stable, case_file, corpus_file, fallback, parse, utc,
 };
 
@@ -398,5 +398,5 @@ fn oc04_same_cve_in_two_jars_is_two_findings() {
 
 #[test]
 fn damaged_reports_are_rejected_not_panicked() {
-    json_support::assert_damage_is_rejected("trivy");
+    support::assert_damage_is_rejected("trivy");
 }

@@ -1,6 +1,7 @@
-//! Shared by the Trivy, Grype and SARIF corpus tests: run a file through
+//! Shared by the corpus tests of every report format: run a file through
 //! the same calls `patchflow parse` and the adapter make (`format::open`,
-//! `format::check`, `format::hosts`) and hand back everything they produce.
+//! `format::check`, `format::hosts`) and hand back everything they produce,
+//! and cut and corrupt files to prove no input panics.
 
 #![allow(dead_code)]
 
@@ -42,7 +43,8 @@ pub fn utc(s: &str) -> DateTime<Utc> {
     s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
-fn open(path: &Path) -> BufReader<File> {
+/// Opens `path` buffered; panics naming the file when it cannot.
+pub fn open(path: &Path) -> BufReader<File> {
     BufReader::new(File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display())))
 }
 
@@ -182,6 +184,55 @@ pub fn assert_damage_is_rejected(dir: &str) {
             // Any outcome but a panic is fine: a damaged byte inside a
             // string can leave a valid document.
             let _ = run(&damaged);
+        }
+    }
+}
+
+/// Detects, checks and normalizes corpus file `dir/name` (`None`: no
+/// corpus, test skipped), asserts it is detected as `want`, and that a
+/// second import gives the same hosts; returns the check's summary and the
+/// hosts.
+pub fn run(dir: &str, name: &str, want: Format) -> Option<(Summary, Vec<NormalizedHost>)> {
+    let path = corpus_file(dir, name)?;
+    let first = parse(&path);
+    assert_eq!(first.format, want, "{name} detected as {}", first.format);
+    let again = parse(&path);
+    assert_eq!(first.hosts, again.hosts, "{name}: a re-import differs");
+    Some((first.summary, first.hosts))
+}
+
+/// Cuts and corrupts corpus file `dir/name` at many places: every variant
+/// is either read or rejected with a reason, never a panic; with `xml`, a
+/// report cut inside its root element is always rejected.
+pub fn survives_damage(dir: &str, name: &str, xml: bool) {
+    let Some(path) = corpus_file(dir, name) else {
+        return;
+    };
+    let bytes = std::fs::read(&path).unwrap();
+    let read = |data: &[u8]| -> Result<usize, String> {
+        let (f, r) = format::open(data, None).map_err(|e| e.to_string())?;
+        format::check(f, r).map_err(|e| e.to_string())?;
+        let (f, r) = format::open(data, Some(f)).map_err(|e| e.to_string())?;
+        let hosts: Vec<NormalizedHost> = format::hosts(f, r, fallback())
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        Ok(hosts.len())
+    };
+    let step = (bytes.len() / 40).max(1);
+    for cut in (0..bytes.len()).step_by(step) {
+        let got = read(bytes.get(..cut).unwrap_or_default());
+        if xml && cut > bytes.len() / 10 && cut < bytes.len() * 9 / 10 {
+            let reason = got.expect_err("a cut report was accepted");
+            assert!(!reason.is_empty());
+        }
+    }
+    for at in (0..bytes.len()).step_by(step) {
+        for byte in [b'<', 0xff, b'&', b'"'] {
+            let mut damaged = bytes.clone();
+            if let Some(b) = damaged.get_mut(at) {
+                *b = byte;
+            }
+            let _ = read(&damaged);
         }
     }
 }
