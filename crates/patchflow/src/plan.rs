@@ -219,7 +219,10 @@ pub fn render(
             need.reasons.join("; "),
             planned.bundle_id
         )?,
-        (None, None, None) => writeln!(out, "approval: not needed (standard change)")?,
+        (None, None, None) => writeln!(
+            out,
+            "approval: not needed (a standard change, or no ring with hosts in this bundle needs one)"
+        )?,
     }
     let at_risk = last_start.is_some_and(|s| planned.deadline < s);
     match last_start {
