@@ -35,9 +35,8 @@ use chrono::{DateTime, Utc};
 use crate::format::Summary;
 use crate::normalize::NormalizedHost;
 use crate::openvas::{self, Class, SCANNER};
-use crate::qualys_csv::{csv_error, decode};
 use crate::scanner::{
-    self, CheckDef, Checks, CsvQuotes, Detection, HostRecord, ParseError, Symbols, Tally, value,
+    self, CheckDef, Checks, CsvRecords, Detection, HostRecord, ParseError, Symbols, Tally,
 };
 
 const FORMAT: &str = "Greenbone CSV results export";
@@ -128,14 +127,7 @@ struct Columns {
 }
 
 struct Rows<R> {
-    csv: csv::Reader<CsvQuotes<R>>,
-    /// Cells of the header row.
-    header_len: usize,
-    /// The row after a short one, read ahead to tell whether it was the
-    /// last (a cut-off export).
-    ahead: Option<csv::ByteRecord>,
-    record: csv::ByteRecord,
-    cells: Vec<String>,
+    csv: CsvRecords<R>,
     columns: Columns,
     count_only: bool,
     checks: Checks,
@@ -149,14 +141,7 @@ struct Rows<R> {
 impl<R: BufRead> Rows<R> {
     fn new(r: R, count_only: bool) -> Result<Rows<R>, ParseError> {
         let mut rows = Rows {
-            csv: csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(CsvQuotes::new(r)),
-            record: csv::ByteRecord::new(),
-            header_len: 0,
-            ahead: None,
-            cells: Vec::new(),
+            csv: CsvRecords::new(r),
             columns: Columns::default(),
             count_only,
             checks: Checks::default(),
@@ -166,13 +151,14 @@ impl<R: BufRead> Rows<R> {
             index: HashMap::new(),
             records: Vec::new(),
         };
-        if !rows.read_record()? {
+        if !rows.csv.read_record()? {
             return Err(ParseError::Empty {
                 detail: "no CSV row".to_owned(),
             });
         }
         let find = |name: &str| {
-            rows.cells
+            rows.csv
+                .cells
                 .iter()
                 .position(|c| c.trim().eq_ignore_ascii_case(name))
         };
@@ -186,7 +172,7 @@ impl<R: BufRead> Rows<R> {
                 found: format!("the header row lacks column(s) {}", missing.join(", ")),
             });
         }
-        rows.header_len = rows.cells.len();
+        rows.csv.header_len = rows.csv.cells.len();
         rows.columns = Columns {
             ip: find("IP").unwrap_or_default(),
             oid: find("NVT OID").unwrap_or_default(),
@@ -203,74 +189,21 @@ impl<R: BufRead> Rows<R> {
         Ok(rows)
     }
 
-    fn read_record(&mut self) -> Result<bool, ParseError> {
-        let read = match self.ahead.take() {
-            Some(next) => {
-                self.record = next;
-                Ok(true)
-            }
-            None => self.csv.read_byte_record(&mut self.record),
-        };
-        match read {
-            Ok(more) => {
-                if !more && let Some(cut) = self.csv.get_ref().truncated() {
-                    return Err(cut);
-                }
-                self.cells.clear();
-                self.cells.extend(self.record.iter().map(decode));
-                Ok(more)
-            }
-            Err(e) => Err(csv_error(&e)),
-        }
-    }
-
-    fn cell(&self, i: Option<usize>) -> Option<&str> {
-        i.and_then(|i| self.cells.get(i)).and_then(|c| value(c))
-    }
-
-    /// A data row short of the header's cells is fine inside the export,
-    /// but as its last row it means the export was cut off between two
-    /// cells (a cut inside a cell leaves a quote open, which
-    /// [`Self::read_record`] reports): reads one row ahead to tell.
-    fn last_row_whole(&mut self) -> Result<(), ParseError> {
-        if self.cells.len() >= self.header_len {
-            return Ok(());
-        }
-        let mut next = csv::ByteRecord::new();
-        match self.csv.read_byte_record(&mut next) {
-            Ok(true) => {
-                self.ahead = Some(next);
-                Ok(())
-            }
-            Ok(false) => Err(self.csv.get_ref().truncated().unwrap_or_else(|| {
-                ParseError::Truncated {
-                    position: self.record.position().map_or(0, csv::Position::byte),
-                    context: format!(
-                        "in its last row (line {}), which has {} of the header's {} cells: the export was cut off",
-                        self.record.position().map_or(0, csv::Position::line),
-                        self.cells.len(),
-                        self.header_len
-                    ),
-                }
-            })),
-            Err(e) => Err(csv_error(&e)),
-        }
-    }
-
     fn step(&mut self) -> Result<bool, ParseError> {
-        if !self.read_record()? {
+        if !self.csv.read_record()? {
             return Ok(false);
         }
-        if self.cell(Some(self.columns.ip)).is_some() || self.cell(Some(self.columns.oid)).is_some()
+        if self.csv.cell(Some(self.columns.ip)).is_some()
+            || self.csv.cell(Some(self.columns.oid)).is_some()
         {
-            self.last_row_whole()?;
+            self.csv.last_row_whole()?;
         }
         let c = &self.columns;
-        let (ip, oid) = (self.cell(Some(c.ip)), self.cell(Some(c.oid)));
+        let (ip, oid) = (self.csv.cell(Some(c.ip)), self.csv.cell(Some(c.oid)));
         if ip.is_none() && oid.is_none() {
             return Ok(true);
         }
-        let line = self.record.position().map_or(0, csv::Position::line);
+        let line = self.csv.line();
         let invalid = |reason: String| ParseError::Invalid {
             location: format!("row on line {line}"),
             reason,
@@ -279,25 +212,25 @@ impl<R: BufRead> Rows<R> {
         let oid = oid
             .ok_or_else(|| invalid("no NVT OID".to_owned()))?
             .to_owned();
-        let port_text = self.cell(c.port).unwrap_or_default();
+        let port_text = self.csv.cell(c.port).unwrap_or_default();
         let port = if port_text.bytes().all(|b| b.is_ascii_digit()) {
             scanner::port(port_text).map_err(&invalid)?
         } else {
             0
         };
-        let protocol = self.cell(c.protocol).unwrap_or_default().to_lowercase();
-        let score = scanner::score(self.cell(c.cvss).unwrap_or_default())
+        let protocol = self.csv.cell(c.protocol).unwrap_or_default().to_lowercase();
+        let score = scanner::score(self.csv.cell(c.cvss).unwrap_or_default())
             .map_err(|why| invalid(format!("CVSS {why}")))?;
-        let class = openvas::classify(score, None, self.cell(c.severity).unwrap_or_default());
-        let observed_at = scanner::time(self.cell(c.timestamp).unwrap_or_default())
+        let class = openvas::classify(score, None, self.csv.cell(c.severity).unwrap_or_default());
+        let observed_at = scanner::time(self.csv.cell(c.timestamp).unwrap_or_default())
             .map_err(|why| invalid(format!("Timestamp {why}")))?;
-        let asset = scanner::asset(&[self.cell(c.hostname)], Some(ip), None, None)
+        let asset = scanner::asset(&[self.csv.cell(c.hostname)], Some(ip), None, None)
             .ok_or_else(|| invalid("no IP".to_owned()))?;
-        let name = scanner::reflow(self.cell(Some(c.name)).unwrap_or(&oid));
+        let name = scanner::reflow(self.csv.cell(Some(c.name)).unwrap_or(&oid));
         let mut cves = Vec::new();
-        scanner::push_cves(&mut cves, self.cell(c.cves).unwrap_or_default());
+        scanner::push_cves(&mut cves, self.csv.cell(c.cves).unwrap_or_default());
         let advisories = scanner::advisory_ids(&name);
-        let solution = self.cell(c.solution).map(scanner::reflow);
+        let solution = self.csv.cell(c.solution).map(scanner::reflow);
         let check = self.checks.define(&oid, || CheckDef {
             name,
             family: None,

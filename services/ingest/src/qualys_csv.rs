@@ -50,7 +50,7 @@ use crate::format::Summary;
 use crate::normalize::{NormalizedHost, VectorField};
 use crate::qualys::{self, SCANNER};
 use crate::scanner::{
-    self, CheckDef, Checks, CsvQuotes, Detection, HostRecord, ParseError, Symbols, Tally, value,
+    self, CheckDef, Checks, CsvRecords, Detection, HostRecord, ParseError, Symbols, Tally,
 };
 
 /// How many rows may come before the header row.
@@ -239,14 +239,7 @@ impl Columns {
 }
 
 struct Rows<R> {
-    csv: csv::Reader<CsvQuotes<R>>,
-    /// Cells of the header row.
-    header_len: usize,
-    /// The row after a short one, read ahead to tell whether it was the
-    /// last (a cut-off export).
-    ahead: Option<csv::ByteRecord>,
-    record: csv::ByteRecord,
-    cells: Vec<String>,
+    csv: CsvRecords<R>,
     columns: Columns,
     count_only: bool,
     checks: Checks,
@@ -262,16 +255,9 @@ struct Rows<R> {
 impl<R: BufRead> Rows<R> {
     /// Opens the export and reads up to its header row.
     fn new(r: R, count_only: bool) -> Result<Rows<R>, ParseError> {
-        let csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(CsvQuotes::new(r));
+        let csv = CsvRecords::new(r);
         let mut rows = Rows {
             csv,
-            record: csv::ByteRecord::new(),
-            header_len: 0,
-            ahead: None,
-            cells: Vec::new(),
             columns: Columns::default(),
             count_only,
             checks: Checks::default(),
@@ -283,7 +269,7 @@ impl<R: BufRead> Rows<R> {
         };
         let mut read = 0u64;
         loop {
-            if !rows.read_record()? {
+            if !rows.csv.read_record()? {
                 return Err(if read == 0 {
                     ParseError::Empty {
                         detail: "no CSV row".to_owned(),
@@ -297,13 +283,14 @@ impl<R: BufRead> Rows<R> {
             }
             read += 1;
             let has = |name: &str| {
-                rows.cells
+                rows.csv
+                    .cells
                     .iter()
                     .any(|c| c.trim().trim_matches('\u{feff}').eq_ignore_ascii_case(name))
             };
             if has("IP") && has("QID") {
-                rows.header_len = rows.cells.len();
-                rows.columns = Columns::from_header(&rows.cells)?;
+                rows.csv.header_len = rows.csv.cells.len();
+                rows.columns = Columns::from_header(&rows.csv.cells)?;
                 return Ok(rows);
             }
             if read >= MAX_PREAMBLE_ROWS {
@@ -318,75 +305,21 @@ impl<R: BufRead> Rows<R> {
     }
 
     fn line(&self) -> u64 {
-        self.record.position().map_or(0, csv::Position::line)
-    }
-
-    /// Reads the next record into `cells`; `false` at the end.
-    fn read_record(&mut self) -> Result<bool, ParseError> {
-        let read = match self.ahead.take() {
-            Some(next) => {
-                self.record = next;
-                Ok(true)
-            }
-            None => self.csv.read_byte_record(&mut self.record),
-        };
-        match read {
-            Ok(more) => {
-                if !more && let Some(cut) = self.csv.get_ref().truncated() {
-                    return Err(cut);
-                }
-                self.cells.clear();
-                self.cells.extend(self.record.iter().map(decode));
-                Ok(more)
-            }
-            Err(e) => Err(csv_error(&e)),
-        }
-    }
-
-    fn cell(&self, i: Option<usize>) -> Option<&str> {
-        i.and_then(|i| self.cells.get(i)).and_then(|c| value(c))
-    }
-
-    /// A data row short of the header's cells is fine inside the export,
-    /// but as its last row it means the export was cut off between two
-    /// cells (a cut inside a cell leaves a quote open, which
-    /// [`Self::read_record`] reports): reads one row ahead to tell.
-    fn last_row_whole(&mut self) -> Result<(), ParseError> {
-        if self.cells.len() >= self.header_len {
-            return Ok(());
-        }
-        let mut next = csv::ByteRecord::new();
-        match self.csv.read_byte_record(&mut next) {
-            Ok(true) => {
-                self.ahead = Some(next);
-                Ok(())
-            }
-            Ok(false) => Err(self.csv.get_ref().truncated().unwrap_or_else(|| {
-                ParseError::Truncated {
-                    position: self.record.position().map_or(0, csv::Position::byte),
-                    context: format!(
-                        "in its last row (line {}), which has {} of the header's {} cells: the export was cut off",
-                        self.record.position().map_or(0, csv::Position::line),
-                        self.cells.len(),
-                        self.header_len
-                    ),
-                }
-            })),
-            Err(e) => Err(csv_error(&e)),
-        }
+        self.csv.line()
     }
 
     /// Processes one data row; `false` at the end.
     fn step(&mut self) -> Result<bool, ParseError> {
-        if !self.read_record()? {
+        if !self.csv.read_record()? {
             return Ok(false);
         }
-        if self.cell(Some(self.columns.ip)).is_some() || self.cell(Some(self.columns.qid)).is_some()
+        if self.csv.cell(Some(self.columns.ip)).is_some()
+            || self.csv.cell(Some(self.columns.qid)).is_some()
         {
-            self.last_row_whole()?;
+            self.csv.last_row_whole()?;
         }
         let c = &self.columns;
-        let (ip, qid) = (self.cell(Some(c.ip)), self.cell(Some(c.qid)));
+        let (ip, qid) = (self.csv.cell(Some(c.ip)), self.csv.cell(Some(c.qid)));
         if ip.is_none() && qid.is_none() {
             return Ok(true);
         }
@@ -399,25 +332,30 @@ impl<R: BufRead> Rows<R> {
         let qid: u32 = qid_text
             .parse()
             .map_err(|_| invalid(format!("QID {qid_text:?} is not a number")))?;
-        let info = match self.cell(c.kind) {
+        let info = match self.csv.cell(c.kind) {
             Some(kind) => qualys::is_info_type(kind).map_err(&invalid)?,
             None => false,
         };
-        let port = scanner::port(self.cell(c.port).unwrap_or_default()).map_err(&invalid)?;
-        let protocol = self.cell(c.protocol).unwrap_or_default().to_lowercase();
-        let last = scanner::time(self.cell(c.last).unwrap_or_default())
+        let port = scanner::port(self.csv.cell(c.port).unwrap_or_default()).map_err(&invalid)?;
+        let protocol = self.csv.cell(c.protocol).unwrap_or_default().to_lowercase();
+        let last = scanner::time(self.csv.cell(c.last).unwrap_or_default())
             .map_err(|why| invalid(format!("Last Detected {why}")))?;
-        let first = scanner::time(self.cell(c.first).unwrap_or_default())
+        let first = scanner::time(self.csv.cell(c.first).unwrap_or_default())
             .map_err(|why| invalid(format!("First Detected {why}")))?;
         let def = self.def(qid).map_err(&invalid)?;
         let asset = scanner::asset(
-            &[self.cell(c.dns), self.cell(c.netbios), self.cell(c.fqdn)],
+            &[
+                self.csv.cell(c.dns),
+                self.csv.cell(c.netbios),
+                self.csv.cell(c.fqdn),
+            ],
             ip,
-            self.cell(c.os).map(str::to_owned),
+            self.csv.cell(c.os).map(str::to_owned),
             None,
         )
         .ok_or_else(|| invalid("no IP or DNS name".to_owned()))?;
         let fixed = self
+            .csv
             .cell(c.status)
             .is_some_and(|s| s.eq_ignore_ascii_case("fixed"));
         let check = self.checks.define(&qid.to_string(), || def);
@@ -460,9 +398,9 @@ impl<R: BufRead> Rows<R> {
     /// The row's QID as a check definition.
     fn def(&self, qid: u32) -> Result<CheckDef, String> {
         let c = &self.columns;
-        let level = qualys::level(self.cell(Some(c.severity)).unwrap_or_default())?;
+        let level = qualys::level(self.csv.cell(Some(c.severity)).unwrap_or_default())?;
         let mut cvss = Vec::new();
-        let (v2_score, v2) = scanner::score_and_vector(self.cell(c.cvss2).unwrap_or_default())
+        let (v2_score, v2) = scanner::score_and_vector(self.csv.cell(c.cvss2).unwrap_or_default())
             .map_err(|why| format!("CVSS Base {why}"))?;
         if let Some(v) = v2 {
             cvss.push(
@@ -470,7 +408,7 @@ impl<R: BufRead> Rows<R> {
                     .map_err(|why| format!("CVSS Base {why}"))?,
             );
         }
-        let (v3_score, v3) = scanner::score_and_vector(self.cell(c.cvss3).unwrap_or_default())
+        let (v3_score, v3) = scanner::score_and_vector(self.csv.cell(c.cvss3).unwrap_or_default())
             .map_err(|why| format!("CVSS3 Base {why}"))?;
         if let Some(v) = v3 {
             let v = if c.cvss3_is_31 && !v.starts_with("CVSS:") {
@@ -484,18 +422,19 @@ impl<R: BufRead> Rows<R> {
             );
         }
         let mut cves = Vec::new();
-        scanner::push_cves(&mut cves, self.cell(c.cves).unwrap_or_default());
-        let advisories = scanner::advisory_ids(self.cell(c.vendor).unwrap_or_default());
+        scanner::push_cves(&mut cves, self.csv.cell(c.cves).unwrap_or_default());
+        let advisories = scanner::advisory_ids(self.csv.cell(c.vendor).unwrap_or_default());
         Ok(CheckDef {
             name: self
+                .csv
                 .cell(Some(c.title))
                 .map_or_else(|| format!("QID {qid}"), str::to_owned),
-            family: self.cell(c.category).map(str::to_owned),
+            family: self.csv.cell(c.category).map(str::to_owned),
             severity: Some(qualys::severity(level, v3_score)),
             cves,
             cwes: Vec::new(),
             cvss,
-            solution: self.cell(c.solution).map(str::to_owned),
+            solution: self.csv.cell(c.solution).map(str::to_owned),
             advisory: match advisories.as_slice() {
                 [only] => Some(only.clone()),
                 _ => None,

@@ -941,6 +941,108 @@ impl Tally {
     }
 }
 
+/// A CSV export read row by row through [`CsvQuotes`], so that an export
+/// cut off inside a quoted cell, or between the cells of its last row, is
+/// rejected as truncated instead of read as a smaller complete report.
+/// Shared by the Qualys and Greenbone CSV parsers.
+pub(crate) struct CsvRecords<R> {
+    csv: csv::Reader<CsvQuotes<R>>,
+    record: csv::ByteRecord,
+    /// The row after a short one, read ahead to tell whether it was the
+    /// last (a cut-off export).
+    ahead: Option<csv::ByteRecord>,
+    /// The current row's cells, decoded ([`crate::qualys_csv::decode`]).
+    pub(crate) cells: Vec<String>,
+    /// Cells of the header row; 0 until the caller has found it.
+    pub(crate) header_len: usize,
+}
+
+impl<R: std::io::BufRead> CsvRecords<R> {
+    /// A reader over `r` without header handling (the caller finds the
+    /// header row) and with rows of any length.
+    pub(crate) fn new(r: R) -> CsvRecords<R> {
+        CsvRecords {
+            csv: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(CsvQuotes::new(r)),
+            record: csv::ByteRecord::new(),
+            ahead: None,
+            cells: Vec::new(),
+            header_len: 0,
+        }
+    }
+
+    /// The current row's line number (1-based; 0 before the first).
+    pub(crate) fn line(&self) -> u64 {
+        self.record.position().map_or(0, csv::Position::line)
+    }
+
+    /// Reads the next row into `cells`; `false` at the end.
+    ///
+    /// # Errors
+    /// [`ParseError::Truncated`] when the input ends inside a quoted cell;
+    /// the CSV reader's error otherwise.
+    pub(crate) fn read_record(&mut self) -> Result<bool, ParseError> {
+        let read = match self.ahead.take() {
+            Some(next) => {
+                self.record = next;
+                Ok(true)
+            }
+            None => self.csv.read_byte_record(&mut self.record),
+        };
+        match read {
+            Ok(more) => {
+                if !more && let Some(cut) = self.csv.get_ref().truncated() {
+                    return Err(cut);
+                }
+                self.cells.clear();
+                self.cells
+                    .extend(self.record.iter().map(crate::qualys_csv::decode));
+                Ok(more)
+            }
+            Err(e) => Err(crate::qualys_csv::csv_error(&e)),
+        }
+    }
+
+    /// Cell `i` of the current row, trimmed, `None` when absent or empty.
+    pub(crate) fn cell(&self, i: Option<usize>) -> Option<&str> {
+        i.and_then(|i| self.cells.get(i)).and_then(|c| value(c))
+    }
+
+    /// A data row short of the header's cells is fine inside the export,
+    /// but as its last row it means the export was cut off between two
+    /// cells (a cut inside a cell leaves a quote open, which
+    /// [`Self::read_record`] reports): reads one row ahead to tell.
+    ///
+    /// # Errors
+    /// [`ParseError::Truncated`] naming the short last row.
+    pub(crate) fn last_row_whole(&mut self) -> Result<(), ParseError> {
+        if self.cells.len() >= self.header_len {
+            return Ok(());
+        }
+        let mut next = csv::ByteRecord::new();
+        match self.csv.read_byte_record(&mut next) {
+            Ok(true) => {
+                self.ahead = Some(next);
+                Ok(())
+            }
+            Ok(false) => Err(self.csv.get_ref().truncated().unwrap_or_else(|| {
+                ParseError::Truncated {
+                    position: self.record.position().map_or(0, csv::Position::byte),
+                    context: format!(
+                        "in its last row (line {}), which has {} of the header's {} cells: the export was cut off",
+                        self.line(),
+                        self.cells.len(),
+                        self.header_len
+                    ),
+                }
+            })),
+            Err(e) => Err(crate::qualys_csv::csv_error(&e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
