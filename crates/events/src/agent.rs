@@ -17,6 +17,13 @@ pub enum JobAction {
     Apply,
     /// Undo what the bundle applied (restore recorded previous versions).
     Rollback,
+    /// Reboot the host, as a step of deploy's host saga after an apply that
+    /// reported `reboot_required`. Carries no remediations. The agent
+    /// records the pending reboot in its state file, answers with a result
+    /// whose inventory holds the boot id from before, then runs its
+    /// configured reboot command (from its own configuration, never from the
+    /// bus); when it runs again it publishes [`AgentOnline`] naming the job.
+    Reboot,
 }
 
 /// `patch.agent.job.<host>`: one host's job.
@@ -136,10 +143,54 @@ pub struct AgentResult {
     pub steps: Vec<JobStep>,
     /// Whether the host rebooted during the job.
     pub rebooted: bool,
+    /// Whether the host needs a reboot to complete the job: the package
+    /// manager or the reboot check said so (`/var/run/reboot-required`,
+    /// `needs-restarting -r`, `zypper needs-rebooting`). Deploy's host saga
+    /// then sends a [`JobAction::Reboot`] job. Absent in results of agents
+    /// from before the saga: `false`.
+    #[serde(default)]
+    pub reboot_required: bool,
     /// The host's state after the job.
     pub inventory: HostInventory,
     /// When the job finished on the host (UTC).
     pub finished_at: DateTime<Utc>,
+}
+
+/// The reboot job an [`AgentOnline`] announcement answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RebootRef {
+    /// The reboot job (action [`JobAction::Reboot`]).
+    pub job_id: Uuid,
+    /// Its bundle.
+    pub bundle_id: Uuid,
+    /// Its ring.
+    pub ring: String,
+    /// Its wave.
+    pub wave: u32,
+    /// The host's boot id when the reboot job was accepted.
+    pub boot_id_before: String,
+}
+
+/// `patch.agent.online.<host>`: an agent is running (again) on its host.
+///
+/// Published at every agent start. After a reboot the agent ran for a job,
+/// `reboot` names that job: deploy's host saga, waiting for the host to come
+/// back, takes a `boot_id` different from `reboot.boot_id_before` as proof of
+/// the reboot and goes on with the post-check; the same boot id means the
+/// reboot did not happen (`detail` says why, e.g. the reboot command failed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AgentOnline {
+    /// The host (asset id).
+    pub host: String,
+    /// The host's current boot id (Linux: `/proc/sys/kernel/random/boot_id`).
+    pub boot_id: String,
+    /// When the agent started (UTC).
+    pub started_at: DateTime<Utc>,
+    /// The reboot job this start completes, when the agent rebooted the host
+    /// for one.
+    pub reboot: Option<RebootRef>,
+    /// What the agent has to say about the reboot, e.g. why it did not happen.
+    pub detail: Option<String>,
 }
 
 #[cfg(test)]

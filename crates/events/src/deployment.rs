@@ -141,3 +141,137 @@ pub struct RollbackCompleted {
     /// Per-host outcomes of the rollback jobs.
     pub hosts: Vec<HostOutcome>,
 }
+
+/// One step of a host's saga inside a wave, in the order deploy runs them
+/// (a step is left out when it is not configured, or, for `Reboot` and
+/// `AwaitAgent`, when the install did not ask for a reboot).
+///
+/// The webhook steps (`PreCheck`, `Snapshot`, `MaintenanceOn`, `PostCheck`,
+/// `MaintenanceOff`, `Cmdb`) are HTTP requests deploy makes from its own
+/// configuration; `Install` and `Reboot` are signed agent jobs;
+/// `AwaitAgent` waits for the host's `patch.agent.online` after the reboot.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SagaStep {
+    /// Health check before anything changes (webhook; a 2xx answer passes).
+    PreCheck,
+    /// Pre-patch snapshot (webhook; the agent's own snapshot command, when
+    /// configured, runs inside `Install`).
+    Snapshot,
+    /// Maintenance mode on in monitoring/load balancer (webhook).
+    MaintenanceOn,
+    /// The signed apply job on the agent.
+    Install,
+    /// The signed reboot job on the agent.
+    Reboot,
+    /// Waiting for the agent to announce itself with a new boot id.
+    AwaitAgent,
+    /// Health check after the change (webhook).
+    PostCheck,
+    /// Maintenance mode off (webhook).
+    MaintenanceOff,
+    /// CMDB update with what was installed (webhook).
+    Cmdb,
+}
+
+impl SagaStep {
+    /// Every step, in saga order.
+    pub const ALL: [SagaStep; 9] = [
+        SagaStep::PreCheck,
+        SagaStep::Snapshot,
+        SagaStep::MaintenanceOn,
+        SagaStep::Install,
+        SagaStep::Reboot,
+        SagaStep::AwaitAgent,
+        SagaStep::PostCheck,
+        SagaStep::MaintenanceOff,
+        SagaStep::Cmdb,
+    ];
+
+    /// The snake_case name (`pre_check`, `maintenance_on`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SagaStep::PreCheck => "pre_check",
+            SagaStep::Snapshot => "snapshot",
+            SagaStep::MaintenanceOn => "maintenance_on",
+            SagaStep::Install => "install",
+            SagaStep::Reboot => "reboot",
+            SagaStep::AwaitAgent => "await_agent",
+            SagaStep::PostCheck => "post_check",
+            SagaStep::MaintenanceOff => "maintenance_off",
+            SagaStep::Cmdb => "cmdb",
+        }
+    }
+
+    /// Whether deploy runs the step as an HTTP request (not an agent job).
+    pub fn is_webhook(self) -> bool {
+        !matches!(
+            self,
+            SagaStep::Install | SagaStep::Reboot | SagaStep::AwaitAgent
+        )
+    }
+}
+
+impl std::fmt::Display for SagaStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a saga step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOutcome {
+    /// It did what it should.
+    Succeeded,
+    /// It failed; `detail` says why.
+    Failed,
+    /// Nothing answered before the step's `due_at`.
+    TimedOut,
+}
+
+/// `patch.deployment.step.started.<host>`: a host's saga began a step.
+///
+/// For a webhook step, deploy's step runner makes the request when it reads
+/// this event (again after a restart, so webhooks must be idempotent; the
+/// request carries the event id as `Idempotency-Key`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HostStepStarted {
+    /// The bundle.
+    pub bundle_id: Uuid,
+    /// The ring.
+    pub ring: String,
+    /// The wave.
+    pub wave: u32,
+    /// The host (asset id).
+    pub host: String,
+    /// The step.
+    pub step: SagaStep,
+    /// When the step times out as failed if nothing answered (UTC).
+    pub due_at: DateTime<Utc>,
+}
+
+/// `patch.deployment.step.finished.<host>`: a host's saga step ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HostStepFinished {
+    /// The bundle.
+    pub bundle_id: Uuid,
+    /// The ring.
+    pub ring: String,
+    /// The wave.
+    pub wave: u32,
+    /// The host (asset id).
+    pub host: String,
+    /// The step.
+    pub step: SagaStep,
+    /// How it ended.
+    pub outcome: StepOutcome,
+    /// What it did or why it failed (HTTP status, agent reason, boot ids).
+    pub detail: String,
+    /// The `patch.deployment.step.started` event it answers.
+    pub started_event_id: Uuid,
+    /// When it ended (UTC).
+    pub finished_at: DateTime<Utc>,
+}

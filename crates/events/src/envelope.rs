@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Service;
-use crate::agent::{AgentJob, AgentResult};
+use crate::agent::{AgentJob, AgentOnline, AgentResult};
 use crate::asset::AssetUpserted;
 use crate::bulletin::{AdvisoryPublished, CatalogLoaded, KevAdded};
 use crate::bundle::{
@@ -13,7 +13,8 @@ use crate::bundle::{
 };
 use crate::deadletter::DeadLettered;
 use crate::deployment::{
-    RollbackCompleted, RollbackRequested, WaveCompleted, WaveHalted, WaveStarted,
+    HostStepFinished, HostStepStarted, RollbackCompleted, RollbackRequested, WaveCompleted,
+    WaveHalted, WaveStarted,
 };
 use crate::emergency::{EmergencyDeclared, EmergencyEscalated, EmergencyProgressed};
 use crate::exception::{ExceptionExpired, ExceptionGranted, ExceptionRevoked};
@@ -165,6 +166,12 @@ payloads! {
     AgentJob(AgentJob) = "patch.agent.job.v1",
     /// `patch.agent.result.<host>`
     AgentResult(AgentResult) = "patch.agent.result.v1",
+    /// `patch.agent.online.<host>`
+    AgentOnline(AgentOnline) = "patch.agent.online.v1",
+    /// `patch.deployment.step.started.<host>`
+    HostStepStarted(HostStepStarted) = "patch.deployment.step.started.v1",
+    /// `patch.deployment.step.finished.<host>`
+    HostStepFinished(HostStepFinished) = "patch.deployment.step.finished.v1",
     /// `patch.validation.passed`
     ValidationPassed(ValidationPassed) = "patch.validation.passed.v1",
     /// `patch.validation.failed`
@@ -208,6 +215,9 @@ impl Payload {
             Payload::WaveHalted(_) => tail::WAVE_HALTED.to_owned(),
             Payload::AgentJob(j) => tail::agent_job(&j.host),
             Payload::AgentResult(r) => tail::agent_result(&r.host),
+            Payload::AgentOnline(o) => tail::agent_online(&o.host),
+            Payload::HostStepStarted(s) => tail::step_started(&s.host),
+            Payload::HostStepFinished(s) => tail::step_finished(&s.host),
             Payload::ValidationPassed(_) => tail::VALIDATION_PASSED.to_owned(),
             Payload::ValidationFailed(_) => tail::VALIDATION_FAILED.to_owned(),
             Payload::RollbackRequested(_) => tail::ROLLBACK_REQUESTED.to_owned(),
@@ -255,6 +265,9 @@ impl Payload {
             Payload::WaveHalted(p) => p.bundle_id,
             Payload::AgentJob(p) => p.bundle_id,
             Payload::AgentResult(p) => p.bundle_id,
+            Payload::AgentOnline(p) => return p.reboot.as_ref().map(|r| r.bundle_id),
+            Payload::HostStepStarted(p) => p.bundle_id,
+            Payload::HostStepFinished(p) => p.bundle_id,
             Payload::ValidationPassed(p) => p.bundle_id,
             Payload::ValidationFailed(p) => p.bundle_id,
             Payload::RollbackRequested(p) => p.bundle_id,

@@ -43,7 +43,9 @@ pub mod subject;
 pub mod validation;
 pub mod window;
 
-pub use agent::{AgentJob, AgentResult, HostInventory, JobAction, JobStatus, JobStep};
+pub use agent::{
+    AgentJob, AgentOnline, AgentResult, HostInventory, JobAction, JobStatus, JobStep, RebootRef,
+};
 pub use asset::{Asset, AssetFact, AssetSource, AssetUpserted};
 pub use bulletin::{
     AdvisoryFormat, AdvisoryPublished, AffectedPackage, AffectedRange, CatalogKind, CatalogLoaded,
@@ -56,6 +58,7 @@ pub use bundle::{
 };
 pub use deadletter::DeadLettered;
 pub use deployment::{
+    HostStepFinished, HostStepStarted, SagaStep, StepOutcome,
     HostOutcome, HostStatus, RollbackCompleted, RollbackRequested, WaveCompleted, WaveHalted,
     WaveKind, WaveStarted,
 };

@@ -99,6 +99,12 @@ pub const VALIDATIONS: StreamSpec = StreamSpec {
     subjects: &["validation.>"],
     description: "validation verdicts",
 };
+/// `<NS>_AGENT_PRESENCE`: agents announcing themselves.
+pub const AGENT_PRESENCE: StreamSpec = StreamSpec {
+    suffix: "AGENT_PRESENCE",
+    subjects: &["agent.online.*"],
+    description: "agents (re)started, with their boot id and the reboot they finish",
+};
 /// `<NS>_ROLLBACKS`: rollback life.
 pub const ROLLBACKS: StreamSpec = StreamSpec {
     suffix: "ROLLBACKS",
@@ -113,7 +119,7 @@ pub const DEADLETTER: StreamSpec = StreamSpec {
 };
 
 /// Every stream, in flow order.
-pub const STREAMS: [StreamSpec; 13] = [
+pub const STREAMS: [StreamSpec; 14] = [
     SCANS,
     ASSETS,
     FINDINGS,
@@ -124,6 +130,7 @@ pub const STREAMS: [StreamSpec; 13] = [
     DEPLOYMENTS,
     JOBS,
     AGENT_RESULTS,
+    AGENT_PRESENCE,
     VALIDATIONS,
     ROLLBACKS,
     DEADLETTER,
@@ -240,6 +247,13 @@ pub fn consumers(service: Service) -> Vec<ConsumerSpec> {
         Service::Deploy => vec![
             ConsumerSpec::new(name, BUNDLES, &[tail::BUNDLE_SCHEDULED]),
             ConsumerSpec::new(name, AGENT_RESULTS, &[tail::AGENT_RESULT_ALL]),
+            ConsumerSpec::new(name, AGENT_PRESENCE, &[tail::AGENT_ONLINE_ALL]),
+            // The host saga: webhook steps to run, and every step's end.
+            ConsumerSpec::new(
+                name,
+                DEPLOYMENTS,
+                &[tail::STEP_STARTED_ALL, tail::STEP_FINISHED_ALL],
+            ),
             ConsumerSpec::new(name, VALIDATIONS, &[tail::VALIDATION_PASSED]),
             ConsumerSpec::new(name, ROLLBACKS, &[tail::ROLLBACK_REQUESTED]),
         ],

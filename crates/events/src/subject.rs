@@ -195,6 +195,12 @@ pub mod tail {
     pub const AGENT_JOB_ALL: &str = "agent.job.*";
     /// `agent.result.*` (keyed by host)
     pub const AGENT_RESULT_ALL: &str = "agent.result.*";
+    /// `agent.online.*` (keyed by host)
+    pub const AGENT_ONLINE_ALL: &str = "agent.online.*";
+    /// Every host's saga step starts.
+    pub const STEP_STARTED_ALL: &str = "deployment.step.started.*";
+    /// Every host's saga step ends.
+    pub const STEP_FINISHED_ALL: &str = "deployment.step.finished.*";
     /// `validation.passed`
     pub const VALIDATION_PASSED: &str = "validation.passed";
     /// `validation.failed`
@@ -219,6 +225,21 @@ pub mod tail {
     /// `agent.result.<host>`
     pub fn agent_result(host: &str) -> String {
         format!("agent.result.{}", token(host))
+    }
+
+    /// `agent.online.<host>`
+    pub fn agent_online(host: &str) -> String {
+        format!("agent.online.{}", token(host))
+    }
+
+    /// `deployment.step.started.<host>`
+    pub fn step_started(host: &str) -> String {
+        format!("deployment.step.started.{}", token(host))
+    }
+
+    /// `deployment.step.finished.<host>`
+    pub fn step_finished(host: &str) -> String {
+        format!("deployment.step.finished.{}", token(host))
     }
 
     /// `deadletter.<service>`

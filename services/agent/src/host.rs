@@ -364,6 +364,7 @@ impl Host {
         let action = match job.action {
             JobAction::Apply => "apply",
             JobAction::Rollback => "rollback",
+            JobAction::Reboot => "reboot",
         };
         let mut command = Command::new(program).args(argv.iter().skip(1).cloned());
         command.env.extend([
@@ -471,6 +472,7 @@ impl Host {
         let outcome = match job.action {
             JobAction::Apply => self.apply(&mut next, job, now, journal)?,
             JobAction::Rollback => self.rollback(&mut next, job, now, journal)?,
+            JobAction::Reboot => Outcome::refused("accept", "reboot jobs are not supported yet".into()),
         };
         if self.dry_run {
             let result = self.result(state, job, outcome, clock);
@@ -560,6 +562,7 @@ impl Host {
             reason: outcome.reason,
             steps: outcome.steps,
             rebooted: false,
+            reboot_required: false,
             inventory: HostInventory {
                 packages,
                 applied: after.applied_keys(),

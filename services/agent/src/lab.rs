@@ -433,6 +433,10 @@ pub fn handle_job(
     let (mut next, result) = match job.action {
         JobAction::Apply => apply(state, job, now, new_boot_id),
         JobAction::Rollback => rollback(state, job, now, new_boot_id),
+        JobAction::Reboot => {
+            let reason = "reboot jobs are not supported yet".to_owned();
+            return (state.clone(), refused(state, job, now, "accept", reason));
+        }
     };
     next.history.insert(job.job_id, result.clone());
     (next, result)
@@ -509,6 +513,7 @@ fn result(
         reason,
         steps,
         rebooted,
+        reboot_required: false,
         inventory: after.inventory(),
         finished_at: now,
     }

@@ -443,6 +443,7 @@ impl RingRun {
         match result.action {
             JobAction::Apply => self.on_apply_result(result, result_event_id),
             JobAction::Rollback => self.on_rollback_result(result, result_event_id),
+            JobAction::Reboot => Decision::skip("reboot results are handled by the host saga"),
         }
     }
 

@@ -723,6 +723,9 @@ fn project(tx: &Connection, event: &Event) -> Result<(), ReportError> {
         // Kept in the audit trail; no read model yet. Schedule turns a
         // rejection into `bundle.halted`, which sets the bundle's status.
         Payload::BundleApproved(_)
+        | Payload::AgentOnline(_)
+        | Payload::HostStepStarted(_)
+        | Payload::HostStepFinished(_)
         | Payload::BundleRejected(_)
         | Payload::CatalogLoaded(_)
         | Payload::KevAdded(_)
@@ -1260,6 +1263,7 @@ pub(crate) fn action_str(action: JobAction) -> &'static str {
     match action {
         JobAction::Apply => "apply",
         JobAction::Rollback => "rollback",
+        JobAction::Reboot => "reboot",
     }
 }
 

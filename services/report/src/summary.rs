@@ -286,6 +286,55 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
             p.wave,
             p.remediations.len()
         ),
+        Payload::AgentOnline(p) => {
+            let mut s = format!(
+                "agent on {} online, boot id {}",
+                one_line(&p.host),
+                one_line(&p.boot_id)
+            );
+            if let Some(r) = &p.reboot {
+                if r.boot_id_before == p.boot_id {
+                    s.push_str(&format!(
+                        ", NOT rebooted for {} wave {}",
+                        one_line(&r.ring),
+                        r.wave
+                    ));
+                } else {
+                    s.push_str(&format!(
+                        ", rebooted for {} wave {} (was {})",
+                        one_line(&r.ring),
+                        r.wave,
+                        one_line(&r.boot_id_before)
+                    ));
+                }
+            }
+            if let Some(d) = &p.detail {
+                s.push_str(": ");
+                s.push_str(&one_line(d));
+            }
+            s
+        }
+        Payload::HostStepStarted(p) => format!(
+            "step {} started on {} ({} wave {}), due {}",
+            p.step,
+            one_line(&p.host),
+            one_line(&p.ring),
+            p.wave,
+            rfc3339(p.due_at)
+        ),
+        Payload::HostStepFinished(p) => format!(
+            "step {} {} on {} ({} wave {}): {}",
+            p.step,
+            match p.outcome {
+                events::StepOutcome::Succeeded => "succeeded",
+                events::StepOutcome::Failed => "failed",
+                events::StepOutcome::TimedOut => "timed out",
+            },
+            one_line(&p.host),
+            one_line(&p.ring),
+            p.wave,
+            one_line(&p.detail)
+        ),
         Payload::AgentResult(p) => {
             let mut s = format!(
                 "{} {} on {} ({} wave {})",

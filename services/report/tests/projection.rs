@@ -391,6 +391,7 @@ fn bundle_scenario(feed: &mut Feed) -> Uuid {
             .then(|| "dpkg: error processing openssl".to_owned()),
         steps: Vec::new(),
         rebooted: host == "web-1",
+        reboot_required: false,
         inventory: HostInventory::default(),
         finished_at: t(at),
     };

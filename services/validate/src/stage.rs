@@ -299,6 +299,7 @@ mod tests {
             reason: None,
             steps: vec![],
             rebooted: false,
+            reboot_required: false,
             inventory: HostInventory {
                 packages: packages
                     .iter()

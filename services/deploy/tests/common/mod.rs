@@ -186,6 +186,7 @@ pub fn answer(job: &AgentJob, status: JobStatus, reason: Option<&str>) -> AgentR
         reason: reason.map(str::to_owned),
         steps: Vec::new(),
         rebooted: false,
+        reboot_required: false,
         inventory: HostInventory::default(),
         finished_at: job.issued_at,
     }
@@ -337,6 +338,7 @@ pub fn summary(o: &Output) -> String {
             match j.action {
                 JobAction::Apply => "apply",
                 JobAction::Rollback => "rollback",
+                JobAction::Reboot => "reboot",
             },
             j.wave,
             j.host,
