@@ -590,37 +590,14 @@ fn client() -> Result<reqwest::Client, String> {
 }
 
 fn build_client() -> Result<reqwest::Client, String> {
-    use rustls_platform_verifier::BuilderVerifierExt as _;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("tls protocol versions: {e}"))?
-        .with_platform_verifier()
-        .map_err(|e| format!("platform certificate verifier: {e}"))?
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .timeout(Duration::from_secs(120))
-        .user_agent(concat!("patchflow-ingest/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("build http client: {}", chain(&e)))
+    httpclient::build(
+        httpclient::builder(concat!("patchflow-ingest/", env!("CARGO_PKG_VERSION")))?
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .timeout(Duration::from_secs(120)),
+    )
 }
 
-/// An error and its sources, joined by `: `.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
+use httpclient::error_chain as chain;
 
 impl FeedPoller {
     /// Checks the feeds and opens the state bucket.

@@ -6,11 +6,10 @@
 //! `detail`, because a failing probe is the gate's evidence, not broken
 //! machinery.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use events::CheckResult;
-use rustls_platform_verifier::BuilderVerifierExt as _;
 
 use crate::config::{CheckConfig, CheckKind};
 
@@ -30,37 +29,15 @@ fn client() -> Result<&'static reqwest::Client, String> {
 }
 
 fn build_client() -> Result<reqwest::Client, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("tls protocol versions: {e}"))?
-        .with_platform_verifier()
-        .map_err(|e| format!("platform certificate verifier: {e}"))?
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .user_agent(concat!("patchflow-validate/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("build http client: {}", chain(&e)))
+    httpclient::build(
+        httpclient::builder(concat!("patchflow-validate/", env!("CARGO_PKG_VERSION")))?
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .pool_max_idle_per_host(0),
+    )
 }
 
-/// An error and its sources, joined by `: `.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
+use httpclient::error_chain as chain;
 
 fn elapsed_ms(start: Instant) -> u64 {
     u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
