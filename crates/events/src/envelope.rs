@@ -247,6 +247,10 @@ impl Payload {
             Payload::ExceptionGranted(p) => p.exception_id.to_string(),
             Payload::ExceptionExpired(p) => p.exception_id.to_string(),
             Payload::ExceptionRevoked(p) => p.exception_id.to_string(),
+            // About a host: consumers with lanes spread hosts over them.
+            Payload::AgentOnline(p) => p.host.clone(),
+            Payload::HostStepStarted(p) => p.host.clone(),
+            Payload::HostStepFinished(p) => p.host.clone(),
             other => other.bundle_id().map(|b| b.to_string()).unwrap_or_default(),
         }
     }

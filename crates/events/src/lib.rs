@@ -58,9 +58,8 @@ pub use bundle::{
 };
 pub use deadletter::DeadLettered;
 pub use deployment::{
-    HostStepFinished, HostStepStarted, SagaStep, StepOutcome,
-    HostOutcome, HostStatus, RollbackCompleted, RollbackRequested, WaveCompleted, WaveHalted,
-    WaveKind, WaveStarted,
+    HostOutcome, HostStatus, HostStepFinished, HostStepStarted, RollbackCompleted,
+    RollbackRequested, SagaStep, StepOutcome, WaveCompleted, WaveHalted, WaveKind, WaveStarted,
 };
 pub use emergency::{
     EmergencyDeclared, EmergencyEscalated, EmergencyProgressed, EmergencyStage, EmergencyTimer,

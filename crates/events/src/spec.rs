@@ -248,12 +248,9 @@ pub fn consumers(service: Service) -> Vec<ConsumerSpec> {
             ConsumerSpec::new(name, BUNDLES, &[tail::BUNDLE_SCHEDULED]),
             ConsumerSpec::new(name, AGENT_RESULTS, &[tail::AGENT_RESULT_ALL]),
             ConsumerSpec::new(name, AGENT_PRESENCE, &[tail::AGENT_ONLINE_ALL]),
-            // The host saga: webhook steps to run, and every step's end.
-            ConsumerSpec::new(
-                name,
-                DEPLOYMENTS,
-                &[tail::STEP_STARTED_ALL, tail::STEP_FINISHED_ALL],
-            ),
+            // The host saga: every step's end (the webhook steps' starts go
+            // to `deploy_step_runner_consumer`).
+            ConsumerSpec::new(name, DEPLOYMENTS, &[tail::STEP_FINISHED_ALL]),
             ConsumerSpec::new(name, VALIDATIONS, &[tail::VALIDATION_PASSED]),
             ConsumerSpec::new(name, ROLLBACKS, &[tail::ROLLBACK_REQUESTED]),
         ],
@@ -264,6 +261,16 @@ pub fn consumers(service: Service) -> Vec<ConsumerSpec> {
         )],
         Service::Report | Service::Agent | Service::Cli => Vec::new(),
     }
+}
+
+/// Deploy's step runner: `patch.deployment.step.started.*`, read apart from
+/// deploy's ring runs so that slow webhooks of several hosts run at once.
+/// Its ack wait covers a webhook step's attempts (10 minutes).
+pub fn deploy_step_runner_consumer() -> ConsumerSpec {
+    let mut spec = ConsumerSpec::new("deploy_steps", DEPLOYMENTS, &[tail::STEP_STARTED_ALL]);
+    spec.ack_wait = Duration::from_secs(600);
+    spec.max_deliver = 5;
+    spec
 }
 
 /// The durable consumer of the agent on `host`: only its own job subject.

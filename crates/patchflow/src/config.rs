@@ -250,6 +250,9 @@ impl Config {
         }
         self.schedule.validate().context("invalid [schedule]")?;
         self.validate.validate().context("invalid [validate]")?;
+        if let Err(e) = self.deploy.saga.check() {
+            bail!("invalid [deploy.saga]: {e}");
+        }
         for a in &self.agents {
             a.validate()
                 .with_context(|| format!("invalid [[agents]] entry for {}", a.host))?;

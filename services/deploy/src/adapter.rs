@@ -24,6 +24,7 @@ use events::{Event, Payload, Service, spec};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::webhook::StepRunner;
 use crate::{Decision, DeployConfig, JobSigner, Output, RingRun, input_key};
 
 const WAKING: &str = "index.waking";
@@ -41,6 +42,7 @@ pub struct DeployService {
     cfg: Arc<DeployConfig>,
     signer: Arc<JobSigner>,
     state: StateStore,
+    steps: StepRunner,
 }
 
 impl DeployService {
@@ -57,6 +59,7 @@ impl DeployService {
     ) -> Result<Self, BusError> {
         let state = bus.state(Service::Deploy).await?;
         Ok(DeployService {
+            steps: StepRunner::new(bus.clone(), clock.clone(), cfg.saga.clone()),
             bus,
             clock,
             cfg: Arc::new(cfg),
@@ -66,10 +69,30 @@ impl DeployService {
     }
 
     /// Consumes and ticks until `token` fires, then drains in-flight work.
+    /// The step runner ([`crate::webhook`]) runs beside, on its own
+    /// consumer, up to 8 hosts' webhook steps at once.
     ///
     /// # Errors
     /// [`BusError`] when a consumer or the lease bucket cannot be set up.
     pub async fn run(self, token: CancellationToken) -> Result<(), BusError> {
+        let steps = bus::serve(
+            &self.bus,
+            Service::Deploy,
+            vec![spec::deploy_step_runner_consumer()],
+            Arc::new(self.steps.clone()),
+            bus::ServeOptions {
+                serial: false,
+                lanes: 8,
+                lanes_stream: None,
+            },
+            token.clone(),
+        );
+        let runs = self.clone().run_rings(token);
+        let (steps, runs) = tokio::join!(steps, runs);
+        steps.and(runs)
+    }
+
+    async fn run_rings(self, token: CancellationToken) -> Result<(), BusError> {
         let period = Duration::from_millis(self.cfg.tick_interval_ms.max(10));
         let ticker = self.clone();
         bus::serve_and_tick(
@@ -178,6 +201,10 @@ impl DeployService {
 impl Handler for DeployService {
     async fn handle(&self, d: Delivery) -> Result<(), HandleError> {
         let Some(key) = input_key(&d.event.data) else {
+            if let Payload::AgentOnline(o) = &d.event.data {
+                debug!(host = %o.host, boot_id = %o.boot_id, "agent online; no reboot awaited");
+                return Ok(());
+            }
             return Err(HandleError::Poison(format!(
                 "deploy does not consume {}",
                 d.event.event_type()
@@ -188,12 +215,13 @@ impl Handler for DeployService {
         let stored = self.state.load::<RingRun>(&key).await?;
         match (stored.value, &d.event.data) {
             (None, Payload::BundleScheduled(s)) => {
-                let (mut run, mut outputs) = RingRun::start(s, now).map_err(|e| {
-                    HandleError::Poison(format!(
-                        "cannot roll out {} in {}: {e}",
-                        s.bundle_id, s.ring
-                    ))
-                })?;
+                let (mut run, mut outputs) = RingRun::start_with_saga(s, self.cfg.saga.plan(), now)
+                    .map_err(|e| {
+                        HandleError::Poison(format!(
+                            "cannot roll out {} in {}: {e}",
+                            s.bundle_id, s.ring
+                        ))
+                    })?;
                 info!(bundle = %s.bundle_id, ring = %s.ring, hosts = s.hosts.len(), "ring rollout started");
                 let early = self.state.load::<Vec<Event>>(&early_key(&key)).await?;
                 for e in early.value.iter().flatten() {
@@ -221,7 +249,10 @@ impl Handler for DeployService {
                 }
                 Ok(())
             }
-            (None, Payload::AgentResult(_)) => {
+            (
+                None,
+                Payload::AgentResult(_) | Payload::AgentOnline(_) | Payload::HostStepFinished(_),
+            ) => {
                 // The run is not stored yet: keep the result until it starts.
                 warn!(run = %key, event = %d.event.id, "agent result before its ring run is stored; kept until the run starts");
                 let event = d.event.clone();

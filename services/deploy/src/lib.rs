@@ -39,8 +39,10 @@ pub mod budget;
 pub mod config;
 pub mod output;
 pub mod run;
+pub mod saga;
 pub mod signing;
 pub mod waves;
+pub mod webhook;
 
 pub use adapter::DeployService;
 pub use config::DeployConfig;

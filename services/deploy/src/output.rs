@@ -11,6 +11,9 @@
 //! |---|---|
 //! | `patch.deployment.wave.started` | `<ring>/<wave>/started` |
 //! | `patch.agent.job.<host>` (apply) | `<ring>/<wave>/job/<host>` |
+//! | `patch.agent.job.<host>` (reboot) | `<ring>/<wave>/reboot/<host>` |
+//! | `patch.deployment.step.started.<host>` | `<ring>/<wave>/step/<host>/<step>/started` |
+//! | `patch.deployment.step.finished.<host>` | `<ring>/<wave>/step/<host>/<step>/finished` |
 //! | `patch.deployment.wave.completed` | `<ring>/<wave>/completed` |
 //! | `patch.deployment.wave.halted` | `<ring>/<wave>/halted` |
 //! | `patch.rollback.requested` | `<ring>/<wave>/rollback-requested` |
@@ -76,6 +79,23 @@ pub mod key {
     /// `<ring>/<wave>/job/<host>`: the apply job of `host`.
     pub fn apply_job(ring: &str, wave: u32, host: &str) -> String {
         format!("{ring}/{wave}/job/{host}")
+    }
+
+    /// `<ring>/<wave>/reboot/<host>`: the reboot job of `host`.
+    pub fn reboot_job(ring: &str, wave: u32, host: &str) -> String {
+        format!("{ring}/{wave}/reboot/{host}")
+    }
+
+    /// `<ring>/<wave>/step/<host>/<step>/started`
+    pub fn step_started(ring: &str, wave: u32, host: &str, step: events::SagaStep) -> String {
+        format!("{ring}/{wave}/step/{host}/{step}/started")
+    }
+
+    /// `<ring>/<wave>/step/<host>/<step>/finished` (deploy's own record of a
+    /// step's end; the step runner's record of a webhook step has the id
+    /// `derive_id(<started id>, "deploy", "finished")`).
+    pub fn step_finished(ring: &str, wave: u32, host: &str, step: events::SagaStep) -> String {
+        format!("{ring}/{wave}/step/{host}/{step}/finished")
     }
 
     /// `<ring>/<wave>/completed`

@@ -39,6 +39,7 @@ use uuid::Uuid;
 
 use crate::budget::{self, Tally, Verdict};
 use crate::output::{Output, key, output_id};
+use crate::saga::{ActiveStep, SagaPlan};
 use crate::waves::{plan_waves, wave_kind, wave_label};
 
 /// Input that cannot start or continue a ring run: a poison message (or a
@@ -109,7 +110,7 @@ impl Decision {
         matches!(self, Decision::Advance(_))
     }
 
-    fn skip(reason: impl Into<String>) -> Decision {
+    pub(crate) fn skip(reason: impl Into<String>) -> Decision {
         Decision::Skip {
             reason: reason.into(),
         }
@@ -171,6 +172,28 @@ pub struct HostJob {
     /// The agent refused the job: nothing was changed on the host, so a halt
     /// does not ask to roll it back.
     pub refused: bool,
+    /// The saga step in progress ([`crate::saga`]); `None` before the first
+    /// step, after the last, and for rollback jobs.
+    #[serde(default)]
+    pub step: Option<ActiveStep>,
+    /// Whether the install job went out (the host may have changed): a
+    /// failed host is rolled back only then, unless the agent refused it.
+    /// Runs stored before the saga sent every job at once: `true`.
+    #[serde(default = "sent_before_the_saga")]
+    pub install_sent: bool,
+    /// The install result asked for a reboot.
+    #[serde(default)]
+    pub reboot_required: bool,
+    /// The reboot job's id, once sent.
+    #[serde(default)]
+    pub reboot_job_id: Option<Uuid>,
+    /// The host's boot id when its reboot job was accepted.
+    #[serde(default)]
+    pub boot_id_before: Option<String>,
+}
+
+fn sent_before_the_saga() -> bool {
+    true
 }
 
 impl HostJob {
@@ -183,6 +206,11 @@ impl HostJob {
             reason: None,
             result_event_id: None,
             refused: false,
+            step: None,
+            install_sent: false,
+            reboot_required: false,
+            reboot_job_id: None,
+            boot_id_before: None,
         }
     }
 
@@ -310,6 +338,10 @@ pub struct RingRun {
     pub rollout: RolloutPolicy,
     /// The ring's rollback, once one was requested.
     pub rollback: Option<RollbackRun>,
+    /// The host saga's steps and timeouts, fixed at the start. Runs stored
+    /// before the saga: install only.
+    #[serde(default)]
+    pub saga: SagaPlan,
 }
 
 /// The KV key of a ring run: `run.<bundle_id>.<ring>`, the ring escaped so the
@@ -332,14 +364,21 @@ pub fn state_key(bundle_id: Uuid, ring: &str) -> String {
 }
 
 /// The KV key of the ring run an input belongs to: `bundle.scheduled`,
-/// `agent.result`, `validation.passed` and `rollback.requested` carry their
-/// bundle and ring; `None` for any other payload.
+/// `agent.result`, `validation.passed`, `rollback.requested` and
+/// `deployment.step.finished` carry their bundle and ring, `agent.online`
+/// those of the reboot job it answers; `None` for any other payload (and an
+/// `agent.online` naming no reboot).
 pub fn input_key(payload: &Payload) -> Option<String> {
     let (bundle_id, ring) = match payload {
         Payload::BundleScheduled(p) => (p.bundle_id, &p.ring),
         Payload::AgentResult(p) => (p.bundle_id, &p.ring),
         Payload::ValidationPassed(p) => (p.bundle_id, &p.ring),
         Payload::RollbackRequested(p) => (p.bundle_id, &p.ring),
+        Payload::HostStepFinished(p) => (p.bundle_id, &p.ring),
+        Payload::AgentOnline(p) => {
+            let r = p.reboot.as_ref()?;
+            (r.bundle_id, &r.ring)
+        }
         _ => return None,
     };
     Some(state_key(bundle_id, ring))
@@ -367,6 +406,19 @@ impl RingRun {
         scheduled: &BundleScheduled,
         now: DateTime<Utc>,
     ) -> Result<(RingRun, Vec<Output>), DeployError> {
+        RingRun::start_with_saga(scheduled, SagaPlan::default(), now)
+    }
+
+    /// [`RingRun::start`] with the host saga `saga` (which webhook steps run,
+    /// and their timeouts; see [`crate::saga`]).
+    ///
+    /// # Errors
+    /// As [`RingRun::start`].
+    pub fn start_with_saga(
+        scheduled: &BundleScheduled,
+        saga: SagaPlan,
+        now: DateTime<Utc>,
+    ) -> Result<(RingRun, Vec<Output>), DeployError> {
         validate(scheduled)?;
         let ids: Vec<String> = scheduled.hosts.iter().map(|h| h.asset_id.clone()).collect();
         let mut run = RingRun {
@@ -383,6 +435,7 @@ impl RingRun {
             windows: scheduled.windows.clone(),
             rollout: scheduled.rollout.clone(),
             rollback: None,
+            saga,
         };
         if run.waves.is_empty() {
             return Ok((run, Vec::new()));
@@ -404,6 +457,8 @@ impl RingRun {
             Payload::AgentResult(r) => Ok(self.on_result(r, event.id, now)),
             Payload::ValidationPassed(v) => self.on_validation_passed(v, now),
             Payload::RollbackRequested(r) => Ok(self.on_rollback_requested(r, now)),
+            Payload::AgentOnline(o) => Ok(self.on_agent_online(o, now)),
+            Payload::HostStepFinished(f) => Ok(self.on_step_finished(f, now)),
             Payload::BundleScheduled(_) => Ok(Decision::skip(format!(
                 "ring {} of bundle {} is already running",
                 self.ring, self.bundle_id
@@ -435,18 +490,30 @@ impl RingRun {
         &mut self,
         result: &AgentResult,
         result_event_id: Uuid,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Decision {
         if let Some(skip) = self.foreign(result.bundle_id, &result.ring) {
             return skip;
         }
         match result.action {
-            JobAction::Apply => self.on_apply_result(result, result_event_id),
+            JobAction::Apply => {
+                let legacy = self
+                    .jobs
+                    .iter()
+                    .any(|j| j.job_id == result.job_id && j.step.is_none() && j.status.is_none());
+                if legacy {
+                    self.on_apply_result(result, result_event_id)
+                } else {
+                    self.on_install_result(result, result_event_id, now)
+                }
+            }
             JobAction::Rollback => self.on_rollback_result(result, result_event_id),
-            JobAction::Reboot => Decision::skip("reboot results are handled by the host saga"),
+            JobAction::Reboot => self.on_reboot_result(result, now),
         }
     }
 
+    /// An apply result for a job of a run stored before the saga (sent
+    /// without a step): the result is the host's outcome.
     fn on_apply_result(&mut self, result: &AgentResult, result_event_id: Uuid) -> Decision {
         let RunStatus::Running { wave, .. } = self.status else {
             return Decision::skip(format!(
@@ -543,15 +610,35 @@ impl RingRun {
                 wave,
                 results_due_at,
             } => {
-                if now >= results_due_at {
+                let legacy = self
+                    .jobs
+                    .iter()
+                    .any(|j| j.step.is_none() && j.status.is_none());
+                if legacy && now >= results_due_at {
+                    // Jobs of a run stored before the saga.
                     let reason = format!("no result within {} s", self.rollout.result_timeout_secs);
                     for job in &mut self.jobs {
-                        job.time_out(&reason);
+                        if job.step.is_none() {
+                            job.time_out(&reason);
+                        }
                     }
-                    outputs.extend(self.finish_wave(wave));
                     changed = true;
-                } else {
-                    waiting.push(format!("wave {wave} results are due at {results_due_at}"));
+                }
+                if self.next_step_due().is_some_and(|due| now >= due) {
+                    outputs.extend(self.time_out_steps(now));
+                    changed = true;
+                }
+                if changed && matches!(self.status, RunStatus::Running { .. }) {
+                    if self.jobs.iter().all(|j| j.status.is_some()) {
+                        outputs.extend(self.finish_wave(wave));
+                    }
+                } else if !changed {
+                    match self.next_step_due() {
+                        Some(due) => waiting.push(format!("wave {wave} results are due at {due}")),
+                        None => {
+                            waiting.push(format!("wave {wave} results are due at {results_due_at}"))
+                        }
+                    }
                 }
             }
             RunStatus::PausedForWindow {
@@ -739,7 +826,17 @@ impl RingRun {
     /// done with no rollback pending): the adapter need not tick it.
     pub fn wakes_at(&self) -> Option<DateTime<Utc>> {
         let status = match self.status {
-            RunStatus::Running { results_due_at, .. } => Some(results_due_at),
+            RunStatus::Running { results_due_at, .. } => {
+                let legacy = self
+                    .jobs
+                    .iter()
+                    .any(|j| j.step.is_none() && j.status.is_none());
+                match (self.next_step_due(), legacy) {
+                    (Some(due), false) => Some(due),
+                    (Some(due), true) => Some(due.min(results_due_at)),
+                    (None, _) => Some(results_due_at),
+                }
+            }
             RunStatus::PausedForWindow { resume_at, .. } => Some(resume_at),
             _ => None,
         };
@@ -806,7 +903,7 @@ impl RingRun {
         })
     }
 
-    fn status_name(&self) -> &'static str {
+    pub(crate) fn status_name(&self) -> &'static str {
         match self.status {
             RunStatus::Running { .. } => "running",
             RunStatus::AwaitingValidation { .. } => "awaiting validation",
@@ -816,7 +913,7 @@ impl RingRun {
         }
     }
 
-    fn spec(&self, host: &str) -> Option<&HostJobSpec> {
+    pub(crate) fn spec(&self, host: &str) -> Option<&HostJobSpec> {
         self.hosts.iter().find(|h| h.asset_id == host)
     }
 
@@ -887,31 +984,21 @@ impl RingRun {
     fn start_wave(&mut self, wave: u32, now: DateTime<Utc>) -> Vec<Output> {
         let hosts = self.waves.get(wave as usize).cloned().unwrap_or_default();
         let due = self.due(now);
-        let mut outputs = Vec::with_capacity(hosts.len() + 1);
-        let mut jobs = Vec::with_capacity(hosts.len());
-        for host in &hosts {
-            let job_key = key::apply_job(&self.ring, wave, host);
-            let job_id = output_id(self.bundle_id, &job_key);
-            outputs.push(Output::new(
-                self.bundle_id,
-                job_key,
-                AgentJob {
-                    job_id,
-                    bundle_id: self.bundle_id,
-                    ring: self.ring.clone(),
-                    wave,
-                    host: host.clone(),
-                    action: JobAction::Apply,
-                    remediations: self
-                        .spec(host)
-                        .map(|s| s.remediations.clone())
-                        .unwrap_or_default(),
-                    issued_at: now,
-                    expires_at: due,
-                    signature: None,
-                },
-            ));
-            jobs.push(HostJob::new(host.clone(), wave, job_id));
+        let mut outputs = Vec::with_capacity(2 * hosts.len() + 1);
+        self.jobs = hosts
+            .iter()
+            .map(|host| {
+                let job_id = output_id(self.bundle_id, &key::apply_job(&self.ring, wave, host));
+                HostJob::new(host.clone(), wave, job_id)
+            })
+            .collect();
+        self.started_waves = wave.saturating_add(1);
+        self.status = RunStatus::Running {
+            wave,
+            results_due_at: due,
+        };
+        for i in 0..self.jobs.len() {
+            outputs.extend(self.begin_saga(i, now));
         }
         outputs.push(Output::new(
             self.bundle_id,
@@ -925,12 +1012,6 @@ impl RingRun {
                 results_due_at: due,
             },
         ));
-        self.jobs = jobs;
-        self.started_waves = wave.saturating_add(1);
-        self.status = RunStatus::Running {
-            wave,
-            results_due_at: due,
-        };
         outputs
     }
 
@@ -948,7 +1029,7 @@ impl RingRun {
 
     /// Every job of wave `wave` has a status: counts it, checks the budget and
     /// emits `WaveCompleted`, or `WaveHalted` (+ `RollbackRequested`).
-    fn finish_wave(&mut self, wave: u32) -> Vec<Output> {
+    pub(crate) fn finish_wave(&mut self, wave: u32) -> Vec<Output> {
         let wave_attempted = u32::try_from(self.jobs.len()).unwrap_or(u32::MAX);
         let wave_failed =
             u32::try_from(self.jobs.iter().filter(|j| j.failed()).count()).unwrap_or(u32::MAX);
@@ -999,7 +1080,7 @@ impl RingRun {
                 let to_roll_back: Vec<String> = self
                     .jobs
                     .iter()
-                    .filter(|j| j.failed() && !j.refused)
+                    .filter(|j| j.failed() && j.install_sent && !j.refused)
                     .map(|j| j.host.clone())
                     .collect();
                 if !to_roll_back.is_empty() {

@@ -74,7 +74,10 @@ async fn deploy_signs_its_jobs_and_reports_a_refused_one() {
     assert_eq!(halted.hosts.len(), 1);
     assert_eq!(halted.hosts[0].host, "h01");
     assert_eq!(halted.hosts[0].status, HostStatus::Failed);
-    assert_eq!(halted.hosts[0].reason.as_deref(), Some(reason.as_str()));
+    assert_eq!(
+        halted.hosts[0].reason.as_deref(),
+        Some(format!("install: {reason}").as_str())
+    );
     assert_eq!(halted.never_started, ["h02", "h03", "h04"]);
     // A refused job changed nothing: no rollback is requested for it.
     tokio::time::sleep(Duration::from_millis(500)).await;
