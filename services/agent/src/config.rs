@@ -105,6 +105,23 @@ pub enum ConfigError {
     /// hold (whitespace, `.`, `*`, `>`).
     #[error("invalid host id {0:?}: must be non-empty, without whitespace, '.', '*' or '>'")]
     InvalidHost(String),
+    /// The reboot command's program is empty (an empty list is allowed: it
+    /// means the agent refuses reboot jobs).
+    #[error("invalid reboot command {0:?}: its program (first word) is empty")]
+    InvalidReboot(Vec<String>),
+}
+
+/// The default reboot command of a package-backend agent:
+/// `["systemctl", "reboot"]`.
+pub fn default_reboot_command() -> Vec<String> {
+    vec!["systemctl".to_owned(), "reboot".to_owned()]
+}
+
+/// The default [`Config::reboot_secs`] of a lab agent: 1 second.
+pub const DEFAULT_LAB_REBOOT_SECS: u64 = 1;
+
+fn default_lab_reboot_secs() -> u64 {
+    DEFAULT_LAB_REBOOT_SECS
 }
 
 /// Commands the agent runs around its jobs, from its own configuration and
@@ -158,13 +175,34 @@ pub struct Config {
     /// Snapshot and restore commands (package backends only; see [`Hooks`]).
     #[serde(default)]
     pub hooks: Hooks,
+    /// The command a package-backend agent runs for a
+    /// [`events::JobAction::Reboot`] job: an argv (program, then arguments;
+    /// no shell), from this configuration only, never from the bus. Default
+    /// `["systemctl", "reboot"]`; an empty list makes the agent refuse
+    /// reboot jobs ("no reboot command configured"). The agent records the
+    /// pending reboot in its state file, publishes the job's result and acks
+    /// it, then runs the command; when the command fails (exit status not 0,
+    /// or it cannot start) it publishes `patch.agent.online.<host>` at once
+    /// with the unchanged boot id and why. The lab backend ignores it (its
+    /// reboot is simulated, see `reboot_secs`).
+    #[serde(default = "default_reboot_command")]
+    pub reboot: Vec<String>,
+    /// Lab backend only: how long, in seconds, a simulated reboot takes
+    /// between the reboot job's result and `patch.agent.online.<host>` with
+    /// the new boot id (default 1; 0 = at once). Package backends ignore it.
+    #[serde(default = "default_lab_reboot_secs")]
+    pub reboot_secs: u64,
 }
 
 impl Config {
-    /// Checks the host id can key a subject (`patch.agent.job.<host>`) and
-    /// that a dry run has a package manager to simulate with.
+    /// Checks the host id can key a subject (`patch.agent.job.<host>`),
+    /// that a dry run has a package manager to simulate with, and that hooks
+    /// and the reboot command name a program.
     ///
     /// # Errors
+    /// [`ConfigError::InvalidHooks`] for a hook on the lab backend or one
+    /// without a program; [`ConfigError::InvalidReboot`] for a non-empty
+    /// reboot command whose program is empty;
     /// [`ConfigError::InvalidHost`] when the host id is empty or holds
     /// whitespace, `.`, `*` or `>` (NATS subject token rules);
     /// [`ConfigError::DryRunLab`] for a lab dry run.
@@ -190,6 +228,9 @@ impl Config {
                 )));
             }
         }
+        if !self.reboot.is_empty() && self.reboot.first().is_none_or(|p| p.trim().is_empty()) {
+            return Err(ConfigError::InvalidReboot(self.reboot.clone()));
+        }
         let bad = self.host.is_empty()
             || self
                 .host
@@ -214,7 +255,29 @@ mod tests {
             dry_run: false,
             verify_key: None,
             hooks: Hooks::default(),
+            reboot: default_reboot_command(),
+            reboot_secs: DEFAULT_LAB_REBOOT_SECS,
         }
+    }
+
+    #[test]
+    fn the_reboot_command_defaults_to_systemctl_and_may_be_empty_but_not_blank() {
+        let c: Config = serde_json::from_str(r#"{"host":"web-01","state":"/tmp/s.json"}"#).unwrap();
+        assert_eq!(c.reboot, ["systemctl", "reboot"]);
+        assert_eq!(c.reboot_secs, 1);
+        let c: Config = serde_json::from_str(
+            r#"{"host":"web-01","state":"/tmp/s.json","reboot":[],"reboot_secs":0}"#,
+        )
+        .unwrap();
+        assert!(c.reboot.is_empty());
+        assert_eq!(c.reboot_secs, 0);
+        assert_eq!(c.validate(), Ok(()));
+        let mut c = config("web-01");
+        c.reboot = vec![" ".into(), "now".into()];
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::InvalidReboot(vec![" ".into(), "now".into()]))
+        );
     }
 
     #[test]

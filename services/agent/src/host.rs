@@ -25,9 +25,25 @@
 //!    **apply**; on failure the packages that changed are restored to their
 //!    previous versions;
 //! 6. **verify**: versions read back, each package at its target;
-//! 7. **reboot-check**: whether the host needs a reboot. The agent does not
-//!    reboot a real host itself: the deploy saga schedules the reboot as its
-//!    own step.
+//! 7. **reboot-check**: whether the host needs a reboot; the result's
+//!    `reboot_required` says so. The agent never reboots inside an apply or
+//!    rollback job: the deploy saga sends a reboot job as its own step.
+//!
+//! A **reboot** job ([`JobAction::Reboot`]) is verified and refused like any
+//! other (signature, host, expiry; a job id in the history returns the
+//! recorded result and reboots nothing), and refused when the agent has no
+//! reboot command configured ([`crate::Config::reboot`] empty) or another
+//! reboot is still pending. A dry run answers with a `plan reboot` step
+//! naming the command and changes nothing. Otherwise the state records a
+//! pending reboot ([`HostState::pending_reboot`]: the job's ids and the boot
+//! id from before) and the job succeeds with one step `reboot`
+//! (`rebooting: running <argv>`) and the boot id from before in its
+//! inventory. The adapter saves that state, publishes the result, acks the
+//! job, and only then runs the command ([`Host::run_reboot`]). When the
+//! command fails, [`Host::reboot_failed`] gives the
+//! `patch.agent.online.<host>` announcement with the unchanged boot id and
+//! why, and clears the pending reboot; at every agent start [`Host::online`]
+//! gives the announcement naming the pending reboot, if any, and clears it.
 //!
 //! A rollback job runs the configured **restore** hook first, then
 //! downgrades (or removes) every package the bundle changed that is not back
@@ -36,15 +52,18 @@
 //!
 //! Step names in results: `simulate`, `snapshot`, `apply` (the manager's last
 //! lines), `install <key>` (`plan <key>` in a dry run), `restore-snapshot`,
-//! `rollback <key>`, `revert`, `verify`, `reboot-check`, `inventory`,
-//! `accept`, `verify-signature`.
+//! `rollback <key>`, `revert`, `verify`, `reboot-check`, `reboot` (`plan
+//! reboot` in a dry run), `inventory`, `accept`, `verify-signature`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use events::{AgentJob, AgentResult, HostInventory, JobAction, JobStatus, JobStep, Remediation};
+use events::{
+    AgentJob, AgentOnline, AgentResult, HostInventory, JobAction, JobStatus, JobStep, RebootRef,
+    Remediation,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -104,6 +123,11 @@ pub struct HostState {
     /// The job whose package changes were started and not finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingJob>,
+    /// The reboot job accepted whose reboot has not been announced yet: the
+    /// next agent start announces it (`patch.agent.online.<host>` naming the
+    /// job) and clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_reboot: Option<RebootRef>,
 }
 
 /// Why a host state file could not be read or written.
@@ -157,6 +181,7 @@ impl HostState {
             applied: Vec::new(),
             history: BTreeMap::new(),
             pending: None,
+            pending_reboot: None,
         }
     }
 
@@ -229,6 +254,8 @@ pub struct Host {
     boot_id_path: PathBuf,
     hooks: Hooks,
     hook_runner: Option<Arc<dyn Runner>>,
+    reboot: Vec<String>,
+    reboot_runner: Option<Arc<dyn Runner>>,
 }
 
 fn step(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> JobStep {
@@ -287,6 +314,9 @@ struct Outcome {
     steps: Vec<JobStep>,
     /// Package names the inventory reports besides the state's.
     names: BTreeSet<String>,
+    /// The reboot check (or the package manager) says the host needs a
+    /// reboot.
+    reboot_required: bool,
 }
 
 impl Outcome {
@@ -296,6 +326,7 @@ impl Outcome {
             reason: None,
             steps,
             names,
+            reboot_required: false,
         }
     }
 
@@ -306,6 +337,7 @@ impl Outcome {
             reason: Some(reason.clone()),
             steps: vec![step(step_name, false, reason)],
             names: BTreeSet::new(),
+            reboot_required: false,
         }
     }
 
@@ -330,6 +362,7 @@ impl Outcome {
             reason: Some(reason),
             steps,
             names,
+            reboot_required: false,
         }
     }
 }
@@ -344,7 +377,119 @@ impl Host {
             boot_id_path: PathBuf::from(BOOT_ID_PATH),
             hooks: Hooks::default(),
             hook_runner: None,
+            reboot: Vec::new(),
+            reboot_runner: None,
         }
+    }
+
+    /// The same host rebooting for a reboot job with the argv `reboot`
+    /// (program, then arguments; no shell; from the agent's configuration
+    /// only, see [`crate::Config::reboot`]) run by `runner`. An empty argv
+    /// (the default of [`Host::new`]) makes the host refuse reboot jobs.
+    pub fn with_reboot(mut self, reboot: Vec<String>, runner: Arc<dyn Runner>) -> Host {
+        self.reboot = reboot;
+        self.reboot_runner = Some(runner);
+        self
+    }
+
+    /// The reboot command as shown in steps and logs: its argv joined by
+    /// spaces.
+    fn reboot_shown(&self) -> String {
+        self.reboot.join(" ")
+    }
+
+    /// Runs the configured reboot command (after the reboot job's result
+    /// was published and the job acked): `Ok(detail)` when it exited with
+    /// status 0 (the host is going down), else `Err(reason)` (exit status
+    /// and last line of its stderr, or why it could not start).
+    ///
+    /// # Errors
+    /// The reason, as above; also when no command or runner is configured.
+    pub fn run_reboot(&self) -> Result<String, String> {
+        let (Some(program), Some(runner)) = (self.reboot.first(), self.reboot_runner.as_ref())
+        else {
+            return Err("no reboot command configured".to_owned());
+        };
+        let command = Command::new(program).args(self.reboot.iter().skip(1).cloned());
+        match runner.run(&command) {
+            Ok(out) if out.code == Some(0) => {
+                Ok(format!("{} exited with status 0", self.reboot_shown()))
+            }
+            Ok(out) => Err(format!(
+                "{} exited with {}: {}",
+                self.reboot_shown(),
+                out.code
+                    .map_or_else(|| "a signal".to_owned(), |c| format!("status {c}")),
+                out.stderr
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .trim()
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The announcement of an agent starting at `now` (UTC) on this host,
+    /// and the state to save after publishing it: the current boot id and
+    /// the pending reboot of `state` as `reboot` (cleared in the returned
+    /// state), or `None` at a plain start.
+    pub fn online(&self, state: &HostState, now: DateTime<Utc>) -> (HostState, AgentOnline) {
+        let mut next = state.clone();
+        let online = AgentOnline {
+            host: self.host.clone(),
+            boot_id: self.boot_id(),
+            started_at: now,
+            reboot: next.pending_reboot.take(),
+            detail: None,
+        };
+        (next, online)
+    }
+
+    /// After the reboot command failed with `reason`: the announcement (at
+    /// `now`, UTC) that the host is still up with its unchanged boot id,
+    /// naming the pending reboot of `state`, with `detail` `reboot command
+    /// failed: <reason>`, and the state without the pending reboot. `None`
+    /// when no reboot is pending.
+    pub fn reboot_failed(
+        &self,
+        state: &HostState,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Option<(HostState, AgentOnline)> {
+        let mut next = state.clone();
+        let pending = next.pending_reboot.take()?;
+        let online = AgentOnline {
+            host: self.host.clone(),
+            boot_id: self.boot_id(),
+            started_at: now,
+            reboot: Some(pending),
+            detail: Some(format!("reboot command failed: {reason}")),
+        };
+        Some((next, online))
+    }
+
+    /// A reboot job: in a dry run, a `plan reboot` step; else the pending
+    /// reboot recorded in `next` with the boot id from before, and a
+    /// `reboot` step naming the command the adapter runs after the result.
+    fn reboot_job(&self, next: &mut HostState, job: &AgentJob) -> Outcome {
+        if self.dry_run {
+            let detail = format!(
+                "dry run, nothing was changed: would run {}",
+                self.reboot_shown()
+            );
+            return Outcome::succeeded(vec![step("plan reboot", true, detail)], BTreeSet::new());
+        }
+        next.pending_reboot = Some(RebootRef {
+            job_id: job.job_id,
+            bundle_id: job.bundle_id,
+            ring: job.ring.clone(),
+            wave: job.wave,
+            boot_id_before: self.boot_id(),
+        });
+        let detail = format!("rebooting: running {}", self.reboot_shown());
+        Outcome::succeeded(vec![step("reboot", true, detail)], BTreeSet::new())
     }
 
     /// The same host running `hooks` (snapshot before an apply, restore for
@@ -468,11 +613,30 @@ impl Host {
             );
             return Ok((state.clone(), self.refused(state, job, reason, clock)));
         }
+        if job.action == JobAction::Reboot {
+            let busy = state.pending_reboot.as_ref().map(|p| p.job_id);
+            let reason = if self.reboot.is_empty() {
+                Some(format!(
+                    "job {} refused: no reboot command configured (the agent's `reboot` setting is empty)",
+                    job.job_id
+                ))
+            } else {
+                busy.map(|other| {
+                    format!(
+                        "job {} refused: the reboot of job {other} is still under way",
+                        job.job_id
+                    )
+                })
+            };
+            if let Some(reason) = reason {
+                return Ok((state.clone(), self.refused(state, job, reason, clock)));
+            }
+        }
         let mut next = state.clone();
         let outcome = match job.action {
             JobAction::Apply => self.apply(&mut next, job, now, journal)?,
             JobAction::Rollback => self.rollback(&mut next, job, now, journal)?,
-            JobAction::Reboot => Outcome::refused("accept", "reboot jobs are not supported yet".into()),
+            JobAction::Reboot => self.reboot_job(&mut next, job),
         };
         if self.dry_run {
             let result = self.result(state, job, outcome, clock);
@@ -562,7 +726,7 @@ impl Host {
             reason: outcome.reason,
             steps: outcome.steps,
             rebooted: false,
-            reboot_required: false,
+            reboot_required: outcome.reboot_required,
             inventory: HostInventory {
                 packages,
                 applied: after.applied_keys(),
@@ -637,22 +801,36 @@ impl Host {
         Ok(previous)
     }
 
-    fn reboot_check(&self, hint: bool) -> Result<JobStep, String> {
+    /// The `reboot-check` step and whether a reboot is required (the
+    /// backend's check, or the package manager's `hint`).
+    ///
+    /// # Errors
+    /// The check's error when it failed without a hint.
+    fn reboot_check(&self, hint: bool) -> Result<(JobStep, bool), String> {
         match self.backend.reboot_required() {
-            Ok(rc) if rc.required || hint => Ok(step(
-                "reboot-check",
+            Ok(rc) if rc.required || hint => Ok((
+                step(
+                    "reboot-check",
+                    true,
+                    format!("reboot required: {}", rc.detail),
+                ),
                 true,
-                format!("reboot required: {}", rc.detail),
             )),
-            Ok(rc) => Ok(step(
-                "reboot-check",
-                true,
-                format!("no reboot required: {}", rc.detail),
+            Ok(rc) => Ok((
+                step(
+                    "reboot-check",
+                    true,
+                    format!("no reboot required: {}", rc.detail),
+                ),
+                false,
             )),
-            Err(e) if hint => Ok(step(
-                "reboot-check",
+            Err(e) if hint => Ok((
+                step(
+                    "reboot-check",
+                    true,
+                    format!("reboot required (the package manager said so; the check failed: {e})"),
+                ),
                 true,
-                format!("reboot required (the package manager said so; the check failed: {e})"),
             )),
             Err(e) => Err(e.to_string()),
         }
@@ -669,9 +847,11 @@ impl Host {
         done: &str,
     ) -> Outcome {
         match self.reboot_check(hint) {
-            Ok(s) => {
+            Ok((s, required)) => {
                 steps.push(s);
-                Outcome::succeeded(steps, names)
+                let mut outcome = Outcome::succeeded(steps, names);
+                outcome.reboot_required = required;
+                outcome
             }
             Err(e) => {
                 steps.push(step("reboot-check", false, e.clone()));
@@ -1480,6 +1660,7 @@ mod tests {
             "curl (not installed) -> 7.88.1-10+deb12u5"
         );
         assert_eq!(r.result.steps[5].detail, "no reboot required: flag absent");
+        assert!(!r.result.reboot_required);
         assert_eq!(
             fake.calls(),
             [
@@ -1747,6 +1928,10 @@ mod tests {
         let r = oc16(Manager::Dnf, false, Ok(true));
         assert_eq!(r.status, JobStatus::Succeeded);
         assert_eq!(r.steps.last().unwrap().detail, "reboot required: flag set");
+        assert!(r.reboot_required);
+        assert!(!r.rebooted);
+        let r = oc16(Manager::Dnf, false, Ok(false));
+        assert!(!r.reboot_required);
         // zypper: exit 102 hints a reboot even when the check says no.
         let r = oc16(Manager::Zypper, true, Ok(false));
         assert_eq!(r.status, JobStatus::Succeeded);
@@ -1754,6 +1939,7 @@ mod tests {
             r.steps.last().unwrap().detail,
             "reboot required: flag absent"
         );
+        assert!(r.reboot_required);
         // A failing check with the hint still succeeds; without it the job
         // fails, its packages installed and recorded.
         let r = oc16(Manager::Zypper, true, Err("zypper: unknown command".into()));
@@ -1764,6 +1950,7 @@ mod tests {
             Err("No such command: needs-restarting".into()),
         );
         assert_eq!(r.status, JobStatus::Failed);
+        assert!(!r.reboot_required);
         assert_eq!(
             r.reason.as_deref(),
             Some(
@@ -2239,5 +2426,228 @@ mod tests {
         assert!(err.to_string().contains("disk full"), "{err}");
         assert!(!fake.calls().iter().any(|c| c.starts_with("apply")));
         assert_eq!(fake.version("openssl").as_deref(), Some("3.0.11-1~deb12u2"));
+    }
+
+    /// A reboot command runner: records each command line and answers with
+    /// `code` (`None`: the program cannot start).
+    #[derive(Debug)]
+    struct RebootRunner {
+        code: Option<i32>,
+        ran: Mutex<Vec<String>>,
+    }
+
+    impl Runner for RebootRunner {
+        fn run(&self, command: &Command) -> Result<crate::backend::Output, BackendError> {
+            let line = format!("{} {}", command.program, command.args.join(" "));
+            self.ran.lock().unwrap().push(line.clone());
+            match self.code {
+                Some(0) => Ok(crate::backend::Output::new(0, "", "")),
+                Some(c) => Ok(crate::backend::Output::new(
+                    c,
+                    "",
+                    "Failed to reboot system via logind: Access denied\n",
+                )),
+                None => Err(BackendError::Spawn {
+                    command: line,
+                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                }),
+            }
+        }
+    }
+
+    const BOOT: &str = "8d0f1c5e-0000-4000-8000-00000000a001";
+
+    /// A host on `fake` whose boot id file says [`BOOT`], rebooting with
+    /// `argv` (none when `None`) through a runner answering `code`.
+    fn rebooting(
+        fake: &Arc<Fake>,
+        dry_run: bool,
+        argv: Option<&[&str]>,
+        code: Option<i32>,
+    ) -> (Host, Arc<RebootRunner>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let boot = dir.path().join("boot_id");
+        std::fs::write(&boot, format!("{BOOT}\n")).unwrap();
+        let runner = Arc::new(RebootRunner {
+            code,
+            ran: Mutex::new(Vec::new()),
+        });
+        let mut host = Host::new(HOST, fake.clone(), dry_run).with_boot_id_path(boot);
+        if let Some(argv) = argv {
+            let argv = argv.iter().map(|a| (*a).to_owned()).collect();
+            host = host.with_reboot(argv, runner.clone());
+        }
+        (host, runner, dir)
+    }
+
+    const SYSTEMCTL: &[&str] = &["systemctl", "reboot"];
+
+    fn reboot_ref(job_id: u128) -> RebootRef {
+        RebootRef {
+            job_id: Uuid::from_u128(job_id),
+            bundle_id: BUNDLE,
+            ring: "dev".into(),
+            wave: 0,
+            boot_id_before: BOOT.into(),
+        }
+    }
+
+    #[test]
+    fn a_reboot_job_records_the_pending_reboot_and_answers_from_history_when_redelivered() {
+        let fake = apt(&[("openssl", "3.0.11-1~deb12u2")]);
+        let (host, runner, _dir) = rebooting(&fake, false, Some(SYSTEMCTL), Some(0));
+        let j = job(9, JobAction::Reboot, vec![]);
+        let (next, r) = handle(&host, &HostState::new(HOST), &j);
+        assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
+        assert_eq!(r.action, JobAction::Reboot);
+        assert_eq!(names(&r), ["reboot"]);
+        assert_eq!(r.steps[0].detail, "rebooting: running systemctl reboot");
+        assert_eq!(r.inventory.boot_id, BOOT);
+        assert!(!r.rebooted);
+        assert!(!r.reboot_required);
+        assert_eq!(next.pending_reboot, Some(reboot_ref(9)));
+        assert_eq!(next.history.get(&j.job_id), Some(&r));
+        // Handling the job runs no command: the adapter runs it after the
+        // result is published and the job acked.
+        assert_eq!(*runner.ran.lock().unwrap(), [] as [String; 0]);
+        assert_eq!(
+            host.run_reboot(),
+            Ok("systemctl reboot exited with status 0".into())
+        );
+        assert_eq!(*runner.ran.lock().unwrap(), ["systemctl reboot"]);
+
+        // Redelivered: the recorded result, the same state, nothing run.
+        let (again, r2) = handle(&host, &next, &j);
+        assert_eq!((&again, &r2), (&next, &r));
+        assert_eq!(runner.ran.lock().unwrap().len(), 1);
+        assert!(!fake.calls().iter().any(|c| c.starts_with("apply")));
+
+        // Another reboot job while this one is pending is refused.
+        let other = job(10, JobAction::Reboot, vec![]);
+        let (same, r3) = handle(&host, &next, &other);
+        assert_eq!(r3.status, JobStatus::Refused);
+        assert_eq!(
+            r3.reason,
+            Some(format!(
+                "job {} refused: the reboot of job {} is still under way",
+                other.job_id, j.job_id
+            ))
+        );
+        assert_eq!(same, next);
+    }
+
+    #[test]
+    fn a_dry_run_reboot_job_says_what_would_run_and_changes_nothing() {
+        let fake = apt(&[]);
+        let (host, runner, _dir) = rebooting(&fake, true, Some(SYSTEMCTL), Some(0));
+        let state = HostState::new(HOST);
+        let (next, r) = handle(&host, &state, &job(9, JobAction::Reboot, vec![]));
+        assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
+        assert_eq!(names(&r), ["plan reboot"]);
+        assert_eq!(
+            r.steps[0].detail,
+            "dry run, nothing was changed: would run systemctl reboot"
+        );
+        assert_eq!(next, state);
+        assert_eq!(next.pending_reboot, None);
+        assert_eq!(*runner.ran.lock().unwrap(), [] as [String; 0]);
+    }
+
+    #[test]
+    fn without_a_reboot_command_reboot_jobs_are_refused() {
+        let fake = apt(&[]);
+        let state = HostState::new(HOST);
+        for argv in [None, Some(&[][..])] {
+            for dry_run in [false, true] {
+                let (host, runner, _dir) = rebooting(&fake, dry_run, argv, Some(0));
+                let j = job(9, JobAction::Reboot, vec![]);
+                let (next, r) = handle(&host, &state, &j);
+                assert_eq!(r.status, JobStatus::Refused, "{argv:?} {dry_run}");
+                assert_eq!(names(&r), ["accept"]);
+                assert_eq!(
+                    r.reason,
+                    Some(format!(
+                        "job {} refused: no reboot command configured (the agent's `reboot` setting is empty)",
+                        j.job_id
+                    ))
+                );
+                assert_eq!(next, state);
+                assert_eq!(
+                    host.run_reboot(),
+                    Err("no reboot command configured".into())
+                );
+                assert_eq!(*runner.ran.lock().unwrap(), [] as [String; 0]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_failing_reboot_command_is_announced_with_the_unchanged_boot_id() {
+        let fake = apt(&[]);
+        for (code, why) in [
+            (
+                Some(1),
+                "systemctl reboot exited with status 1: Failed to reboot system via logind: Access denied",
+            ),
+            (None, "start systemctl reboot: entity not found"),
+        ] {
+            let (host, runner, _dir) = rebooting(&fake, false, Some(SYSTEMCTL), code);
+            let (pending, _) = handle(
+                &host,
+                &HostState::new(HOST),
+                &job(9, JobAction::Reboot, vec![]),
+            );
+            let reason = host.run_reboot().unwrap_err();
+            assert_eq!(reason, why);
+            assert_eq!(runner.ran.lock().unwrap().len(), 1);
+            let (next, online) = host.reboot_failed(&pending, &reason, now()).unwrap();
+            assert_eq!(
+                online,
+                AgentOnline {
+                    host: HOST.into(),
+                    boot_id: BOOT.into(),
+                    started_at: now(),
+                    reboot: Some(reboot_ref(9)),
+                    detail: Some(format!("reboot command failed: {why}")),
+                }
+            );
+            assert_eq!(next.pending_reboot, None);
+            assert_eq!(next.history, pending.history);
+            assert_eq!(host.reboot_failed(&next, &reason, now()), None);
+        }
+    }
+
+    #[test]
+    fn the_start_announcement_names_the_pending_reboot_once() {
+        let fake = apt(&[]);
+        let (host, _runner, dir) = rebooting(&fake, false, Some(SYSTEMCTL), Some(0));
+        let (pending, _) = handle(
+            &host,
+            &HostState::new(HOST),
+            &job(9, JobAction::Reboot, vec![]),
+        );
+        // The host came back with a new boot id.
+        std::fs::write(
+            dir.path().join("boot_id"),
+            "8d0f1c5e-0000-4000-8000-00000000b002\n",
+        )
+        .unwrap();
+        let (next, online) = host.online(&pending, now());
+        assert_eq!(online.boot_id, "8d0f1c5e-0000-4000-8000-00000000b002");
+        assert_eq!(online.reboot, Some(reboot_ref(9)));
+        assert_eq!(online.detail, None);
+        assert_eq!(online.started_at, now());
+        assert_eq!(next.pending_reboot, None);
+        let (same, plain) = host.online(&next, now());
+        assert_eq!(same, next);
+        assert_eq!(plain.reboot, None);
+        assert_eq!(plain.host, HOST);
+        // The state file keeps the pending reboot across a restart.
+        let path = dir.path().join("agent-web-01.json");
+        pending.save(&path).unwrap();
+        assert_eq!(
+            HostState::load_or_new(&path, HOST).unwrap().pending_reboot,
+            Some(reboot_ref(9))
+        );
     }
 }

@@ -23,6 +23,17 @@
 //! `fail` is `"none"` (the default), `"all"` (every install fails) or
 //! `{"remediations": ["pkg:openssl@3.0.13", "advisory:RHSA-2024:4420"]}`
 //! (installs of those remediation keys fail).
+//!
+//! A lab host reboots like a real one, as its own job: an apply that changed
+//! a host with `reboot_required` answers `reboot_required: true` (and does
+//! not reboot); deploy's host saga then sends a [`JobAction::Reboot`] job.
+//! [`handle_job`] answers it at once and records a `pending_reboot` in the
+//! state file; the adapter waits the agent's `reboot_secs`, then
+//! [`complete_reboot`] gives the host a new boot id and the
+//! `patch.agent.online.<host>` announcement naming the job. An agent killed
+//! during that wait finds `pending_reboot` at its next start and completes
+//! the reboot then. (A rollback still reboots inside its job when the host
+//! has `reboot_required`.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -30,8 +41,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use events::{
-    AgentJob, AgentResult, Event, HostInventory, JobAction, JobStatus, JobStep, Remediation,
-    Service, derive_id,
+    AgentJob, AgentOnline, AgentResult, Event, HostInventory, JobAction, JobStatus, JobStep,
+    RebootRef, Remediation, Service, derive_id,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -120,9 +131,15 @@ pub struct LabState {
     /// How installs fail (default: they do not).
     #[serde(default)]
     pub fail: FailMode,
-    /// Whether the host reboots after a job changed it.
+    /// Whether the host needs a reboot after a job changed it: an apply
+    /// then answers `reboot_required: true`, a rollback reboots in its job.
     #[serde(default)]
     pub reboot_required: bool,
+    /// The reboot job accepted and not yet completed (the simulated reboot
+    /// is under way, or the agent stopped during it): the next
+    /// [`complete_reboot`] finishes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_reboot: Option<RebootRef>,
     /// Every job handled (applied, failed or rolled back), by job id, with
     /// the result reported: a redelivered job gets this result again and is
     /// not applied twice. Refused jobs are not recorded (they changed
@@ -192,6 +209,7 @@ impl LabState {
             reboots: 0,
             fail: FailMode::None,
             reboot_required: false,
+            pending_reboot: None,
             history: BTreeMap::new(),
         }
     }
@@ -377,7 +395,8 @@ pub(crate) fn write_json_atomic(
 
 /// Handles one job on a lab host: returns the host's next state and the
 /// result to report. Pure: `now` (UTC) is the job's finish time and
-/// `new_boot_id` the boot id a reboot during the job gets.
+/// `new_boot_id` the boot id a reboot during a rollback job gets (it must
+/// differ from the current one).
 ///
 /// In order:
 /// 1. A job addressed to another host is refused.
@@ -387,9 +406,11 @@ pub(crate) fn write_json_atomic(
 /// 4. `apply`: each remediation in order is a step `install <key>`: a package
 ///    is set to exactly its fixed version (the version it replaced is
 ///    recorded), an advisory or scanner solution is recorded as applied.
-///    Then, when the host has `reboot_required`, a step `reboot` (new boot
-///    id, one more reboot, `rebooted: true`), then a step `post-check` that
-///    every remediation is present. An install that the [`FailMode`]
+///    Then a step `post-check` that every remediation is present. The job
+///    does not reboot: when the host has `reboot_required` and the job
+///    changed its packages or applied remediations, the result says
+///    `reboot_required: true` (`rebooted: false`, boot id unchanged) and
+///    deploy sends a reboot job. An install that the [`FailMode`]
 ///    fails makes the job `Failed` with that step and reason, and the job is
 ///    atomic: the host's packages, applied remediations and boot id stay as
 ///    they were before the job (a `revert` step says so when earlier installs
@@ -401,6 +422,12 @@ pub(crate) fn write_json_atomic(
 ///    removed, the bundle's applied keys are dropped. Then `reboot` when
 ///    required, then `post-check`. A bundle that applied nothing here gives
 ///    `Succeeded` with one `rollback` step saying there is nothing to undo.
+/// 6. `reboot`: the host records a `pending_reboot` ([`RebootRef`] with the
+///    job's ids and the current boot id) and the job succeeds at once with
+///    one step `reboot`; the inventory holds the boot id from before. The
+///    reboot itself happens after the result is published:
+///    [`complete_reboot`]. A reboot job while another one is pending is
+///    refused.
 ///
 /// Refused jobs return the state unchanged (history included); every other
 /// job's result is recorded in the returned state's `history`. The result's
@@ -431,15 +458,86 @@ pub fn handle_job(
         return (state.clone(), refused(state, job, now, "accept", reason));
     }
     let (mut next, result) = match job.action {
-        JobAction::Apply => apply(state, job, now, new_boot_id),
+        JobAction::Apply => apply(state, job, now),
         JobAction::Rollback => rollback(state, job, now, new_boot_id),
         JobAction::Reboot => {
-            let reason = "reboot jobs are not supported yet".to_owned();
-            return (state.clone(), refused(state, job, now, "accept", reason));
+            if let Some(p) = &state.pending_reboot {
+                let reason = format!(
+                    "job {} refused: the reboot of job {} is still under way",
+                    job.job_id, p.job_id
+                );
+                return (state.clone(), refused(state, job, now, "accept", reason));
+            }
+            accept_reboot(state, job, now)
         }
     };
     next.history.insert(job.job_id, result.clone());
     (next, result)
+}
+
+/// A reboot job: the pending reboot recorded, the result `Succeeded` with
+/// the boot id from before.
+fn accept_reboot(state: &LabState, job: &AgentJob, now: DateTime<Utc>) -> (LabState, AgentResult) {
+    let mut next = state.clone();
+    next.pending_reboot = Some(RebootRef {
+        job_id: job.job_id,
+        bundle_id: job.bundle_id,
+        ring: job.ring.clone(),
+        wave: job.wave,
+        boot_id_before: state.boot_id.clone(),
+    });
+    let step = JobStep {
+        name: "reboot".into(),
+        ok: true,
+        detail: format!("rebooting the lab host (boot id {})", state.boot_id),
+    };
+    let r = result(
+        &next,
+        job,
+        JobStatus::Succeeded,
+        None,
+        vec![step],
+        false,
+        now,
+    );
+    (next, r)
+}
+
+/// Completes the pending reboot of `state`, if any: the host gets
+/// `new_boot_id` (it must differ from the current one), one more reboot is
+/// counted, `pending_reboot` is cleared, and the returned announcement,
+/// started at `now` (UTC), names the reboot job. `None` when no reboot is
+/// pending. Pure; the caller publishes the announcement, then saves the
+/// state.
+pub fn complete_reboot(
+    state: &LabState,
+    new_boot_id: &str,
+    now: DateTime<Utc>,
+) -> Option<(LabState, AgentOnline)> {
+    let pending = state.pending_reboot.clone()?;
+    let mut next = state.clone();
+    next.reboot(new_boot_id);
+    next.pending_reboot = None;
+    let online = AgentOnline {
+        host: next.host.clone(),
+        boot_id: next.boot_id.clone(),
+        started_at: now,
+        reboot: Some(pending),
+        detail: None,
+    };
+    Some((next, online))
+}
+
+/// The announcement of an agent starting at `now` (UTC) on a lab host
+/// with no pending reboot: its current boot id, no reboot job.
+pub fn online(state: &LabState, now: DateTime<Utc>) -> AgentOnline {
+    AgentOnline {
+        host: state.host.clone(),
+        boot_id: state.boot_id.clone(),
+        started_at: now,
+        reboot: None,
+        detail: None,
+    }
 }
 
 /// [`handle_job`] for a job whose signature `verifier` checks first: a job
@@ -573,12 +671,7 @@ fn failed(
     (before.clone(), r)
 }
 
-fn apply(
-    state: &LabState,
-    job: &AgentJob,
-    now: DateTime<Utc>,
-    new_boot_id: &str,
-) -> (LabState, AgentResult) {
+fn apply(state: &LabState, job: &AgentJob, now: DateTime<Utc>) -> (LabState, AgentResult) {
     let mut next = state.clone();
     let mut steps = Vec::with_capacity(job.remediations.len() + 2);
     for r in &job.remediations {
@@ -600,10 +693,8 @@ fn apply(
             detail,
         });
     }
-    let rebooted = state.reboot_required && !job.remediations.is_empty();
-    if rebooted {
-        steps.push(next.reboot(new_boot_id));
-    }
+    let changed = next.packages != state.packages || next.applied != state.applied;
+    let reboot_required = state.reboot_required && changed;
     let missing: Vec<String> = job
         .remediations
         .iter()
@@ -625,7 +716,8 @@ fn apply(
         ok: true,
         detail: format!("{} remediation(s) present", job.remediations.len()),
     });
-    let r = result(&next, job, JobStatus::Succeeded, None, steps, rebooted, now);
+    let mut r = result(&next, job, JobStatus::Succeeded, None, steps, false, now);
+    r.reboot_required = reboot_required;
     (next, r)
 }
 
@@ -887,21 +979,110 @@ mod tests {
     }
 
     #[test]
-    fn reboot_changes_the_boot_id_between_install_and_post_check() {
+    fn an_apply_on_a_host_that_needs_a_reboot_says_so_and_does_not_reboot() {
         let mut before = host();
         before.reboot_required = true;
         let (next, r) = handle_job(&before, &apply_all(), now(), "boot-1");
         assert_eq!(r.status, JobStatus::Succeeded);
-        assert!(r.rebooted);
+        assert!(r.reboot_required);
+        assert!(!r.rebooted);
+        assert_eq!(step_names(&r)[3..], ["post-check"], "{:?}", step_names(&r));
+        assert_eq!((next.boot_id.as_str(), next.reboots), ("boot-0", 0));
+        assert_eq!(r.inventory.boot_id, "boot-0");
+        assert_eq!(next.pending_reboot, None);
+        // A job that changed nothing needs no reboot, nor does a host
+        // without the flag.
+        let again = job(5, JobAction::Apply, vec![openssl()]);
+        let (_, r) = handle_job(&next, &again, now(), "boot-2");
         assert_eq!(
-            step_names(&r)[3..],
-            ["reboot", "post-check"],
-            "{:?}",
-            step_names(&r)
+            r.steps[0].detail,
+            format!("openssl already at 3.0.13; already applied by bundle {BUNDLE}")
         );
-        assert_eq!(r.steps[3].detail, "boot id boot-0 -> boot-1");
+        assert!(!r.reboot_required);
+        let (_, r) = handle_job(&host(), &apply_all(), now(), "boot-1");
+        assert!(!r.reboot_required);
+    }
+
+    fn reboot_job(id: u128) -> AgentJob {
+        job(id, JobAction::Reboot, vec![])
+    }
+
+    #[test]
+    fn a_reboot_job_records_the_pending_reboot_and_answers_with_the_old_boot_id() {
+        let (applied, _) = handle_job(&host(), &apply_all(), now(), "unused");
+        let j = reboot_job(7);
+        let (next, r) = handle_job(&applied, &j, now(), "unused");
+        assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
+        assert_eq!(r.action, JobAction::Reboot);
+        assert_eq!(step_names(&r), ["reboot"]);
+        assert_eq!(r.steps[0].detail, "rebooting the lab host (boot id boot-0)");
+        assert!(!r.rebooted);
+        assert!(!r.reboot_required);
+        assert_eq!(r.inventory.boot_id, "boot-0");
+        let pending = RebootRef {
+            job_id: j.job_id,
+            bundle_id: BUNDLE,
+            ring: "dev".into(),
+            wave: 0,
+            boot_id_before: "boot-0".into(),
+        };
+        assert_eq!(next.pending_reboot.as_ref(), Some(&pending));
+        assert_eq!((next.boot_id.as_str(), next.reboots), ("boot-0", 0));
+        assert_eq!(next.history.get(&j.job_id), Some(&r));
+        // Redelivered: the recorded answer, nothing more.
+        let (twice, again) = handle_job(&next, &j, now(), "unused");
+        assert_eq!((twice, again), (next.clone(), r));
+        // Another reboot job while this one is under way is refused.
+        let other = reboot_job(8);
+        let (same, r) = handle_job(&next, &other, now(), "unused");
+        assert_eq!(r.status, JobStatus::Refused);
+        assert_eq!(
+            r.reason.as_deref(),
+            Some(
+                format!(
+                    "job {} refused: the reboot of job {} is still under way",
+                    other.job_id, j.job_id
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(same, next);
+    }
+
+    #[test]
+    fn completing_the_pending_reboot_changes_the_boot_id_and_names_the_job() {
+        assert_eq!(complete_reboot(&host(), "boot-1", now()), None);
+        let j = reboot_job(7);
+        let (pending, _) = handle_job(&host(), &j, now(), "unused");
+        let later = at("2026-12-01T02:11:00Z");
+        let (next, announced) = complete_reboot(&pending, "boot-1", later).unwrap();
         assert_eq!((next.boot_id.as_str(), next.reboots), ("boot-1", 1));
-        assert_eq!(r.inventory.boot_id, "boot-1");
+        assert_eq!(next.pending_reboot, None);
+        assert_eq!(next.history, pending.history);
+        assert_eq!(
+            announced,
+            AgentOnline {
+                host: HOST.into(),
+                boot_id: "boot-1".into(),
+                started_at: later,
+                reboot: pending.pending_reboot.clone(),
+                detail: None,
+            }
+        );
+        assert_eq!(
+            announced.reboot.as_ref().map(|r| r.boot_id_before.as_str()),
+            Some("boot-0")
+        );
+        assert_eq!(
+            online(&next, later),
+            AgentOnline {
+                host: HOST.into(),
+                boot_id: "boot-1".into(),
+                started_at: later,
+                reboot: None,
+                detail: None,
+            }
+        );
     }
 
     #[test]
@@ -913,7 +1094,7 @@ mod tests {
         let (twice, second) = handle_job(&once, &apply_all(), later, "boot-2");
         assert_eq!(second, first);
         assert_eq!(twice, once);
-        assert_eq!((twice.boot_id.as_str(), twice.reboots), ("boot-1", 1));
+        assert_eq!((twice.boot_id.as_str(), twice.reboots), ("boot-0", 0));
         assert_eq!(twice.applied.len(), 3);
         // Even after expiry, the recorded answer wins over a refusal.
         let (_, third) = handle_job(&once, &apply_all(), at("2026-12-02T00:00:00Z"), "b");
@@ -1121,7 +1302,7 @@ mod tests {
             "boot-2",
         );
         assert!(r.rebooted);
-        assert_eq!((next.boot_id.as_str(), next.reboots), ("boot-2", 2));
+        assert_eq!((next.boot_id.as_str(), next.reboots), ("boot-2", 1));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //!
 //! An agent runs on one managed machine. It takes the jobs deploy addresses
 //! to its host (`patch.agent.job.<host>`), applies or rolls back their
-//! remediations, and reports each job's outcome and the host's inventory
-//! (`patch.agent.result.<host>`).
+//! remediations or reboots the host, and reports each job's outcome and the
+//! host's inventory (`patch.agent.result.<host>`). At every start it
+//! announces itself with the host's boot id (`patch.agent.online.<host>`),
+//! naming the reboot job it came back from, if any (see [`adapter`]).
 //!
 //! This crate holds the agent's pure job handling and its backends; the bus
 //! adapter (consume jobs, publish results) lives beside it and calls
@@ -27,7 +29,10 @@
 //! - The agent never runs a shell string from the bus. A job is a list of
 //!   typed [`events::Remediation`]s, and the only operations are package
 //!   operations (install or restore a version, record or drop an applied
-//!   remediation key, reboot).
+//!   remediation key), and a reboot runs only the command of the agent's own
+//!   configuration ([`Config::reboot`]), after the reboot job's result is
+//!   published. Apply jobs never reboot: their result says
+//!   `reboot_required` and deploy sends a reboot job.
 //! - A job is taken only when deploy's Ed25519 signature over it verifies
 //!   with the agent's configured public key ([`verify`]); a job with a
 //!   missing, malformed or foreign signature is refused before anything
@@ -41,7 +46,8 @@
 //! - The lab state file is replaced atomically (temporary file in the same
 //!   directory, then rename): a crash leaves the old or the new state, never
 //!   a torn file.
-//! - [`lab::handle_job`] is pure: time and the next boot id are passed in.
+//! - [`lab::handle_job`] and [`lab::complete_reboot`] are pure: time and the
+//!   next boot id are passed in; waiting and publishing live in [`adapter`].
 //! - Real backends build argv vectors from validated names, versions and
 //!   advisory ids only ([`backend`]); a scanner's solution text is reported
 //!   as not applicable and never run. A `--dry-run` agent runs only the
@@ -57,7 +63,7 @@ pub mod rpm;
 pub mod verify;
 pub mod zypper;
 
-pub use adapter::{Agent, HostAgent, LabAgent};
+pub use adapter::{Agent, AgentError, HostAgent, LabAgent};
 pub use backend::{Manager, PackageBackend};
 pub use config::{Backend, Config, Hooks};
 pub use host::{Host, HostState};

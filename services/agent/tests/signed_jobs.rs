@@ -104,6 +104,8 @@ async fn jobs_with_a_bad_signature_or_for_another_host_are_refused_and_reported(
         dry_run: false,
         verify_key: Some(pub_path.clone()),
         hooks: agent::Hooks::default(),
+        reboot: Vec::new(),
+        reboot_secs: 0,
     };
     let verifier = JobVerifier::load(&pub_path).unwrap();
     let agent = LabAgent::build(&agent_cfg, verifier, bus.clone(), Clock::system()).unwrap();
