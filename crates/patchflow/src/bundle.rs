@@ -79,13 +79,10 @@ pub async fn run(cfg: &Config, cmd: BundleCommand) -> Result<ExitCode> {
     else {
         bail!("no bundle {bundle_id} in the report projection (see patchflow report bundles)");
     };
-    if matches!(
-        summary.status,
-        report::BundleStatus::Completed | report::BundleStatus::Halted
-    ) {
+    if summary.status.is_final() {
         bail!(
             "bundle {bundle_id} is already {}: nothing left to decide",
-            format!("{:?}", summary.status).to_lowercase()
+            summary.status.as_str()
         );
     }
     let payload = match payload {

@@ -80,6 +80,8 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
                                 snapshot: argv(snapshot_hook),
                                 restore: argv(restore_hook),
                             },
+                            reboot: agent::config::default_reboot_command(),
+                            reboot_secs: agent::config::DEFAULT_LAB_REBOOT_SECS,
                         },
                     )
                     .await
@@ -512,18 +514,19 @@ async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
             }
             writeln!(
                 out,
-                "{:<36}  {:<9} {:<10} {:>9}  {:>12}",
-                "BUNDLE", "PRIORITY", "STATUS", "HOSTS", "REMEDIATIONS"
+                "{:<36}  {:<9} {:<15} {:>9}  {:>12}  {:>6}",
+                "BUNDLE", "PRIORITY", "STATUS", "HOSTS", "REMEDIATIONS", "MANUAL"
             )?;
             for b in bundles {
                 writeln!(
                     out,
-                    "{}  {:<9} {:<10} {:>9}  {:>12}{}",
+                    "{}  {:<9} {:<15} {:>9}  {:>12}  {:>6}{}",
                     b.bundle_id,
                     b.priority.map(|p| p.as_str()).unwrap_or("-"),
-                    format!("{:?}", b.status).to_lowercase(),
+                    b.status.as_str(),
                     b.hosts,
                     b.remediations,
+                    b.manual_tasks,
                     b.halt_reason
                         .map(|r| format!("  halted in {}: {r}", b.halted_ring.unwrap_or_default()))
                         .unwrap_or_default()

@@ -292,10 +292,7 @@ async fn follow(db: &Path, bus: &Bus, clock: &bus::Clock, tz: Tz) -> Result<()> 
         }
         let done = !bundles.is_empty()
             && bundles.iter().all(|b| {
-                matches!(
-                    b.status,
-                    report::BundleStatus::Completed | report::BundleStatus::Halted
-                ) && b.rollbacks.iter().all(|r| r.completed_at.is_some())
+                b.status.is_final() && b.rollbacks.iter().all(|r| r.completed_at.is_some())
             });
         if done {
             return Ok(());

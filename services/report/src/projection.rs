@@ -44,7 +44,7 @@ use crate::error::{ReportError, SqlContext};
 
 /// The layout version this build writes and reads. A file with another
 /// version is refused ([`ReportError::SchemaVersion`]); rebuild it by replay.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -153,6 +153,7 @@ CREATE TABLE IF NOT EXISTS bundles (
     plan_rings    TEXT NOT NULL DEFAULT '[]',
     hosts         INTEGER NOT NULL DEFAULT 0,
     remediations  INTEGER NOT NULL DEFAULT 0,
+    manual_tasks  INTEGER NOT NULL DEFAULT 0,
     status        TEXT NOT NULL,
     status_at     TEXT NOT NULL,
     halted_ring   TEXT,
@@ -1065,14 +1066,15 @@ fn bundle_planned(
         p.targets.iter().map(|t| t.asset_id.as_str()).collect();
     tx.execute(
         "INSERT INTO bundles (bundle_id, digest, scan_id, priority, deadline, sla_at_risk,
-                              planned_at, plan_rings, hosts, remediations, status, status_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'planned', ?7)
+                              planned_at, plan_rings, hosts, remediations, manual_tasks,
+                              status, status_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'planned', ?7)
          ON CONFLICT (bundle_id) DO UPDATE SET
              digest = excluded.digest, scan_id = excluded.scan_id,
              priority = excluded.priority, deadline = excluded.deadline,
              sla_at_risk = excluded.sla_at_risk, planned_at = excluded.planned_at,
              plan_rings = excluded.plan_rings, hosts = excluded.hosts,
-             remediations = excluded.remediations",
+             remediations = excluded.remediations, manual_tasks = excluded.manual_tasks",
         params![
             p.bundle_id.to_string(),
             p.digest,
@@ -1084,6 +1086,7 @@ fn bundle_planned(
             serde_json::to_string(&rings)?,
             to_i64("bundle host count", hosts.len() as u64)?,
             to_i64("bundle remediation count", p.remediations.len() as u64)?,
+            to_i64("bundle manual task count", p.manual_tasks.len() as u64)?,
         ],
     )
     .ctx("record planned bundle")?;
@@ -1131,7 +1134,23 @@ fn bundle_completed(
     p: &BundleCompleted,
     at: DateTime<Utc>,
 ) -> Result<(), ReportError> {
-    set_bundle_status(tx, &p.bundle_id.to_string(), "completed", &ts(at))
+    let bundle_id = p.bundle_id.to_string();
+    // Rollout done; manual tasks stay open until people fix their findings.
+    let manual: i64 = tx
+        .query_row(
+            "SELECT manual_tasks FROM bundles WHERE bundle_id = ?1",
+            params![bundle_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .ctx("read bundle manual tasks")?
+        .unwrap_or(0);
+    let status = if manual > 0 {
+        "awaiting_manual"
+    } else {
+        "completed"
+    };
+    set_bundle_status(tx, &bundle_id, status, &ts(at))
 }
 
 fn bundle_halted(tx: &Connection, p: &BundleHalted, at: DateTime<Utc>) -> Result<(), ReportError> {

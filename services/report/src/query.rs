@@ -260,10 +260,37 @@ pub enum BundleStatus {
     Planned,
     /// A ring was released.
     Scheduled,
-    /// Every ring validated.
+    /// Every ring validated and the bundle has no manual task.
     Completed,
+    /// Every ring validated (or the bundle had no host to roll out to), but
+    /// it holds manual tasks ([`BundleSummary::manual_tasks`]): findings no
+    /// agent can fix (a scanner's solution text), which stay open until
+    /// people do the work and a rescan resolves them.
+    AwaitingManual,
     /// Rollout stopped.
     Halted,
+}
+
+impl BundleStatus {
+    /// The snake_case name (`awaiting_manual`, …), as in the JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BundleStatus::Planned => "planned",
+            BundleStatus::Scheduled => "scheduled",
+            BundleStatus::Completed => "completed",
+            BundleStatus::AwaitingManual => "awaiting_manual",
+            BundleStatus::Halted => "halted",
+        }
+    }
+
+    /// Whether the rollout is over (completed, awaiting manual work, or halted):
+    /// nothing is left for approvals or the rollout to decide.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            BundleStatus::Completed | BundleStatus::AwaitingManual | BundleStatus::Halted
+        )
+    }
 }
 
 /// Where a ring of a bundle stands.
@@ -415,6 +442,8 @@ pub struct BundleSummary {
     pub hosts: u64,
     /// Remediations.
     pub remediations: u64,
+    /// Manual tasks: remediations planned for people, not agents.
+    pub manual_tasks: u64,
     /// Rings in rollout order.
     pub rings: Vec<RingProgress>,
     /// Waves, by ring order then wave number.
@@ -781,7 +810,7 @@ impl Projection {
             .conn
             .prepare(
                 "SELECT bundle_id, priority, deadline, sla_at_risk, planned_at, plan_rings, hosts,
-                        remediations, status, status_at, halted_ring, halt_reason
+                        remediations, status, status_at, halted_ring, halt_reason, manual_tasks
                  FROM bundles ORDER BY COALESCE(planned_at, status_at), bundle_id",
             )
             .ctx("query bundles")?;
@@ -797,6 +826,7 @@ impl Projection {
                 "planned" => BundleStatus::Planned,
                 "scheduled" => BundleStatus::Scheduled,
                 "completed" => BundleStatus::Completed,
+                "awaiting_manual" => BundleStatus::AwaitingManual,
                 "halted" => BundleStatus::Halted,
                 other => {
                     return Err(ReportError::Corrupt(format!(
@@ -816,6 +846,7 @@ impl Projection {
                 halt_reason: r.get(11).ctx("read bundle")?,
                 hosts: count("bundle hosts", r.get(6).ctx("read bundle")?)?,
                 remediations: count("bundle remediations", r.get(7).ctx("read bundle")?)?,
+                manual_tasks: count("bundle manual tasks", r.get(12).ctx("read bundle")?)?,
                 rings: Vec::new(),
                 waves: Vec::new(),
                 validations: Vec::new(),

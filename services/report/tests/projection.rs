@@ -1291,3 +1291,74 @@ fn an_active_exception_keeps_an_overdue_finding_out_of_non_compliance() {
     // Before the first grant, an overdue finding counts as it always did.
     check("2025-03-04T12:00:00Z", &[], &[(s, by_cve)]);
 }
+
+/// A bundle holding manual tasks is not `completed` when its rollout ends:
+/// people still have work to do (here: a bundle with nothing for agents at
+/// all, and one with both), and `report bundles` says so.
+#[test]
+fn a_bundle_with_manual_tasks_awaits_manual_work_after_its_rollout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = open(&dir);
+    let mut feed = Feed::default();
+    let manual = ManualTask {
+        remediation: Remediation::Solution {
+            scanner: "nessus".into(),
+            check_id: "12345".into(),
+            text: "Upgrade the vendor appliance firmware.".into(),
+        },
+        hosts: vec!["appliance-1".into()],
+        findings: vec![Uuid::from_u128(0xF1)],
+    };
+    let plan = |id: u128, manual_tasks: Vec<ManualTask>| BundlePlanned {
+        bundle_id: Uuid::from_u128(id),
+        digest: "cd".repeat(32),
+        scan_id: Uuid::from_u128(9_001),
+        priority: Priority::Medium,
+        deadline: t("2025-04-01T00:00:00Z"),
+        remediations: vec![],
+        targets: vec![],
+        rings: vec![],
+        sla_at_risk: false,
+        manual_tasks,
+        approval: None,
+    };
+    feed.push(
+        Service::Schedule,
+        "2025-03-03T10:00:00Z",
+        plan(0xC1, vec![manual]),
+    );
+    feed.push(
+        Service::Schedule,
+        "2025-03-03T10:00:01Z",
+        plan(0xC2, vec![]),
+    );
+    for id in [0xC1, 0xC2] {
+        feed.push(
+            Service::Schedule,
+            "2025-03-03T10:00:02Z",
+            BundleCompleted {
+                bundle_id: Uuid::from_u128(id),
+                rings: vec![],
+            },
+        );
+    }
+    feed.apply_in_order(&mut p);
+    let bundles = p.bundles().unwrap();
+    let got: Vec<(Uuid, BundleStatus, u64)> = bundles
+        .iter()
+        .map(|b| (b.bundle_id, b.status, b.manual_tasks))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Uuid::from_u128(0xC1), BundleStatus::AwaitingManual, 1),
+            (Uuid::from_u128(0xC2), BundleStatus::Completed, 0),
+        ]
+    );
+    assert_eq!(BundleStatus::AwaitingManual.as_str(), "awaiting_manual");
+    assert!(BundleStatus::AwaitingManual.is_final());
+    assert_eq!(
+        serde_json::to_value(BundleStatus::AwaitingManual).unwrap(),
+        "awaiting_manual"
+    );
+}
