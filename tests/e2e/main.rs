@@ -13,4 +13,5 @@ mod faults;
 mod flow;
 mod ingest;
 mod restart;
+mod rollout_rings;
 mod schemas;
