@@ -86,6 +86,15 @@ pub enum Command {
         /// (restore the snapshot); what it does not restore is downgraded.
         #[arg(long)]
         restore_hook: Option<PathBuf>,
+        /// The command a reboot job runs (package backends): program then
+        /// arguments, no shell, e.g. `--reboot-command systemctl reboot`
+        /// (the default). Given with no value, the agent refuses reboot jobs.
+        #[arg(long, num_args = 0.., value_name = "ARGV", allow_hyphen_values = true)]
+        reboot_command: Option<Vec<String>>,
+        /// Lab backend: seconds a simulated reboot takes before the agent
+        /// announces the new boot id.
+        #[arg(long, default_value_t = agent::config::DEFAULT_LAB_REBOOT_SECS)]
+        reboot_secs: u64,
     },
     /// Scan reports.
     #[command(subcommand)]

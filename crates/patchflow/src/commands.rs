@@ -60,6 +60,8 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     verify_key,
                     snapshot_hook,
                     restore_hook,
+                    reboot_command,
+                    reboot_secs,
                 } => {
                     let state = match (state, backend) {
                         (Some(path), _) => path,
@@ -80,8 +82,9 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
                                 snapshot: argv(snapshot_hook),
                                 restore: argv(restore_hook),
                             },
-                            reboot: agent::config::default_reboot_command(),
-                            reboot_secs: agent::config::DEFAULT_LAB_REBOOT_SECS,
+                            reboot: reboot_command
+                                .unwrap_or_else(agent::config::default_reboot_command),
+                            reboot_secs,
                         },
                     )
                     .await
