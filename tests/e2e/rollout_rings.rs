@@ -581,9 +581,10 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
         .unwrap_or_default();
     assert!(halted_line.contains(reason), "{halted_line}");
 
-    // Per host: its apply job and result, and for the failed ones the
-    // rollback; the hosts after the halt appear nowhere. (The saga's step
-    // lines, `step install started on HOST (…`, slot into `want` here.)
+    // Per host: its apply job and result, its saga's install step (started,
+    // then ended: the lab hosts need no reboot and no webhook is configured,
+    // so install is the only step), and for the failed ones the rollback;
+    // the hosts after the halt appear nowhere.
     for (r, wave, _, wave_hosts) in &want_started {
         for host in wave_hosts {
             let lines = host_trail(&trail, host);
@@ -600,6 +601,22 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
                 want.push(format!("rollback succeeded on {host} ({r} wave {wave})"));
             }
             assert_in_order(&lines, &want);
+            let steps = [
+                format!("step install started on {host} ({r} wave {wave}), due "),
+                if failing.contains(host) {
+                    format!("step install failed on {host} ({r} wave {wave}): ")
+                } else {
+                    format!(
+                        "step install succeeded on {host} ({r} wave {wave}): installed 1 remediation(s)"
+                    )
+                },
+            ];
+            assert_in_order(&lines, &steps);
+            let step_lines = lines
+                .iter()
+                .filter(|(t, _)| t.starts_with("patch.deployment.step."))
+                .count();
+            assert_eq!(step_lines, 2, "{host}: one step, started and ended");
             if failing.contains(host) {
                 let failed = lines
                     .iter()
