@@ -190,6 +190,11 @@ pub struct HostJob {
     /// The host's boot id when its reboot job was accepted.
     #[serde(default)]
     pub boot_id_before: Option<String>,
+    /// It failed after its install succeeded (reboot, the wait for its
+    /// agent, post-check): it is rolled back even when the wave's budget
+    /// holds.
+    #[serde(default)]
+    pub roll_back: bool,
 }
 
 fn sent_before_the_saga() -> bool {
@@ -211,6 +216,7 @@ impl HostJob {
             reboot_required: false,
             reboot_job_id: None,
             boot_id_before: None,
+            roll_back: false,
         }
     }
 
@@ -502,7 +508,7 @@ impl RingRun {
                     .iter()
                     .any(|j| j.job_id == result.job_id && j.step.is_none() && j.status.is_none());
                 if legacy {
-                    self.on_apply_result(result, result_event_id)
+                    self.on_apply_result(result, result_event_id, now)
                 } else {
                     self.on_install_result(result, result_event_id, now)
                 }
@@ -514,7 +520,12 @@ impl RingRun {
 
     /// An apply result for a job of a run stored before the saga (sent
     /// without a step): the result is the host's outcome.
-    fn on_apply_result(&mut self, result: &AgentResult, result_event_id: Uuid) -> Decision {
+    fn on_apply_result(
+        &mut self,
+        result: &AgentResult,
+        result_event_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Decision {
         let RunStatus::Running { wave, .. } = self.status else {
             return Decision::skip(format!(
                 "no wave of ring {} awaits results ({}); job {} is stale",
@@ -543,7 +554,7 @@ impl RingRun {
         }
         job.record(result, result_event_id);
         if self.jobs.iter().all(|j| j.status.is_some()) {
-            Decision::Advance(self.finish_wave(wave))
+            Decision::Advance(self.finish_wave(wave, now))
         } else {
             Decision::Advance(Vec::new())
         }
@@ -630,7 +641,7 @@ impl RingRun {
                 }
                 if changed && matches!(self.status, RunStatus::Running { .. }) {
                     if self.jobs.iter().all(|j| j.status.is_some()) {
-                        outputs.extend(self.finish_wave(wave));
+                        outputs.extend(self.finish_wave(wave, now));
                     }
                 } else if !changed {
                     match self.next_step_due() {
@@ -747,10 +758,35 @@ impl RingRun {
         if let Some(skip) = self.foreign(request.bundle_id, &request.ring) {
             return skip;
         }
+        let outputs = self.add_rollback(&request.hosts, now);
+        if outputs.is_empty() {
+            return Decision::skip(format!(
+                "rollback of {:?} in ring {}: every host is already rolled back, unknown or never started",
+                request.hosts, self.ring
+            ));
+        }
+        if matches!(
+            self.status,
+            RunStatus::Running { .. }
+                | RunStatus::AwaitingValidation { .. }
+                | RunStatus::PausedForWindow { .. }
+        ) {
+            self.status = RunStatus::Halted {
+                wave: self.started_waves.saturating_sub(1),
+                reason: format!("rollback requested: {}", request.reason),
+            };
+        }
+        Decision::Advance(outputs)
+    }
+
+    /// Sends rollback jobs to those of `hosts` that were started and are not
+    /// yet part of a rollback (see [`RingRun::on_rollback_requested`]);
+    /// returns the jobs, none when no host is new.
+    fn add_rollback(&mut self, hosts: &[String], now: DateTime<Utc>) -> Vec<Output> {
         let due = self.due(now);
         let mut new_jobs: Vec<HostJob> = Vec::new();
         let mut outputs = Vec::new();
-        for host in &request.hosts {
+        for host in hosts {
             let taken = self.rollback.as_ref().is_some_and(|r| r.covers(host))
                 || new_jobs.iter().any(|j| &j.host == host);
             let Some(wave) = self.started_wave_of(host).filter(|_| !taken) else {
@@ -779,10 +815,7 @@ impl RingRun {
             new_jobs.push(HostJob::new(host.clone(), wave, id));
         }
         if new_jobs.is_empty() {
-            return Decision::skip(format!(
-                "rollback of {:?} in ring {}: every host is already rolled back, unknown or never started",
-                request.hosts, self.ring
-            ));
+            return outputs;
         }
         match self.rollback.as_mut() {
             None => {
@@ -806,18 +839,7 @@ impl RingRun {
                 r.completed = false;
             }
         }
-        if matches!(
-            self.status,
-            RunStatus::Running { .. }
-                | RunStatus::AwaitingValidation { .. }
-                | RunStatus::PausedForWindow { .. }
-        ) {
-            self.status = RunStatus::Halted {
-                wave: self.started_waves.saturating_sub(1),
-                reason: format!("rollback requested: {}", request.reason),
-            };
-        }
-        Decision::Advance(outputs)
+        outputs
     }
 
     /// The next instant (UTC) at which [`RingRun::on_tick`] can change the
@@ -1029,7 +1051,7 @@ impl RingRun {
 
     /// Every job of wave `wave` has a status: counts it, checks the budget and
     /// emits `WaveCompleted`, or `WaveHalted` (+ `RollbackRequested`).
-    pub(crate) fn finish_wave(&mut self, wave: u32) -> Vec<Output> {
+    pub(crate) fn finish_wave(&mut self, wave: u32, now: DateTime<Utc>) -> Vec<Output> {
         let wave_attempted = u32::try_from(self.jobs.len()).unwrap_or(u32::MAX);
         let wave_failed =
             u32::try_from(self.jobs.iter().filter(|j| j.failed()).count()).unwrap_or(u32::MAX);
@@ -1046,7 +1068,7 @@ impl RingRun {
         match budget::check(&self.rollout, &label, tally) {
             Verdict::Holds => {
                 self.status = RunStatus::AwaitingValidation { wave };
-                vec![Output::new(
+                let mut outputs = vec![Output::new(
                     self.bundle_id,
                     key::wave_completed(&self.ring, wave),
                     WaveCompleted {
@@ -1059,7 +1081,39 @@ impl RingRun {
                         ring_attempted: self.ring_attempted,
                         ring_failed: self.ring_failed,
                     },
-                )]
+                )];
+                // Hosts that broke after their install (a failed reboot or
+                // post-check) are rolled back even though the ring goes on.
+                let broken: Vec<String> = self
+                    .jobs
+                    .iter()
+                    .filter(|j| j.failed() && j.roll_back)
+                    .map(|j| j.host.clone())
+                    .collect();
+                if !broken.is_empty() {
+                    let reason = self
+                        .jobs
+                        .iter()
+                        .filter(|j| j.failed() && j.roll_back)
+                        .map(|j| format!("{}: {}", j.host, j.reason.as_deref().unwrap_or("failed")))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    outputs.push(Output::new(
+                        self.bundle_id,
+                        key::rollback_requested(&self.ring, wave),
+                        RollbackRequested {
+                            bundle_id: self.bundle_id,
+                            ring: self.ring.clone(),
+                            wave,
+                            hosts: broken.clone(),
+                            reason: format!(
+                                "failed after the install, within the budget: {reason}"
+                            ),
+                        },
+                    ));
+                    outputs.extend(self.add_rollback(&broken, now));
+                }
+                outputs
             }
             Verdict::Halt { reason } => {
                 let mut outputs = vec![Output::new(

@@ -30,7 +30,8 @@
 //! | step | succeeded | failed or timed out |
 //! |---|---|---|
 //! | `pre_check`, `snapshot`, `maintenance_on` | next step | host failed; nothing was installed, so it is not rolled back |
-//! | `install`, `reboot`, `await_agent`, `post_check` | next step | host failed (`timed_out` for a timeout); it is rolled back when the wave halts |
+//! | `install` | next step | host failed (`timed_out` for a timeout); rolled back when the wave halts (a failed install is undone by the agent itself) |
+//! | `reboot`, `await_agent`, `post_check` | next step | host failed; rolled back when its wave ends, even when the budget holds |
 //! | `maintenance_off`, `cmdb` | next step | recorded, next step: the patch is in and checked, so bookkeeping that failed is reported, not rolled back |
 //!
 //! A host that failed after `maintenance_on` stays in maintenance mode: its
@@ -265,21 +266,25 @@ impl RingRun {
                 }
             }
         } else {
+            job.roll_back = matches!(
+                step,
+                SagaStep::Reboot | SagaStep::AwaitAgent | SagaStep::PostCheck
+            );
             job.status = Some(match outcome {
                 StepOutcome::TimedOut => HostStatus::TimedOut,
                 _ => HostStatus::Failed,
             });
             job.reason = Some(format!("{step}: {detail}"));
         }
-        outputs.extend(self.finish_wave_if_done());
+        outputs.extend(self.finish_wave_if_done(now));
         outputs
     }
 
     /// The current wave finishes once every host has a status.
-    fn finish_wave_if_done(&mut self) -> Vec<Output> {
+    fn finish_wave_if_done(&mut self, now: DateTime<Utc>) -> Vec<Output> {
         match self.status {
             RunStatus::Running { wave, .. } if self.jobs.iter().all(|j| j.status.is_some()) => {
-                self.finish_wave(wave)
+                self.finish_wave(wave, now)
             }
             _ => Vec::new(),
         }

@@ -429,3 +429,77 @@ fn a_run_stored_mid_saga_resumes_at_its_step_with_the_same_ids() {
     assert!(lines(&a).iter().any(|l| l.starts_with("prod/0/job/h01 ")));
     assert!(!restored.on_event(&ev(1, pre), t).unwrap().changed());
 }
+
+#[test]
+fn a_failed_post_check_within_the_budget_rolls_the_host_back_and_the_ring_goes_on() {
+    // Canary of 1, then one batch of both others; up to half may fail.
+    let policy = RolloutPolicy {
+        canary_hosts: 1,
+        batch_percent: 100,
+        max_failed_percent: 50.0,
+        halt_on_full_batch_failure: false,
+        result_timeout_secs: 1800,
+    };
+    let s = scheduled(&hosts(3), policy, wide_window(), WindowSet::always());
+    let saga = plan(&[SagaStep::PostCheck]);
+    let (mut run, start_out) = RingRun::start_with_saga(&s, saga, utc(T0)).unwrap();
+    let t = utc("2026-11-30T01:00:05Z");
+    let install = job_in(&start_out, "h01", JobAction::Apply);
+    run.on_event(&ev(1, answer(&install, JobStatus::Succeeded, None)), t)
+        .unwrap();
+    let d = run
+        .on_event(
+            &ev(
+                2,
+                webhook_done(&run, "h01", StepOutcome::Succeeded, "200", t),
+            ),
+            t,
+        )
+        .unwrap();
+    assert_eq!(
+        lines(&d),
+        ["prod/0/completed | completed w0 Canary ring 0/1 last=false [h01:ok]"]
+    );
+    let d = run.on_validation_passed(&passed(0), t).unwrap();
+    let h02 = job_in(d.outputs(), "h02", JobAction::Apply);
+    let h03 = job_in(d.outputs(), "h03", JobAction::Apply);
+    run.on_event(&ev(3, answer(&h02, JobStatus::Succeeded, None)), t)
+        .unwrap();
+    run.on_event(&ev(4, answer(&h03, JobStatus::Succeeded, None)), t)
+        .unwrap();
+    run.on_event(
+        &ev(
+            5,
+            webhook_done(&run, "h02", StepOutcome::Succeeded, "200", t),
+        ),
+        t,
+    )
+    .unwrap();
+    // h03 is unhealthy after its install: 1 of 3 failed, within 50 %.
+    let d = run
+        .on_event(
+            &ev(
+                6,
+                webhook_done(&run, "h03", StepOutcome::Failed, "GET: 500", t),
+            ),
+            t,
+        )
+        .unwrap();
+    assert_eq!(
+        lines(&d),
+        [
+            "prod/1/completed | completed w1 Batch ring 1/3 last=true [h02:ok,h03:failed]",
+            "prod/1/rollback-requested | rollback-requested w1 [h03] reason=failed after the install, within the budget: h03: post_check: GET: 500",
+            "prod/rollback/job/h03 | job rollback w1 h03 [pkg:openssl@3.0.13-1,advisory:DSA-h03] expires 30 01:30",
+        ]
+    );
+    // The request comes back to deploy: nothing new, and the ring is not halted.
+    let Payload::RollbackRequested(req) = &d.outputs()[1].payload else {
+        panic!("not a rollback request")
+    };
+    assert!(!run.on_rollback_requested(req, t).changed());
+    assert_eq!(
+        run.status,
+        deploy::RunStatus::AwaitingValidation { wave: 1 }
+    );
+}
