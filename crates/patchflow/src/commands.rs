@@ -345,13 +345,8 @@ async fn scan_submit(
         bail!("{} is not a readable file", file.display());
     }
     if let Some(f) = &format {
-        f.parse::<ingest::format::Format>().with_context(|| {
-            let known: Vec<&str> = ingest::format::Format::ALL
-                .iter()
-                .map(|f| f.as_str())
-                .collect();
-            format!("--format must be one of {}", known.join(", "))
-        })?;
+        f.parse::<ingest::format::Format>()
+            .context("invalid --format")?;
     }
     let cfg = with_discovered_nats(cfg.clone());
     let bus = connect_cli(&cfg, "patchflow-cli").await?;

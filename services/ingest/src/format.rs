@@ -118,8 +118,19 @@ pub struct Summary {
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
     /// `--format` names no format.
-    #[error("unknown format {0:?}")]
+    #[error("unknown format {0:?} (known: {known})", known = Format::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", "))]
     Unknown(String),
+    /// `--format` names a format the content is not.
+    #[error(
+        "the report was submitted as {stated} but its content is {detected} (detected from the \
+         content); submit it without a format or as {detected}"
+    )]
+    Mismatch {
+        /// The format given with the report.
+        stated: Format,
+        /// What the content is.
+        detected: Format,
+    },
     /// The content matches no supported format.
     #[error("unrecognized report format: {0}")]
     Unrecognized(String),
@@ -135,10 +146,13 @@ pub enum FormatError {
 pub const SNIFF_BYTES: usize = 64 * 1024;
 
 /// Detects the format from the first bytes of the report (up to
-/// [`SNIFF_BYTES`]); `hint` only breaks ties.
+/// [`SNIFF_BYTES`]); `hint` (the format the report was submitted as) breaks
+/// ties and must agree with the content.
 ///
 /// # Errors
-/// [`FormatError::Unrecognized`] naming what the content looks like.
+/// [`FormatError::Unrecognized`] naming what the content looks like;
+/// [`FormatError::Mismatch`] when the content is clearly another format
+/// than `hint`; [`FormatError::Invalid`] for an empty report.
 pub fn detect(head: &[u8], hint: Option<Format>) -> Result<Format, FormatError> {
     let text = String::from_utf8_lossy(&head[..head.len().min(SNIFF_BYTES)]);
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
@@ -154,11 +168,16 @@ pub fn detect(head: &[u8], hint: Option<Format>) -> Result<Format, FormatError> 
         .filter(|f| sniff(*f, trimmed))
         .collect();
     match (candidates.as_slice(), hint) {
-        ([only], _) => Ok(*only),
+        ([only], None) => Ok(*only),
+        ([only], Some(h)) if *only == h => Ok(h),
         ([], Some(Format::Nessus)) if trimmed.starts_with('<') => Ok(Format::Nessus),
         ([], _) => Err(FormatError::Unrecognized(describe(trimmed))),
         (many, Some(h)) if many.contains(&h) => Ok(h),
-        (many, _) => Ok(many[0]),
+        ([first, ..], Some(stated)) => Err(FormatError::Mismatch {
+            stated,
+            detected: *first,
+        }),
+        ([first, ..], None) => Ok(*first),
     }
 }
 
@@ -380,6 +399,25 @@ mod tests {
         let empty = detect(b"  \n", None).unwrap_err();
         assert!(empty.to_string().starts_with("empty report"), "{empty}");
         assert!("NESSUS".parse::<Format>().is_ok());
-        assert!("qualys-xyz".parse::<Format>().is_err());
+        let unknown = "qualys-xyz".parse::<Format>().unwrap_err().to_string();
+        assert!(
+            unknown.starts_with("unknown format \"qualys-xyz\" (known: nessus, trivy, grype,"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn a_stated_format_must_agree_with_the_content() {
+        let nessus = b"<?xml version=\"1.0\"?>\n<NessusClientData_v2>";
+        assert_eq!(
+            detect(nessus, Some(Format::Nessus)).unwrap(),
+            Format::Nessus
+        );
+        let wrong = detect(nessus, Some(Format::Trivy)).unwrap_err();
+        assert_eq!(
+            wrong.to_string(),
+            "the report was submitted as trivy but its content is nessus (detected from the \
+             content); submit it without a format or as nessus"
+        );
     }
 }
