@@ -199,7 +199,8 @@ pub enum BundleCommand {
 pub enum ExceptionCommand {
     /// Grant an exception: publishes `patch.exception.granted` and prints its id.
     Add {
-        /// A finding id (UUID) or a CVE id (every finding with it).
+        /// A finding id (UUID), a finding's fingerprint (as `parse` and the
+        /// reports print it), or a CVE id (every finding with it).
         target: String,
         /// Who owns the accepted risk.
         #[arg(long)]
@@ -218,6 +219,7 @@ pub enum ExceptionCommand {
     /// Withdraw an exception early: publishes `patch.exception.revoked`.
     Revoke {
         /// The exception id `add` printed.
+        #[arg(value_parser = parse_exception_id)]
         exception_id: uuid::Uuid,
         /// Why.
         #[arg(long)]
@@ -379,4 +381,11 @@ pub enum FeedKindArg {
     Epss,
     Csaf,
     Osv,
+}
+
+/// An exception id as `exception add` printed it (a UUID).
+fn parse_exception_id(s: &str) -> Result<uuid::Uuid, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not an exception id: use the UUID `exception add` printed"))
 }

@@ -152,7 +152,23 @@ pub async fn run(cfg: &Config, cmd: ExceptionCommand) -> Result<ExitCode> {
             expires,
             by,
         } => {
-            let target = parse_target(&target)?;
+            let named = crate::commands::open_projection(&cfg, false)
+                .await
+                .and_then(|p| Ok(p.findings_named(target.trim())?));
+            let target = match parse_target(&target) {
+                Ok(t) => t,
+                Err(e) => match named.as_deref() {
+                    // A fingerprint: the one finding it names.
+                    Ok([one]) => ExceptionTarget::Finding {
+                        finding_id: one.finding_id,
+                    },
+                    _ => {
+                        return Err(
+                            e.context("nor a fingerprint of a finding the report projection knows")
+                        );
+                    }
+                },
+            };
             let expires_at = parse_expiry(&expires, now)?;
             if owner.trim().is_empty() || reason.trim().is_empty() {
                 bail!(
@@ -182,6 +198,21 @@ pub async fn run(cfg: &Config, cmd: ExceptionCommand) -> Result<ExitCode> {
                 describe(&target),
                 rfc3339(expires_at)
             );
+            match named {
+                Ok(found) if found.iter().any(|f| f.open) => {
+                    let open = found.iter().filter(|f| f.open).count();
+                    println!("it covers {open} open finding(s) the report knows of now");
+                }
+                Ok(_) => eprintln!(
+                    "warning: no open finding matches {} in the report projection yet: the \
+                     exception applies to findings observed later",
+                    describe(&target)
+                ),
+                Err(e) => eprintln!(
+                    "warning: could not check which findings {} covers: {e:#}",
+                    describe(&target)
+                ),
+            }
         }
         ExceptionCommand::Revoke {
             exception_id,

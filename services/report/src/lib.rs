@@ -41,7 +41,7 @@ pub use error::ReportError;
 pub use projection::{Applied, BrokenLink, ChainReport, Projection, SCHEMA_VERSION, SkipReason};
 pub use query::{
     AuditEntry, BundleStatus, BundleSummary, ComplianceReport, ComplianceStatus, DeadLetter,
-    FleetSummary, HostCompliance, OpenFinding, PriorityCounts, RingProgress, RingState,
+    FindingRef, FleetSummary, HostCompliance, OpenFinding, PriorityCounts, RingProgress, RingState,
     RollbackSummary, SeverityCounts, ValidationSummary, WaveState, WaveSummary,
 };
 pub use render::{audit_json, compliance_json, render_audit, render_compliance};

@@ -539,7 +539,62 @@ fn active_exceptions(
     Ok(out)
 }
 
+/// A finding an operator named, as the projection knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingRef {
+    /// The finding id.
+    pub finding_id: Uuid,
+    /// Its versioned fingerprint (`nessus:v1:<asset>:<plugin>:<port>/<proto>`).
+    pub fingerprint: String,
+    /// The asset it is on.
+    pub asset_id: String,
+    /// Whether it is open now (not resolved).
+    pub open: bool,
+}
+
 impl Projection {
+    /// The findings `key` names: the finding whose id or fingerprint it is,
+    /// or, for a CVE id (any case), every finding listing that CVE; sorted by
+    /// asset and fingerprint. Empty when the projection knows none.
+    ///
+    /// # Errors
+    /// [`ReportError::Sql`] on a read failure; [`ReportError::Corrupt`] when
+    /// a stored value is not what this crate wrote.
+    pub fn findings_named(&self, key: &str) -> Result<Vec<FindingRef>, ReportError> {
+        let cve = key.to_ascii_uppercase();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT finding_id, fingerprint, asset_id, status, cves FROM findings
+                 WHERE finding_id = ?1 OR fingerprint = ?1 OR cves LIKE ?2
+                 ORDER BY asset_id, fingerprint",
+            )
+            .ctx("query findings by name")?;
+        let mut rows = stmt
+            .query(rusqlite::params![key, format!("%\"{cve}\"%")])
+            .ctx("query findings by name")?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().ctx("query findings by name")? {
+            let id: String = r.get(0).ctx("read finding")?;
+            let cves: String = r.get(4).ctx("read finding")?;
+            let fingerprint: String = r.get(1).ctx("read finding")?;
+            let cves: Vec<String> = parse_json("finding cves", &cves)?;
+            let named =
+                id == key || fingerprint == key || cves.iter().any(|c| c.eq_ignore_ascii_case(key));
+            if !named {
+                continue;
+            }
+            let status: String = r.get(3).ctx("read finding")?;
+            out.push(FindingRef {
+                finding_id: parse_uuid(&id)?,
+                fingerprint,
+                asset_id: r.get(2).ctx("read finding")?,
+                open: status == "open",
+            });
+        }
+        Ok(out)
+    }
+
     /// Compliance of every known asset at `as_of` (UTC), with fleet totals;
     /// see the module docs for the rules.
     ///

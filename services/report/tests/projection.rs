@@ -1362,3 +1362,68 @@ fn a_bundle_with_manual_tasks_awaits_manual_work_after_its_rollout() {
         "awaiting_manual"
     );
 }
+
+/// `exception add` names findings by id, fingerprint or CVE: the
+/// projection finds them (open or resolved), and nothing for a name it does
+/// not know.
+#[test]
+fn findings_are_found_by_id_fingerprint_or_cve() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = open(&dir);
+    let mut feed = Feed::default();
+    let a = observed(
+        asset("web-1"),
+        "100",
+        443,
+        "CVE-2024-0001",
+        "2025-01-01T00:00:00Z",
+        "2025-01-01T00:00:00Z",
+    );
+    let b = observed(
+        asset("web-2"),
+        "100",
+        443,
+        "CVE-2024-0001",
+        "2025-01-01T00:00:00Z",
+        "2025-01-01T00:00:00Z",
+    );
+    let c = observed(
+        asset("web-2"),
+        "200",
+        22,
+        "CVE-2024-00011",
+        "2025-01-01T00:00:00Z",
+        "2025-01-01T00:00:00Z",
+    );
+    for o in [&a, &b, &c] {
+        feed.push(Service::Ingest, "2025-01-01T00:00:00Z", o.clone());
+    }
+    feed.push(
+        Service::Ingest,
+        "2025-01-02T00:00:00Z",
+        resolved(&b, "2025-01-02T00:00:00Z"),
+    );
+    feed.apply_in_order(&mut p);
+    let names = |key: &str| -> Vec<(String, bool)> {
+        p.findings_named(key)
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.fingerprint, f.open))
+            .collect()
+    };
+    // By CVE, any case, and not the CVE that merely starts the same.
+    assert_eq!(
+        names("cve-2024-0001"),
+        [
+            (a.fingerprint.clone(), true),
+            (b.fingerprint.clone(), false)
+        ]
+    );
+    assert_eq!(names(&c.fingerprint), [(c.fingerprint.clone(), true)]);
+    assert_eq!(
+        names(&a.finding_id.to_string()),
+        [(a.fingerprint.clone(), true)]
+    );
+    assert!(names("CVE-1999-0000").is_empty());
+    assert!(names("nessus:v1:web-9:1:1/tcp").is_empty());
+}
