@@ -60,7 +60,8 @@ impl EpssTable {
 /// # Errors
 /// [`IntelError::Io`] (including a corrupt gzip stream),
 /// [`IntelError::EpssComment`], [`IntelError::EpssMissingScoreDate`],
-/// [`IntelError::EpssHeader`], [`IntelError::EpssRow`] (naming the line:
+/// [`IntelError::EpssHeader`] (the header, at most 80 characters),
+/// [`IntelError::EpssIsJson`], [`IntelError::EpssRow`] (naming the line:
 /// a bad CVE id, number or column count) and [`IntelError::EpssEmpty`].
 pub fn load_epss<R: Read>(
     reader: R,
@@ -95,10 +96,6 @@ pub fn load_epss<R: Read>(
     } else {
         first
     };
-    let score_date = score_date
-        .or(fallback_score_date)
-        .ok_or(IntelError::EpssMissingScoreDate)?;
-
     let columns: Vec<String> = header
         .trim_start_matches('\u{feff}')
         .trim()
@@ -108,8 +105,20 @@ pub fn load_epss<R: Read>(
     let has_percentile = match columns.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["cve", "epss"] => false,
         ["cve", "epss", "percentile"] => true,
-        _ => return Err(IntelError::EpssHeader(header.trim().to_owned())),
+        // Name what the file is before what it lacks: a JSON document
+        // (KEV, CSAF, OSV) is not an EPSS file without a date.
+        _ if header.trim_start().starts_with(['{', '[']) => return Err(IntelError::EpssIsJson),
+        _ => {
+            let mut shown: String = header.trim().chars().take(80).collect();
+            if header.trim().chars().count() > 80 {
+                shown.push('…');
+            }
+            return Err(IntelError::EpssHeader(shown));
+        }
     };
+    let score_date = score_date
+        .or(fallback_score_date)
+        .ok_or(IntelError::EpssMissingScoreDate)?;
 
     let mut rows = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -331,6 +340,24 @@ mod tests {
         assert!(
             matches!(res, Err(IntelError::EpssMissingScoreDate)),
             "{res:?}"
+        );
+        // A KEV catalog given as EPSS: named as JSON, not as a missing date.
+        let kev = br#"{"title": "CISA Catalog of Known Exploited Vulnerabilities", "vulnerabilities": []}"#;
+        let err = load_epss(&kev[..], None).unwrap_err();
+        assert!(matches!(err, IntelError::EpssIsJson), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("not an EPSS CSV: the file is a JSON document")
+        );
+        // A long foreign header is cut in the message.
+        let long = format!("{}\n", "x".repeat(200));
+        let err = load_epss(long.as_bytes(), None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "EPSS header \"{}…\" is not `cve,epss` or `cve,epss,percentile`",
+                "x".repeat(80)
+            )
         );
     }
 

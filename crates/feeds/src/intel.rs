@@ -67,6 +67,13 @@ pub enum IntelError {
     /// The EPSS column header is not `cve,epss[,percentile]`.
     #[error("EPSS header {0:?} is not `cve,epss` or `cve,epss,percentile`")]
     EpssHeader(String),
+    /// The "EPSS file" is a JSON document (a KEV catalog, a CSAF or OSV
+    /// advisory given the wrong kind).
+    #[error(
+        "not an EPSS CSV: the file is a JSON document (a KEV catalog, CSAF or OSV advisory is \
+         loaded with that kind)"
+    )]
+    EpssIsJson,
     /// One EPSS data row is unusable.
     #[error("EPSS line {line}: {reason}")]
     EpssRow {
