@@ -367,6 +367,10 @@ async fn scan_submit(
                 c.findings,
                 c.info_facts
             );
+            let now = cfg.clock.clock().now();
+            if let Some(w) = ingest::format::future_scan_warning(c.started_at, c.finished_at, now) {
+                eprintln!("warning: {w}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Payload::ScanRejected(r) => {
@@ -684,6 +688,10 @@ fn parse(file: &Path, format: Option<&str>) -> Result<ExitCode> {
             skipped.join(", ")
         }
     );
+    if let Some(w) = format::future_scan_warning(summary.started_at, summary.finished_at, fallback)
+    {
+        eprintln!("warning: {w}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -463,6 +463,11 @@ impl IngestService {
             },
         );
         done.traceparent = Some(bus::trace::child(parent.traceparent.as_deref()));
+        if let Some(w) =
+            format::future_scan_warning(summary.started_at, summary.finished_at, self.clock.now())
+        {
+            warn!(scan = %scan.scan_id, file = %scan.file_name, "{w}");
+        }
         self.bus.publish(&done).await?;
         info!(
             scan = %scan.scan_id,

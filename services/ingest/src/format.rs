@@ -142,6 +142,34 @@ pub enum FormatError {
     Io(#[from] std::io::Error),
 }
 
+/// How far ahead of the clock a scan time may lie (clock skew between the
+/// scanner and patchflow) before [`future_scan_warning`] speaks up: 5 minutes.
+pub const FUTURE_SCAN_TOLERANCE_SECS: i64 = 300;
+
+/// A warning when the report's scan time (`finished_at`, else `started_at`;
+/// UTC) lies more than [`FUTURE_SCAN_TOLERANCE_SECS`] after `now`: findings
+/// are observed at the scan time, so their SLA clocks, deadlines and
+/// compliance would all move that much later. `None` when the times are
+/// absent or not in the future.
+pub fn future_scan_warning(
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let at = finished_at.or(started_at)?;
+    let ahead = at.signed_duration_since(now);
+    if ahead.num_seconds() <= FUTURE_SCAN_TOLERANCE_SECS {
+        return None;
+    }
+    let hours = ahead.num_minutes() as f64 / 60.0;
+    Some(format!(
+        "the report's scan time {} is {hours:.1} h after now ({}): findings are observed then, \
+         so their SLA clocks start that late; check the scanner's clock",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ))
+}
+
 /// How many bytes [`detect`] looks at.
 pub const SNIFF_BYTES: usize = 64 * 1024;
 
@@ -403,6 +431,29 @@ mod tests {
         assert!(
             unknown.starts_with("unknown format \"qualys-xyz\" (known: nessus, trivy, grype,"),
             "{unknown}"
+        );
+    }
+
+    #[test]
+    fn a_scan_time_in_the_future_is_named() {
+        let now: DateTime<Utc> = "2026-11-29T12:00:00Z".parse().unwrap();
+        let at = |s: &str| Some(s.parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(future_scan_warning(None, None, now), None);
+        // Within five minutes of skew, or in the past: nothing to say.
+        assert_eq!(
+            future_scan_warning(at("2026-11-29T12:05:00Z"), None, now),
+            None
+        );
+        assert_eq!(
+            future_scan_warning(None, at("2026-11-01T00:00:00Z"), now),
+            None
+        );
+        assert_eq!(
+            future_scan_warning(at("2026-11-29T11:00:00Z"), at("2026-11-30T00:30:00Z"), now)
+                .unwrap(),
+            "the report's scan time 2026-11-30T00:30:00Z is 12.5 h after now \
+             (2026-11-29T12:00:00Z): findings are observed then, so their SLA clocks start \
+             that late; check the scanner's clock"
         );
     }
 
