@@ -163,9 +163,9 @@ pub async fn run(cfg: &Config, cmd: ExceptionCommand) -> Result<ExitCode> {
                         finding_id: one.finding_id,
                     },
                     _ => {
-                        return Err(
-                            e.context("nor a fingerprint of a finding the report projection knows")
-                        );
+                        return Err(e.context(
+                            "nor a fingerprint of a finding the report projection knows",
+                        ));
                     }
                 },
             };
