@@ -589,7 +589,7 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
         for host in wave_hosts {
             let lines = host_trail(&trail, host);
             let mut want = vec![
-                format!("apply job sent to {host} ({r} wave {wave}): 1 remediations"),
+                format!("apply job sent to {host} ({r} wave {wave}): 1 remediation"),
                 if failing.contains(host) {
                     format!("apply failed on {host} ({r} wave {wave}): ")
                 } else {

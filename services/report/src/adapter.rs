@@ -13,7 +13,7 @@ use events::Event;
 use events::spec::{self, StreamSpec};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::{Projection, ReportError};
 
@@ -199,6 +199,10 @@ pub async fn catch_up(bus: &Bus, db: &Path) -> Result<u64, ReportServiceError> {
         .await
         .map_err(|e| ReportServiceError::Writer(e.to_string()))?
         .map_err(|_| ReportServiceError::Writer("writer thread panicked".into()))??;
-    info!(events = total, "projection caught up");
+    if total > 0 {
+        info!(events = total, "projection caught up");
+    } else {
+        debug!("projection already up to date");
+    }
     Ok(total)
 }

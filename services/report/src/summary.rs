@@ -92,6 +92,15 @@ fn failed_hosts(outcomes: &[HostOutcome]) -> Vec<String> {
         .collect()
 }
 
+/// `n` and `noun`, plural unless `n` is 1 (`1 host`, `3 hosts`).
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// The one-line summary of `payload`.
 pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
     match payload {
@@ -108,11 +117,11 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
             one_line(&p.reason)
         ),
         Payload::ScanCompleted(p) => format!(
-            "scan completed ({}, {}): {} findings on {} hosts",
+            "scan completed ({}, {}): {} on {}",
             one_line(&p.format),
             scope(p.scope),
-            p.findings,
-            p.hosts.len()
+            count(p.findings as usize, "finding"),
+            count(p.hosts.len(), "host")
         ),
         Payload::AssetUpserted(p) => {
             let source = match p.source {
@@ -166,9 +175,9 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
                 .map(|r| one_line(&r.ring))
                 .collect();
             let mut s = format!(
-                "bundle planned: {} remediations for {} hosts in rings {}; priority {}, deadline {}",
-                p.remediations.len(),
-                hosts.len(),
+                "bundle planned: {} for {} in rings {}; priority {}, deadline {}",
+                count(p.remediations.len(), "remediation"),
+                count(hosts.len(), "host"),
                 rings.join(", "),
                 p.priority.as_str(),
                 rfc3339(p.deadline)
@@ -177,7 +186,7 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
                 s.push_str("; SLA at risk");
             }
             if !p.manual_tasks.is_empty() {
-                s.push_str(&format!("; {} manual tasks", p.manual_tasks.len()));
+                s.push_str(&format!("; {}", count(p.manual_tasks.len(), "manual task")));
             }
             if let Some(a) = &p.approval {
                 let rings: Vec<String> = a.rings.iter().map(|r| one_line(r)).collect();
@@ -187,11 +196,11 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
         }
         Payload::BundleScheduled(p) => {
             let mut s = format!(
-                "ring {} scheduled (ring index {}{}): {} hosts, window {} to {}",
+                "ring {} scheduled (ring index {}{}): {}, window {} to {}",
                 one_line(&p.ring),
                 p.ring_index,
                 if p.last_ring { ", last ring" } else { "" },
-                p.hosts.len(),
+                count(p.hosts.len(), "host"),
                 rfc3339(p.window.opens_at),
                 rfc3339(p.window.closes_at)
             );
@@ -234,11 +243,11 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
             one_line(&p.reason)
         ),
         Payload::WaveStarted(p) => format!(
-            "wave {} ({}) started in {}: {} hosts, results due {}",
+            "wave {} ({}) started in {}: {}, results due {}",
             p.wave,
             kind(p.kind),
             one_line(&p.ring),
-            p.hosts.len(),
+            count(p.hosts.len(), "host"),
             rfc3339(p.results_due_at)
         ),
         Payload::WaveCompleted(p) => {
@@ -279,12 +288,12 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
             s
         }
         Payload::AgentJob(p) => format!(
-            "{} job sent to {} ({} wave {}): {} remediations",
+            "{} job sent to {} ({} wave {}): {}",
             action_str(p.action),
             one_line(&p.host),
             one_line(&p.ring),
             p.wave,
-            p.remediations.len()
+            count(p.remediations.len(), "remediation")
         ),
         Payload::AgentOnline(p) => {
             let mut s = format!(
@@ -356,11 +365,11 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
             s
         }
         Payload::ValidationPassed(p) => format!(
-            "validation passed for {} wave {}: {} checks, {} hosts read back",
+            "validation passed for {} wave {}: {}, {} read back",
             one_line(&p.ring),
             p.wave,
-            p.checks.len(),
-            p.readback.len()
+            count(p.checks.len(), "check"),
+            count(p.readback.len(), "host")
         ),
         Payload::ValidationFailed(p) => {
             let failed_checks = p.checks.iter().filter(|c| !c.ok).count();

@@ -632,22 +632,22 @@ const TRAIL: [(&str, &str, &str); 17] = [
     (
         "2025-03-03T10:00:00Z",
         "patch.bundle.planned.v1",
-        "bundle planned: 1 remediations for 3 hosts in rings dev, prod; priority high, deadline 2025-03-08T00:00:00Z",
+        "bundle planned: 1 remediation for 3 hosts in rings dev, prod; priority high, deadline 2025-03-08T00:00:00Z",
     ),
     (
         "2025-03-03T10:05:00Z",
         "patch.bundle.scheduled.v1",
-        "ring dev scheduled (ring index 0): 1 hosts, window 2025-03-03T10:00:00Z to 2025-03-03T14:00:00Z",
+        "ring dev scheduled (ring index 0): 1 host, window 2025-03-03T10:00:00Z to 2025-03-03T14:00:00Z",
     ),
     (
         "2025-03-03T10:06:00Z",
         "patch.deployment.wave.started.v1",
-        "wave 0 (canary) started in dev: 1 hosts, results due 2025-03-03T10:36:00Z",
+        "wave 0 (canary) started in dev: 1 host, results due 2025-03-03T10:36:00Z",
     ),
     (
         "2025-03-03T10:07:00Z",
         "patch.agent.job.v1",
-        "apply job sent to web-1 (dev wave 0): 1 remediations",
+        "apply job sent to web-1 (dev wave 0): 1 remediation",
     ),
     (
         "2025-03-03T10:20:00Z",
@@ -662,7 +662,7 @@ const TRAIL: [(&str, &str, &str); 17] = [
     (
         "2025-03-03T10:30:00Z",
         "patch.validation.passed.v1",
-        "validation passed for dev wave 0: 1 checks, 1 hosts read back",
+        "validation passed for dev wave 0: 1 check, 1 host read back",
     ),
     (
         "2025-03-03T11:00:00Z",
@@ -677,12 +677,12 @@ const TRAIL: [(&str, &str, &str); 17] = [
     (
         "2025-03-03T11:02:00Z",
         "patch.agent.job.v1",
-        "apply job sent to web-3 (prod wave 1): 1 remediations",
+        "apply job sent to web-3 (prod wave 1): 1 remediation",
     ),
     (
         "2025-03-03T11:02:30Z",
         "patch.agent.job.v1",
-        "apply job sent to web-4 (prod wave 1): 1 remediations",
+        "apply job sent to web-4 (prod wave 1): 1 remediation",
     ),
     (
         "2025-03-03T11:15:00Z",
