@@ -51,6 +51,21 @@ async fn a_truncated_report_is_rejected_and_the_next_good_one_flows() {
         .collect();
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].file_name, "truncated.nessus");
+    // Later, without --wait: `scan status` tells what became of each scan.
+    let id = rejected[0].scan_id.to_string();
+    let (status, out, err) = lab.run(&["scan", "status", &id]);
+    assert_eq!(status.code(), Some(2), "{out}{err}");
+    assert!(
+        out.starts_with("rejected: truncated report: input ended at byte"),
+        "{out}"
+    );
+    let unknown = uuid::Uuid::from_u128(42).to_string();
+    let (status, out, err) = lab.run(&["scan", "status", &unknown]);
+    assert_eq!(status.code(), Some(1), "{out}{err}");
+    assert!(
+        err.contains(&format!("no scan {unknown} was submitted")),
+        "{err}"
+    );
     let from_rejected = events.iter().filter(|e| match &e.data {
         Payload::FindingObserved(f) => f.scan_id == rejected[0].scan_id,
         Payload::AssetUpserted(a) => a.scan_id == Some(rejected[0].scan_id),

@@ -259,6 +259,16 @@ pub enum ScanCommand {
         #[arg(long)]
         wait: bool,
     },
+    /// What became of a submitted scan: completed (with counts), rejected
+    /// (with the reason), or still waiting for ingest. Exit status 0, 2
+    /// (rejected) or 3 (not ingested yet).
+    Status {
+        /// The scan id `scan submit` printed.
+        scan_id: uuid::Uuid,
+        /// Wait (up to 10 minutes) until ingest completed or rejected it.
+        #[arg(long)]
+        wait: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

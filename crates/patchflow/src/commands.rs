@@ -96,6 +96,9 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     by,
                     wait,
                 }) => scan_submit(&cfg, &file, format, scope, &by, wait).await,
+                Command::Scan(ScanCommand::Status { scan_id, wait }) => {
+                    scan_status(&cfg, scan_id, wait).await
+                }
                 Command::Feed(cmd) => crate::feed::run(&cfg, cmd).await,
                 Command::Report(cmd) => report_cmd(&cfg, cmd).await,
                 Command::Exception(cmd) => crate::exception::run(&cfg, cmd).await,
@@ -357,9 +360,63 @@ async fn scan_submit(
     let event = submit(&bus, cfg.clock.clock().now(), file, format, scope, by).await?;
     println!("submitted scan {} ({})", event.id, file.display());
     if !wait {
+        println!(
+            "see what ingest made of it: patchflow scan status {}",
+            event.id
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    match wait_for_scan(&bus, event.id).await? {
+    let outcome = wait_for_scan(&bus, event.id).await?;
+    print_scan_outcome(&cfg, &outcome)
+}
+
+/// `patchflow scan status ID [--wait]`.
+async fn scan_status(cfg: &Config, scan_id: Uuid, wait: bool) -> Result<ExitCode> {
+    let cfg = with_discovered_nats(cfg.clone());
+    let bus = connect_cli(&cfg, "patchflow-cli").await?;
+    if wait {
+        let outcome = wait_for_scan(&bus, scan_id).await?;
+        return print_scan_outcome(&cfg, &outcome);
+    }
+    use futures::StreamExt as _;
+    let last = bus.stream_last_sequence(&events::spec::SCANS).await?;
+    let mut submitted = false;
+    let mut outcome = None;
+    if last > 0 {
+        let messages = bus::consume::replay(&bus, &events::spec::SCANS, 1).await?;
+        let mut messages = std::pin::pin!(messages);
+        while let Some(m) = messages.next().await {
+            let m = m?;
+            if let Ok(e) = Event::from_json(&m.payload) {
+                match &e.data {
+                    Payload::ScanSubmitted(s) if s.scan_id == scan_id => submitted = true,
+                    Payload::ScanCompleted(c) if c.scan_id == scan_id => outcome = Some(e.data),
+                    Payload::ScanRejected(r) if r.scan_id == scan_id => outcome = Some(e.data),
+                    _ => {}
+                }
+            }
+            if m.stream_sequence >= last {
+                break;
+            }
+        }
+    }
+    match outcome {
+        Some(o) => print_scan_outcome(&cfg, &o),
+        None if submitted => {
+            println!("scan {scan_id}: submitted, not ingested yet");
+            Ok(ExitCode::from(3))
+        }
+        None => bail!(
+            "no scan {scan_id} was submitted (in namespace {})",
+            cfg.nats.namespace
+        ),
+    }
+}
+
+/// Prints a scan's outcome as `scan submit --wait` does; exit status 0 for
+/// completed, 2 for rejected.
+fn print_scan_outcome(cfg: &Config, outcome: &Payload) -> Result<ExitCode> {
+    match outcome {
         Payload::ScanCompleted(c) => {
             println!(
                 "completed: {} hosts, {} findings, {} informational items",
