@@ -86,6 +86,14 @@ impl AgentJob {
     }
 }
 
+/// How deploy and the agents name a job-signing key in logs and refusals:
+/// `ed25519:` and the first 16 hex digits of the raw public key (32 bytes
+/// for Ed25519, RFC 8032 §5.1.5).
+pub fn signing_key_fingerprint(public_key: &[u8]) -> String {
+    let digits = hex::encode(public_key);
+    format!("ed25519:{}", digits.get(..16).unwrap_or(&digits))
+}
+
 /// Final status of a job on a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -119,8 +119,7 @@ impl JobVerifier {
     /// `ed25519:` and the first 16 hex digits of the raw public key (the
     /// same as deploy logs for its key).
     pub fn fingerprint(&self) -> String {
-        let hex = hex(self.key.as_bytes());
-        format!("ed25519:{}", hex.get(..16).unwrap_or(&hex))
+        events::signing_key_fingerprint(self.key.as_bytes())
     }
 
     /// Checks `job.signature` against [`AgentJob::signing_bytes`].
@@ -148,10 +147,6 @@ impl JobVerifier {
     pub fn refusal_reason(job: &AgentJob, err: &SignatureError) -> String {
         format!("job {} refused: {err}", job.job_id)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse_hex_64(text: &str) -> Result<[u8; 64], String> {
@@ -182,7 +177,7 @@ pub(crate) mod tests {
     /// Signs `job` with the key from `secret`, as deploy does.
     pub(crate) fn sign(job: &mut AgentJob, secret: [u8; 32]) {
         let key = SigningKey::from_bytes(&secret);
-        job.signature = Some(hex(&key.sign(&job.signing_bytes()).to_bytes()));
+        job.signature = Some(hex::encode(key.sign(&job.signing_bytes()).to_bytes()));
     }
 
     /// The verifier of the key from `secret`.

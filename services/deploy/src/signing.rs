@@ -210,7 +210,7 @@ impl JobSigner {
     /// is replaced).
     pub fn sign(&self, job: &mut AgentJob) {
         let signature = self.key.sign(&job.signing_bytes());
-        job.signature = Some(to_hex(&signature.to_bytes()));
+        job.signature = Some(hex::encode(signature.to_bytes()));
     }
 
     /// Signs every agent job among `outputs`; other outputs are unchanged.
@@ -234,14 +234,10 @@ pub fn public_key_path(path: &Path) -> PathBuf {
     path.with_file_name(format!("{stem}.pub.pem"))
 }
 
-/// `ed25519:` and the first 16 hex digits of the raw public key.
+/// `ed25519:` and the first 16 hex digits of the raw public key
+/// ([`events::signing_key_fingerprint`], as the agents print it).
 pub fn fingerprint(key: &VerifyingKey) -> String {
-    let hex = to_hex(key.as_bytes());
-    format!("ed25519:{}", hex.get(..16).unwrap_or(&hex))
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    events::signing_key_fingerprint(key.as_bytes())
 }
 
 #[cfg(test)]
@@ -271,10 +267,11 @@ mod tests {
     }
 
     fn from_hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        hex::decode(s).unwrap()
+    }
+
+    fn to_hex(bytes: &[u8]) -> String {
+        hex::encode(bytes)
     }
 
     #[test]
