@@ -12,6 +12,7 @@ mod explain;
 mod faults;
 mod flow;
 mod ingest;
+mod reboot_saga;
 mod restart;
 mod rollout_rings;
 mod schemas;

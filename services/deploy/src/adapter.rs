@@ -277,6 +277,13 @@ impl Handler for DeployService {
                 let decision = run.on_event(&d.event, now).map_err(|e| {
                     HandleError::Poison(format!("{} on run {key}: {e}", d.event.event_type()))
                 })?;
+                if let (Payload::AgentOnline(o), Decision::Skip { reason }) =
+                    (&d.event.data, &decision)
+                {
+                    // A host back after its saga gave up on it: say so where
+                    // operators look, next to the trail's "online" line.
+                    info!(run = %key, host = %o.host, %reason, "agent announcement changes nothing");
+                }
                 self.commit(
                     &key,
                     stored.revision,
