@@ -1098,18 +1098,10 @@ impl RingRun {
                         .map(|j| format!("{}: {}", j.host, j.reason.as_deref().unwrap_or("failed")))
                         .collect::<Vec<_>>()
                         .join("; ");
-                    outputs.push(Output::new(
-                        self.bundle_id,
-                        key::rollback_requested(&self.ring, wave),
-                        RollbackRequested {
-                            bundle_id: self.bundle_id,
-                            ring: self.ring.clone(),
-                            wave,
-                            hosts: broken.clone(),
-                            reason: format!(
-                                "failed after the install, within the budget: {reason}"
-                            ),
-                        },
+                    outputs.push(self.rollback_request(
+                        wave,
+                        broken.clone(),
+                        format!("failed after the install, within the budget: {reason}"),
                     ));
                     outputs.extend(self.add_rollback(&broken, now));
                 }
@@ -1138,16 +1130,10 @@ impl RingRun {
                     .map(|j| j.host.clone())
                     .collect();
                 if !to_roll_back.is_empty() {
-                    outputs.push(Output::new(
-                        self.bundle_id,
-                        key::rollback_requested(&self.ring, wave),
-                        RollbackRequested {
-                            bundle_id: self.bundle_id,
-                            ring: self.ring.clone(),
-                            wave,
-                            hosts: to_roll_back,
-                            reason: format!("{label} of ring {} halted: {reason}", self.ring),
-                        },
+                    outputs.push(self.rollback_request(
+                        wave,
+                        to_roll_back,
+                        format!("{label} of ring {} halted: {reason}", self.ring),
                     ));
                 }
                 self.status = RunStatus::Halted { wave, reason };
@@ -1158,6 +1144,22 @@ impl RingRun {
 
     /// Every job of the current rollback round has a status: emits
     /// `RollbackCompleted` and marks the round completed.
+    /// `patch.rollback.requested` for `hosts` of `wave` (at most one per
+    /// wave: its id comes from the wave).
+    fn rollback_request(&self, wave: u32, hosts: Vec<String>, reason: String) -> Output {
+        Output::new(
+            self.bundle_id,
+            key::rollback_requested(&self.ring, wave),
+            RollbackRequested {
+                bundle_id: self.bundle_id,
+                ring: self.ring.clone(),
+                wave,
+                hosts,
+                reason,
+            },
+        )
+    }
+
     fn complete_rollback(&mut self) -> Output {
         let (round, hosts) = match &self.rollback {
             Some(r) => (
