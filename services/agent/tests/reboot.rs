@@ -205,11 +205,7 @@ async fn a_reboot_job_is_answered_then_the_agent_comes_back_with_a_new_boot_id()
     assert_eq!(back.detail, None);
     assert_eq!(event.id, events::derive_id(job.job_id, "agent", "online"));
     // The state is saved right after the announcement.
-    let state = wait_for("the rebooted state", || async {
-        let s = LabState::load(&lab.state).unwrap();
-        s.pending_reboot.is_none().then_some(s)
-    })
-    .await;
+    let state = rebooted_state(&lab).await;
     assert_eq!(state.boot_id, back.boot_id);
     assert_eq!(state.reboots, 1);
 
@@ -257,11 +253,7 @@ async fn an_agent_stopped_during_the_reboot_completes_it_at_its_next_start() {
     assert_eq!(back.reboot, Some(lab.reboot_ref(&job, "boot-0")));
     assert_eq!(event.id, events::derive_id(job.job_id, "agent", "online"));
     // The state is saved right after the announcement.
-    let state = wait_for("the rebooted state", || async {
-        let s = LabState::load(&lab.state).unwrap();
-        s.pending_reboot.is_none().then_some(s)
-    })
-    .await;
+    let state = rebooted_state(&lab).await;
     assert_eq!(state.boot_id, back.boot_id);
     assert_eq!(state.reboots, 1);
     // The job redelivered now is answered from history: no new reboot.
@@ -284,4 +276,13 @@ async fn an_agent_stopped_during_the_reboot_completes_it_at_its_next_start() {
     token.cancel();
     running.await.unwrap().unwrap();
     lab.bus.close().await;
+}
+
+/// The lab host's state once its pending reboot is completed.
+async fn rebooted_state(lab: &Lab) -> LabState {
+    wait_for("the rebooted state", || async {
+        let s = LabState::load(&lab.state).unwrap();
+        s.pending_reboot.is_none().then_some(s)
+    })
+    .await
 }

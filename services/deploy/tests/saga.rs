@@ -79,6 +79,20 @@ fn webhook_done(
     }
 }
 
+/// The step runner ends `host`'s active webhook step with `outcome` (event
+/// `id`), and the run takes it.
+fn hook(
+    run: &mut RingRun,
+    id: u128,
+    host: &str,
+    outcome: StepOutcome,
+    detail: &str,
+    at: DateTime<Utc>,
+) -> Decision {
+    let done = webhook_done(run, host, outcome, detail, at);
+    run.on_event(&ev(id, done), at).unwrap()
+}
+
 fn ev(id: u128, data: impl Into<Payload>) -> Event {
     Event::new(Uuid::from_u128(id), Service::Agent, utc(T0), data)
 }
@@ -119,43 +133,19 @@ fn every_step_runs_in_order_and_each_is_an_event() {
         ]
     );
     let t = utc("2026-11-30T01:00:10Z");
-    let mut d = run
-        .on_event(
-            &ev(
-                1,
-                webhook_done(&run, "h01", StepOutcome::Succeeded, "GET: 200 OK", t),
-            ),
-            t,
-        )
-        .unwrap();
+    let mut d = hook(&mut run, 1, "h01", StepOutcome::Succeeded, "GET: 200 OK", t);
     assert_eq!(
         lines(&d),
         ["prod/0/step/h01/snapshot/started | step snapshot started w0 h01 due 30 01:01"]
     );
-    d = run
-        .on_event(
-            &ev(
-                2,
-                webhook_done(&run, "h01", StepOutcome::Succeeded, "201", t),
-            ),
-            t,
-        )
-        .unwrap();
+    d = hook(&mut run, 2, "h01", StepOutcome::Succeeded, "201", t);
     assert_eq!(
         lines(&d),
         [
             "prod/0/step/h01/maintenance_on/started | step maintenance_on started w0 h01 due 30 01:01"
         ]
     );
-    d = run
-        .on_event(
-            &ev(
-                3,
-                webhook_done(&run, "h01", StepOutcome::Succeeded, "204", t),
-            ),
-            t,
-        )
-        .unwrap();
+    d = hook(&mut run, 3, "h01", StepOutcome::Succeeded, "204", t);
     assert_eq!(
         lines(&d),
         [
@@ -199,15 +189,7 @@ fn every_step_runs_in_order_and_each_is_an_event() {
             "prod/0/step/h01/post_check/started | step post_check started w0 h01 due 30 01:01",
         ]
     );
-    d = run
-        .on_event(
-            &ev(
-                7,
-                webhook_done(&run, "h01", StepOutcome::Succeeded, "200", t),
-            ),
-            t,
-        )
-        .unwrap();
+    d = hook(&mut run, 7, "h01", StepOutcome::Succeeded, "200", t);
     assert_eq!(
         lines(&d),
         [
@@ -215,25 +197,12 @@ fn every_step_runs_in_order_and_each_is_an_event() {
         ]
     );
     // Bookkeeping that fails is reported, not a host failure.
-    d = run
-        .on_event(
-            &ev(8, webhook_done(&run, "h01", StepOutcome::Failed, "503", t)),
-            t,
-        )
-        .unwrap();
+    d = hook(&mut run, 8, "h01", StepOutcome::Failed, "503", t);
     assert_eq!(
         lines(&d),
         ["prod/0/step/h01/cmdb/started | step cmdb started w0 h01 due 30 01:01"]
     );
-    d = run
-        .on_event(
-            &ev(
-                9,
-                webhook_done(&run, "h01", StepOutcome::Succeeded, "200", t),
-            ),
-            t,
-        )
-        .unwrap();
+    d = hook(&mut run, 9, "h01", StepOutcome::Succeeded, "200", t);
     assert_eq!(
         lines(&d),
         ["prod/0/completed | completed w0 Canary ring 0/1 last=false [h01:ok]"]
@@ -299,15 +268,7 @@ fn a_failed_post_check_fails_the_host_and_rolls_it_back() {
             "prod/0/step/h01/post_check/started | step post_check started w0 h01 due 30 01:01",
         ]
     );
-    let d = run
-        .on_event(
-            &ev(
-                2,
-                webhook_done(&run, "h01", StepOutcome::Failed, "GET: 500", t),
-            ),
-            t,
-        )
-        .unwrap();
+    let d = hook(&mut run, 2, "h01", StepOutcome::Failed, "GET: 500", t);
     let got = lines(&d);
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(got[0].starts_with("prod/0/halted | halted w0 Canary ring 1/1 [h01:failed]"));
@@ -447,15 +408,7 @@ fn a_failed_post_check_within_the_budget_rolls_the_host_back_and_the_ring_goes_o
     let install = job_in(&start_out, "h01", JobAction::Apply);
     run.on_event(&ev(1, answer(&install, JobStatus::Succeeded, None)), t)
         .unwrap();
-    let d = run
-        .on_event(
-            &ev(
-                2,
-                webhook_done(&run, "h01", StepOutcome::Succeeded, "200", t),
-            ),
-            t,
-        )
-        .unwrap();
+    let d = hook(&mut run, 2, "h01", StepOutcome::Succeeded, "200", t);
     assert_eq!(
         lines(&d),
         ["prod/0/completed | completed w0 Canary ring 0/1 last=false [h01:ok]"]
@@ -467,24 +420,9 @@ fn a_failed_post_check_within_the_budget_rolls_the_host_back_and_the_ring_goes_o
         .unwrap();
     run.on_event(&ev(4, answer(&h03, JobStatus::Succeeded, None)), t)
         .unwrap();
-    run.on_event(
-        &ev(
-            5,
-            webhook_done(&run, "h02", StepOutcome::Succeeded, "200", t),
-        ),
-        t,
-    )
-    .unwrap();
+    hook(&mut run, 5, "h02", StepOutcome::Succeeded, "200", t);
     // h03 is unhealthy after its install: 1 of 3 failed, within 50 %.
-    let d = run
-        .on_event(
-            &ev(
-                6,
-                webhook_done(&run, "h03", StepOutcome::Failed, "GET: 500", t),
-            ),
-            t,
-        )
-        .unwrap();
+    let d = hook(&mut run, 6, "h03", StepOutcome::Failed, "GET: 500", t);
     assert_eq!(
         lines(&d),
         [
