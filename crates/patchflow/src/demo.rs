@@ -110,7 +110,12 @@ pub async fn run(config: Option<&Path>, overrides: &Overrides) -> Result<ExitCod
         .await
         .context("bind the lab health endpoint")?;
     let health_addr = health.local_addr()?.to_string();
-    let app = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
+    // It also plays the monitoring and CMDB APIs of the saga's webhooks.
+    let accepted = || async { axum::http::StatusCode::NO_CONTENT };
+    let app = axum::Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .route("/maintenance/{host}/{state}", axum::routing::post(accepted))
+        .route("/cmdb/{host}", axum::routing::post(accepted));
     let health_task = tokio::spawn(async move { axum::serve(health, app).await });
     let config_path = dir.join("patchflow.toml");
     let demo_overrides = Overrides {

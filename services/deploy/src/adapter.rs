@@ -200,6 +200,13 @@ impl DeployService {
 
 impl Handler for DeployService {
     async fn handle(&self, d: Delivery) -> Result<(), HandleError> {
+        if let Payload::HostStepFinished(f) = &d.event.data
+            && !f.step.is_webhook()
+        {
+            // Deploy's own record of an agent step's end: nothing to decide,
+            // and no state to load for it.
+            return Ok(());
+        }
         let Some(key) = input_key(&d.event.data) else {
             if let Payload::AgentOnline(o) = &d.event.data {
                 debug!(host = %o.host, boot_id = %o.boot_id, "agent online; no reboot awaited");

@@ -166,13 +166,16 @@ pub enum Method {
     Post,
     /// The step as a JSON body.
     Put,
+    /// No body; e.g. ending a maintenance window.
+    Delete,
 }
 
 /// One webhook step: an HTTP request whose 2xx answer means success.
 ///
 /// `url` may hold `{host}`, `{bundle}`, `{ring}`, `{wave}` and `{step}`;
 /// each is replaced with the step's value, percent-encoded for a URL path
-/// segment. `POST`/`PUT` send the `patch.deployment.step.started` payload
+/// segment. `GET` and `DELETE` send no body; `POST`/`PUT` send the
+/// `patch.deployment.step.started` payload
 /// as JSON with its event id added (`{"event_id": …, "bundle_id": …,
 /// "ring": …, "wave": …, "host": …, "step": …, "due_at": …}`); every request
 /// carries `Idempotency-Key: <event id>`. Redirects are not followed.

@@ -128,6 +128,7 @@ pub async fn call(
         Method::Get => reqwest::Method::GET,
         Method::Post => reqwest::Method::POST,
         Method::Put => reqwest::Method::PUT,
+        Method::Delete => reqwest::Method::DELETE,
     };
     let per_attempt = Duration::from_secs(hook.timeout_secs.max(1));
     let mut body = serde_json::to_value(started).unwrap_or_default();
@@ -154,7 +155,7 @@ pub async fn call(
         for (name, value) in &hook.headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        if hook.method != Method::Get {
+        if matches!(hook.method, Method::Post | Method::Put) {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(serde_json::to_vec(&body).unwrap_or_default());
