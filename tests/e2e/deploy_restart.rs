@@ -12,7 +12,10 @@ use std::time::Duration;
 use events::{JobAction, JobStatus, Payload};
 use tests::{Lab, Proc, count, settled};
 
-use crate::common::{FLOW_TIMEOUT, V_UNKNOWN_HOSTS, health_endpoint, v_unknown, write_lab};
+use crate::common::{
+    FLOW_TIMEOUT, V_UNKNOWN_HOSTS, health_endpoint, load_agent_state, spawn_lab_agents, v_unknown,
+    wait_for_signing_key, write_lab,
+};
 
 const SERVICES: [&str; 5] = ["ingest", "prioritize", "schedule", "validate", "report"];
 
@@ -31,16 +34,7 @@ async fn killing_deploy_mid_batch_installs_nothing_twice_and_the_bundles_complet
     .unwrap();
 
     let mut deploy = lab.spawn("deploy-1", &["serve", "deploy"]);
-    let public_key = lab.path("data/job-signing.pub.pem");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !public_key.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "deploy wrote no public key; log:\n{}",
-            deploy.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let key = wait_for_signing_key(&lab, &deploy, Duration::from_secs(30)).await;
     let _services: Vec<Proc> = SERVICES
         .iter()
         .map(|s| lab.spawn(s, &["serve", s]))
@@ -61,27 +55,7 @@ async fn killing_deploy_mid_batch_installs_nothing_twice_and_the_bundles_complet
     assert!(!settled(&before), "the flow finished before the kill");
 
     // The agents answer while deploy is down.
-    let key = public_key.to_str().unwrap().to_owned();
-    let _agents: Vec<Proc> = V_UNKNOWN_HOSTS
-        .iter()
-        .map(|(host, _, _)| {
-            let state = lab.path(&format!("agents/{host}.json"));
-            lab.spawn(
-                &format!("agent-{host}"),
-                &[
-                    "agent",
-                    "--host",
-                    host,
-                    "--verify-key",
-                    &key,
-                    "--backend",
-                    "lab",
-                    "--state",
-                    state.to_str().unwrap(),
-                ],
-            )
-        })
-        .collect();
+    let _agents = spawn_lab_agents(&lab, V_UNKNOWN_HOSTS, &key);
     let started_jobs = count(&before, "patch.agent.job.v1");
     lab.log
         .wait_for(
@@ -140,7 +114,7 @@ async fn killing_deploy_mid_batch_installs_nothing_twice_and_the_bundles_complet
     );
     // And on the hosts themselves: each state records each job once.
     for (host, _, _) in V_UNKNOWN_HOSTS {
-        let state = agent::LabState::load(&lab.path(&format!("agents/{host}.json"))).unwrap();
+        let state = load_agent_state(&lab, host);
         let keys: Vec<_> = state
             .applied
             .iter()

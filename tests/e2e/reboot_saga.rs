@@ -23,9 +23,14 @@ use events::deployment::HostStatus;
 use events::{
     AgentOnline, Event, HostStepFinished, JobAction, JobStatus, Payload, SagaStep, StepOutcome,
 };
-use tests::{Lab, Proc, count, settled};
+use tests::{Lab, Proc, bundle_events, count, payloads, settled};
 
-use crate::common::{FLOW_TIMEOUT, health_endpoint, write_lab};
+use crate::common::{
+    FLOW_TIMEOUT, HEARTBLEED_REMEDIATION, LAB_ROLLOUT, agent_state_path, assert_in_order,
+    health_endpoint, host_trail, load_agent_state, rollout_policy, spawn_lab_agent,
+    submit_heartbleed_scan, wait_for_audit_trail, wait_for_signing_key,
+    write_config_for_agent_processes, write_lab,
+};
 
 /// The host whose agent comes back before the reboot timeout.
 const BACK: &str = "dev-01";
@@ -34,20 +39,6 @@ const LATE: &str = "dev-02";
 
 /// How long deploy waits for a host to come back after its reboot job.
 const REBOOT_TIMEOUT_SECS: u64 = 10;
-
-/// The one remediation both hosts get: OpenSSL 1.0.1e → 1.0.1g (Heartbleed).
-const REMEDIATION: &str = "pkg:openssl@1.0.1g";
-
-/// One wave of both hosts (no canary, one batch of 100 %); the wave halts
-/// when more than 10 % of it failed, so one failed host halts it and is
-/// rolled back.
-const ROLLOUT: &str = "[schedule.rollout]
-canary_hosts = 0
-batch_percent = 100
-max_failed_percent = 10.0
-halt_on_full_batch_failure = true
-result_timeout_secs = 30
-";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_when_not() {
@@ -58,74 +49,41 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
     write_lab(&lab, &hosts, &health_endpoint().await);
     for (host, _, _) in &hosts {
         std::fs::write(
-            state_path(&lab, host),
+            agent_state_path(&lab, host),
             format!(
                 "{{\"host\": \"{host}\", \"packages\": {{\"openssl\": \"1.0.1e\"}}, \"reboot_required\": true}}\n"
             ),
         )
         .unwrap();
     }
-    let config = std::fs::read_to_string(lab.path("patchflow.toml")).unwrap();
     // The agents run as their own processes, not inside `up`.
-    let config = config
-        .split("[[agents]]")
-        .next()
-        .unwrap_or_default()
-        .replace("[schedule.rollout]\nresult_timeout_secs = 30\n", ROLLOUT)
-        .replace(
-            "[deploy]\ntick_interval_ms = 100\n",
-            &format!(
-                "[deploy]\ntick_interval_ms = 100\n[deploy.saga]\nreboot_timeout_secs = {REBOOT_TIMEOUT_SECS}\n"
-            ),
-        );
-    assert!(
-        config.contains(ROLLOUT)
-            && config.contains(&format!("reboot_timeout_secs = {REBOOT_TIMEOUT_SECS}\n")),
-        "{config}"
+    let saga = format!(
+        "[deploy]\ntick_interval_ms = 100\n[deploy.saga]\nreboot_timeout_secs = {REBOOT_TIMEOUT_SECS}\n"
     );
-    std::fs::write(lab.path("patchflow.toml"), config).unwrap();
-    std::fs::write(lab.path("scan.csv"), scan_csv(&hosts)).unwrap();
+    write_config_for_agent_processes(
+        &lab,
+        &[
+            // One wave of both hosts (no canary, one batch of 100 %); the wave halts
+            // when more than 10 % of it failed, so one failed host halts it and is
+            // rolled back.
+            (LAB_ROLLOUT, &rollout_policy(0, 100, 10.0)),
+            ("[deploy]\ntick_interval_ms = 100\n", &saga),
+        ],
+    );
 
     // Deploy at debug: it logs each event it skips, and why.
     let up = lab.spawn("up", &["up", "--log", "info,deploy=debug"]);
-    let public_key = lab.path("data/job-signing.pub.pem");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !public_key.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "deploy wrote no public key; log:\n{}",
-            up.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let key = public_key.to_str().unwrap().to_owned();
+    let key = wait_for_signing_key(&lab, &up, Duration::from_secs(60)).await;
     let start_agent = |host: &str, run: u32| -> Proc {
-        let state = state_path(&lab, host);
-        lab.spawn(
-            &format!("agent-{host}-{run}"),
-            &[
-                "agent",
-                "--host",
-                host,
-                "--verify-key",
-                &key,
-                "--backend",
-                "lab",
-                "--state",
-                state.to_str().unwrap(),
-                // A reboot that outlasts the test: only a restart ends it.
-                "--reboot-secs",
-                "3600",
-            ],
-        )
+        // A reboot that outlasts the test: only a restart ends it.
+        let reboot = ["--reboot-secs", "3600"];
+        spawn_lab_agent(&lab, &format!("agent-{host}-{run}"), host, &key, &reboot)
     };
     let mut back = start_agent(BACK, 1);
     let mut late = start_agent(LATE, 1);
 
-    let scan = lab.path("scan.csv");
-    let (status, out, err) = lab.run(&["scan", "submit", "--wait", scan.to_str().unwrap()]);
-    assert!(status.success(), "{out}{err}\n{}", up.log_text());
-    assert!(out.contains("completed: 2 hosts, 2 findings"), "{out}");
+    // Ingest completes it: 2 hosts, 2 findings.
+    submit_heartbleed_scan(&lab, &hosts, &up);
 
     // Both hosts install, ask for a reboot, and accept their reboot jobs;
     // then both agents die during the simulated reboot.
@@ -143,13 +101,13 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
     back.wait(Duration::from_secs(10));
     late.wait(Duration::from_secs(10));
     let killed_at = Instant::now();
-    let bundle = events
-        .iter()
-        .find_map(|e| match &e.data {
-            Payload::BundlePlanned(b) => Some(b.clone()),
-            _ => None,
-        })
-        .expect("a planned bundle");
+    let bundle = payloads(&events, |p| match p {
+        Payload::BundlePlanned(b) => Some(b.clone()),
+        _ => None,
+    })
+    .into_iter()
+    .next()
+    .expect("a planned bundle");
     let id = bundle.bundle_id;
     // await_agent begins as reboot ends, due the reboot timeout later.
     for host in [BACK, LATE] {
@@ -169,7 +127,7 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
         assert_eq!(due, reboot_end.map(|t| t + timeout), "{host}");
     }
     for (host, _, _) in &hosts {
-        let state = agent::LabState::load(&state_path(&lab, host)).unwrap();
+        let state = load_agent_state(&lab, host);
         let pending = state.pending_reboot.as_ref().expect("a pending reboot");
         assert_eq!(pending.boot_id_before, "boot-0", "{host}");
         assert_eq!(pending.bundle_id, id, "{host}");
@@ -239,13 +197,10 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
         finished(&events, LATE, SagaStep::AwaitAgent),
         [(StepOutcome::TimedOut, timeout_detail.clone())]
     );
-    let halts: Vec<_> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::WaveHalted(h) => Some(h.clone()),
-            _ => None,
-        })
-        .collect();
+    let halts = payloads(&events, |p| match p {
+        Payload::WaveHalted(h) => Some(h.clone()),
+        _ => None,
+    });
     assert_eq!(halts.len(), 1, "{halts:?}");
     let halt = &halts[0];
     assert_eq!((halt.ring.as_str(), halt.wave), ("dev", 0));
@@ -264,13 +219,10 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
             (LATE, HostStatus::TimedOut, Some(late_reason.as_str())),
         ]
     );
-    let requested: Vec<_> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::RollbackRequested(r) => Some((r.ring.clone(), r.wave, r.hosts.clone())),
-            _ => None,
-        })
-        .collect();
+    let requested = payloads(&events, |p| match p {
+        Payload::RollbackRequested(r) => Some((r.ring.clone(), r.wave, r.hosts.clone())),
+        _ => None,
+    });
     assert_eq!(requested, [("dev".to_owned(), 0, vec![LATE.to_owned()])]);
 
     // dev-02's agent comes back after the timeout: the reboot completes, its
@@ -284,12 +236,7 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
                 && count(e, "patch.agent.result.v1") >= 5
         })
         .await;
-    let events: Vec<Event> = lab
-        .log
-        .events()
-        .into_iter()
-        .filter(|e| e.data.bundle_id() == Some(id))
-        .collect();
+    let events: Vec<Event> = bundle_events(&lab.log.events(), id);
     let late_online = online_after_reboot(&events, LATE);
     assert_eq!(late_online.len(), 1, "{late_online:?}");
     let late_boot = late_online[0].boot_id.clone();
@@ -312,12 +259,7 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
         late_boot != "boot-0" && late_boot != back_boot,
         "{late_boot}"
     );
-    let events: Vec<Event> = lab
-        .log
-        .events()
-        .into_iter()
-        .filter(|e| e.data.bundle_id() == Some(id))
-        .collect();
+    let events: Vec<Event> = bundle_events(&lab.log.events(), id);
 
     // Each host's saga, step by step, in deploy's publishing order.
     let reboot_accepted = "reboot accepted by the agent (boot id boot-0)";
@@ -349,13 +291,10 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
     assert_eq!(count(&events, "patch.deployment.wave.completed.v1"), 0);
     assert_eq!(count(&events, "patch.bundle.halted.v1"), 1);
     assert_eq!(count(&events, "patch.bundle.completed.v1"), 0);
-    let rolled_back: Vec<_> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::RollbackCompleted(r) => Some(r.clone()),
-            _ => None,
-        })
-        .collect();
+    let rolled_back = payloads(&events, |p| match p {
+        Payload::RollbackCompleted(r) => Some(r.clone()),
+        _ => None,
+    });
     assert_eq!(rolled_back.len(), 1, "{rolled_back:?}");
     let rolled: Vec<(&str, HostStatus)> = rolled_back[0]
         .hosts
@@ -366,16 +305,13 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
 
     // Jobs: an apply and a reboot job per host, a rollback job for dev-02;
     // every one answered once, successfully.
-    let mut jobs: Vec<(String, JobAction)> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::AgentJob(j) => {
-                assert!(j.signature.is_some(), "unsigned job {j:?}");
-                Some((j.host.clone(), j.action))
-            }
-            _ => None,
-        })
-        .collect();
+    let mut jobs: Vec<(String, JobAction)> = payloads(&events, |p| match p {
+        Payload::AgentJob(j) => {
+            assert!(j.signature.is_some(), "unsigned job {j:?}");
+            Some((j.host.clone(), j.action))
+        }
+        _ => None,
+    });
     jobs.sort_by_key(|(h, a)| (h.clone(), action_rank(*a)));
     let want_jobs = [
         (BACK.to_owned(), JobAction::Apply),
@@ -385,15 +321,10 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
         (LATE.to_owned(), JobAction::Rollback),
     ];
     assert_eq!(jobs, want_jobs);
-    let mut results: Vec<(String, JobAction, JobStatus, bool)> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::AgentResult(r) => {
-                Some((r.host.clone(), r.action, r.status, r.reboot_required))
-            }
-            _ => None,
-        })
-        .collect();
+    let mut results: Vec<(String, JobAction, JobStatus, bool)> = payloads(&events, |p| match p {
+        Payload::AgentResult(r) => Some((r.host.clone(), r.action, r.status, r.reboot_required)),
+        _ => None,
+    });
     results.sort_by_key(|(h, a, _, _)| (h.clone(), action_rank(*a)));
     let ok_result = |host: &str, action, reboot_required| {
         (
@@ -417,14 +348,14 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
     // On the hosts: dev-01 rebooted once into the boot id it announced, with
     // the fix in and one apply in its history; dev-02 completed the killed
     // reboot, then rebooted again in its rollback, back at 1.0.1e.
-    let state = agent::LabState::load(&state_path(&lab, BACK)).unwrap();
+    let state = load_agent_state(&lab, BACK);
     assert_eq!(state.pending_reboot, None);
     assert_eq!(
         (state.boot_id.as_str(), state.reboots),
         (back_boot.as_str(), 1)
     );
     let applied: Vec<&str> = state.applied.iter().map(|a| a.key.as_str()).collect();
-    assert_eq!(applied, [REMEDIATION]);
+    assert_eq!(applied, [HEARTBLEED_REMEDIATION]);
     assert_eq!(
         state.packages.get("openssl").map(String::as_str),
         Some("1.0.1g")
@@ -433,7 +364,7 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
         history_actions(&state),
         [JobAction::Apply, JobAction::Reboot]
     );
-    let state = agent::LabState::load(&state_path(&lab, LATE)).unwrap();
+    let state = load_agent_state(&lab, LATE);
     assert_eq!(state.pending_reboot, None);
     assert_eq!(state.reboots, 2, "the killed reboot, then the rollback's");
     assert_ne!(state.boot_id, late_boot, "the rollback rebooted");
@@ -448,22 +379,10 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
     );
 
     // The audit trail, from a separate process, tells the same story.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let trail = loop {
-        let trail = audit_trail(&lab, &id.to_string());
-        if trail.len() == events.len() {
-            break trail;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the trail has {} events, the log {}: {trail:#?}",
-            trail.len(),
-            events.len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let trail = wait_for_audit_trail(&lab, id).await;
+    assert_eq!(trail.len(), events.len(), "{trail:#?}");
     assert_in_order(
-        &host_lines(&trail, BACK),
+        &host_trail(&trail, BACK),
         &[
             "step install started on dev-01 (dev wave 0), due ".to_owned(),
             format!("step install succeeded on dev-01 (dev wave 0): {installed}"),
@@ -479,7 +398,7 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
         ],
     );
     assert_in_order(
-        &host_lines(&trail, LATE),
+        &host_trail(&trail, LATE),
         &[
             "step await_agent started on dev-02 (dev wave 0), due ".to_owned(),
             format!("step await_agent timed out on dev-02 (dev wave 0): {timeout_detail}"),
@@ -497,7 +416,7 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
     );
     // dev-02's late announcement is in the trail, after its timeout.
     assert_in_order(
-        &host_lines(&trail, LATE),
+        &host_trail(&trail, LATE),
         &[
             format!("step await_agent timed out on dev-02 (dev wave 0): {timeout_detail}"),
             format!(
@@ -512,25 +431,6 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
 /// A succeeded step end with `detail`.
 fn ok(detail: &str) -> (StepOutcome, String) {
     (StepOutcome::Succeeded, detail.to_owned())
-}
-
-/// One generic-CSV finding per host: Heartbleed, openssl 1.0.1e → 1.0.1g.
-fn scan_csv(hosts: &[(&str, &str, &str)]) -> String {
-    let mut csv = String::from(
-        "host,ip,check_id,title,severity,cves,cvss_vector,package,version,fixed_version\n",
-    );
-    for (host, ip, _) in hosts {
-        csv.push_str(&format!(
-            "{host},{ip},OPENSSL-HEARTBLEED,OpenSSL heartbeat read overrun,high,CVE-2014-0160,\
-             CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N,openssl,1.0.1e,1.0.1g\n"
-        ));
-    }
-    csv
-}
-
-/// A host's lab state file (as `write_lab` writes it).
-fn state_path(lab: &Lab, host: &str) -> std::path::PathBuf {
-    lab.path(&format!("agents/{host}.json"))
 }
 
 /// Whether `step` of `host`'s saga has started.
@@ -602,51 +502,4 @@ fn history_actions(state: &agent::LabState) -> Vec<JobAction> {
     let mut actions: Vec<JobAction> = state.history.values().map(|r| r.action).collect();
     actions.sort_by_key(|a| action_rank(*a));
     actions
-}
-
-/// `patchflow report audit ID --json` as summaries, in order.
-fn audit_trail(lab: &Lab, bundle: &str) -> Vec<String> {
-    let (status, json, err) = lab.run(&["report", "audit", bundle, "--json"]);
-    assert!(status.success(), "{err}");
-    let trail: serde_json::Value = serde_json::from_str(&json).unwrap();
-    trail
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["summary"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// The trail lines naming `host` (`… on HOST (`, `… to HOST (`, `agent on
-/// HOST online`).
-fn host_lines(trail: &[String], host: &str) -> Vec<String> {
-    let marks = [
-        format!(" on {host} ("),
-        format!(" to {host} ("),
-        format!("agent on {host} online"),
-    ];
-    trail
-        .iter()
-        .filter(|l| marks.iter().any(|m| l.contains(m.as_str())))
-        .cloned()
-        .collect()
-}
-
-/// Asserts that a line starting with each of `prefixes` appears, in that
-/// order.
-fn assert_in_order(trail: &[String], prefixes: &[String]) {
-    let mut at = 0;
-    for prefix in prefixes {
-        match trail
-            .iter()
-            .skip(at)
-            .position(|l| l.starts_with(prefix.as_str()))
-        {
-            Some(i) => at += i + 1,
-            None => panic!(
-                "no line starting with {prefix:?} after position {at} of:\n{}",
-                trail.join("\n")
-            ),
-        }
-    }
 }

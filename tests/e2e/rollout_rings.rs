@@ -15,9 +15,14 @@ use std::time::{Duration, Instant};
 
 use events::deployment::HostStatus;
 use events::{Event, JobAction, JobStatus, Payload, Service, WaveKind};
-use tests::{Lab, Proc, count, settled};
+use tests::{Lab, bundle_events, count, payloads, settled};
 
-use crate::common::{FLOW_TIMEOUT, health_endpoint, write_lab};
+use crate::common::{
+    FLOW_TIMEOUT, HEARTBLEED_REMEDIATION, LAB_ROLLOUT, agent_state_path, assert_in_order,
+    health_endpoint, host_trail, load_agent_state, rollout_policy, spawn_lab_agents,
+    submit_heartbleed_scan, wait_for_audit_trail, wait_for_signing_key,
+    write_config_for_agent_processes, write_lab,
+};
 
 /// The rings in rollout order with their host counts: 2 + 3 + 5 + 10 = 20.
 const RINGS: [(&str, usize); 4] = [("dev", 2), ("test", 3), ("staging", 5), ("prod", 10)];
@@ -25,19 +30,6 @@ const RINGS: [(&str, usize); 4] = [("dev", 2), ("test", 3), ("staging", 5), ("pr
 /// The approver and change ticket of the prod release.
 const APPROVER: &str = "alice";
 const TICKET: &str = "CHG-4711";
-
-/// The one remediation every host gets: OpenSSL 1.0.1e → 1.0.1g (Heartbleed).
-const REMEDIATION: &str = "pkg:openssl@1.0.1g";
-
-/// The rollout policy of every ring: a canary of one, batches of 30 % of the
-/// ring (prod: 1, 3, 3, 3), halt above 10 % failed or on a wholly failed batch.
-const ROLLOUT: &str = "[schedule.rollout]
-canary_hosts = 1
-batch_percent = 30
-max_failed_percent = 10.0
-halt_on_full_batch_failure = true
-result_timeout_secs = 30
-";
 
 /// Change approval before prod for every bundle (no standard changes).
 const APPROVAL: &str = "[schedule.approval]
@@ -91,59 +83,24 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
         .map(|(h, ip, ring)| (h.as_str(), ip.as_str(), *ring))
         .collect();
     write_lab(&lab, &host_refs, &health_endpoint().await);
-    let config = std::fs::read_to_string(lab.path("patchflow.toml")).unwrap();
     // The agents run as their own processes, not inside `up`.
-    let config = config
-        .split("[[agents]]")
-        .next()
-        .unwrap_or_default()
-        .replace("[schedule.approval]\nrings = []\n", APPROVAL)
-        .replace("[schedule.rollout]\nresult_timeout_secs = 30\n", ROLLOUT);
-    assert!(
-        config.contains(APPROVAL) && config.contains(ROLLOUT),
-        "{config}"
+    write_config_for_agent_processes(
+        &lab,
+        &[
+            ("[schedule.approval]\nrings = []\n", APPROVAL),
+            // The rollout policy of every ring: a canary of one, batches of 30 % of the
+            // ring (prod: 1, 3, 3, 3), halt above 10 % failed or on a wholly failed batch.
+            (LAB_ROLLOUT, &rollout_policy(1, 30, 10.0)),
+        ],
     );
-    std::fs::write(lab.path("patchflow.toml"), config).unwrap();
-    std::fs::write(lab.path("scan.csv"), scan_csv(&host_refs)).unwrap();
 
     // Every service; deploy creates its signing key on start.
     let up = lab.spawn("up", &["up"]);
-    let public_key = lab.path("data/job-signing.pub.pem");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !public_key.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "deploy wrote no public key; log:\n{}",
-            up.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let key = public_key.to_str().unwrap().to_owned();
-    let _agents: Vec<Proc> = host_refs
-        .iter()
-        .map(|(host, _, _)| {
-            let state = state_path(&lab, host);
-            lab.spawn(
-                &format!("agent-{host}"),
-                &[
-                    "agent",
-                    "--host",
-                    host,
-                    "--verify-key",
-                    &key,
-                    "--backend",
-                    "lab",
-                    "--state",
-                    state.to_str().unwrap(),
-                ],
-            )
-        })
-        .collect();
+    let key = wait_for_signing_key(&lab, &up, Duration::from_secs(60)).await;
+    let _agents = spawn_lab_agents(&lab, &host_refs, &key);
 
-    let scan = lab.path("scan.csv");
-    let (status, out, err) = lab.run(&["scan", "submit", "--wait", scan.to_str().unwrap()]);
-    assert!(status.success(), "{out}{err}\n{}", up.log_text());
-    assert!(out.contains("completed: 20 hosts, 20 findings"), "{out}");
+    // Ingest completes it: 20 hosts, 20 findings.
+    submit_heartbleed_scan(&lab, &host_refs, &up);
 
     // One bundle: every host, one remediation, approval needed before prod.
     let events = lab
@@ -152,25 +109,22 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
             count(e, "patch.bundle.planned.v1") > 0
         })
         .await;
-    let planned: Vec<_> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::BundlePlanned(b) => Some(b.clone()),
-            _ => None,
-        })
-        .collect();
+    let planned = payloads(&events, |p| match p {
+        Payload::BundlePlanned(b) => Some(b.clone()),
+        _ => None,
+    });
     assert_eq!(planned.len(), 1, "{planned:?}");
     let bundle = &planned[0];
     let id = bundle.bundle_id;
     let id_text = id.to_string();
     assert_eq!(bundle.targets.len(), 20);
     let keys: Vec<String> = bundle.remediations.iter().map(|r| r.key()).collect();
-    assert_eq!(keys, [REMEDIATION]);
+    assert_eq!(keys, [HEARTBLEED_REMEDIATION]);
     assert!(
         bundle
             .targets
             .iter()
-            .all(|t| t.remediations == [REMEDIATION])
+            .all(|t| t.remediations == [HEARTBLEED_REMEDIATION])
     );
     let approval = bundle.approval.as_ref().expect("an approval requirement");
     assert_eq!(approval.rings, ["prod"]);
@@ -239,7 +193,7 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
     let failing: Vec<String> = prod_plan[FAILING_WAVE as usize].clone();
     assert_eq!(failing, ["prod-05", "prod-06", "prod-07"]);
     for host in &failing {
-        let path = state_path(&lab, host);
+        let path = agent_state_path(&lab, host);
         let mut state = agent::LabState::load(&path).unwrap();
         state.fail = agent::lab::FailMode::All;
         state.save(&path).unwrap();
@@ -272,23 +226,17 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
             },
         )
         .await;
-    let events: Vec<Event> = events
-        .into_iter()
-        .filter(|e| e.data.bundle_id() == Some(id))
-        .collect();
+    let events: Vec<Event> = bundle_events(&events, id);
 
     // Released ring by ring, prod only after the approval.
     assert_eq!(
         scheduled_rings(&events, id),
         ["dev", "test", "staging", "prod"]
     );
-    let approvals: Vec<_> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::BundleApproved(a) => Some(a.clone()),
-            _ => None,
-        })
-        .collect();
+    let approvals = payloads(&events, |p| match p {
+        Payload::BundleApproved(a) => Some(a.clone()),
+        _ => None,
+    });
     assert_eq!(approvals.len(), 1);
     assert_eq!(
         (
@@ -314,13 +262,10 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
     );
 
     // Waves: every ring's canary and batches in order; prod stops at batch 2.
-    let mut started: Vec<(String, u32, WaveKind, Vec<String>)> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::WaveStarted(w) => Some((w.ring.clone(), w.wave, w.kind, w.hosts.clone())),
-            _ => None,
-        })
-        .collect();
+    let mut started: Vec<(String, u32, WaveKind, Vec<String>)> = payloads(&events, |p| match p {
+        Payload::WaveStarted(w) => Some((w.ring.clone(), w.wave, w.kind, w.hosts.clone())),
+        _ => None,
+    });
     let want_started: Vec<(String, u32, WaveKind, Vec<String>)> = expected_waves()
         .into_iter()
         .filter(|w| w.0 != "prod" || w.1 <= FAILING_WAVE)
@@ -328,21 +273,18 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
         .collect();
     started.sort_by_key(|w| (ring_rank(&w.0), w.1));
     assert_eq!(started, want_started);
-    let mut completed: Vec<(String, u32, usize, usize)> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::WaveCompleted(w) => Some((
-                w.ring.clone(),
-                w.wave,
-                w.hosts.len(),
-                w.hosts
-                    .iter()
-                    .filter(|h| h.status == HostStatus::Succeeded)
-                    .count(),
-            )),
-            _ => None,
-        })
-        .collect();
+    let mut completed: Vec<(String, u32, usize, usize)> = payloads(&events, |p| match p {
+        Payload::WaveCompleted(w) => Some((
+            w.ring.clone(),
+            w.wave,
+            w.hosts.len(),
+            w.hosts
+                .iter()
+                .filter(|h| h.status == HostStatus::Succeeded)
+                .count(),
+        )),
+        _ => None,
+    });
     let want_completed: Vec<(String, u32, usize, usize)> = want_started
         .iter()
         .filter(|w| w.0 != "prod" || w.1 < FAILING_WAVE)
@@ -350,13 +292,12 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
         .collect();
     completed.sort_by_key(|w| (ring_rank(&w.0), w.1));
     assert_eq!(completed, want_completed);
-    let validated: BTreeSet<(String, u32)> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::ValidationPassed(v) => Some((v.ring.clone(), v.wave)),
-            _ => None,
-        })
-        .collect();
+    let validated: BTreeSet<(String, u32)> = payloads(&events, |p| match p {
+        Payload::ValidationPassed(v) => Some((v.ring.clone(), v.wave)),
+        _ => None,
+    })
+    .into_iter()
+    .collect();
     let want_validated: BTreeSet<(String, u32)> = want_started
         .iter()
         .filter(|w| w.0 != "prod" || w.1 < FAILING_WAVE)
@@ -366,13 +307,10 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
     assert_eq!(count(&events, "patch.validation.failed.v1"), 0);
 
     // The halt: batch 2 of prod failed entirely, 3 of 7 attempted.
-    let halts: Vec<_> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::WaveHalted(h) => Some(h.clone()),
-            _ => None,
-        })
-        .collect();
+    let halts = payloads(&events, |p| match p {
+        Payload::WaveHalted(h) => Some(h.clone()),
+        _ => None,
+    });
     assert_eq!(halts.len(), 1, "{halts:?}");
     let halt = &halts[0];
     let reason = "failed 3 of 7 attempted hosts (42.9%) > 10%; batch 2 failed entirely";
@@ -395,37 +333,28 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
             .map(|h| (h.as_str(), HostStatus::Failed))
             .collect::<Vec<_>>()
     );
-    let bundle_halts: Vec<_> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::BundleHalted(h) => Some((h.ring.clone(), h.reason.clone())),
-            _ => None,
-        })
-        .collect();
+    let bundle_halts = payloads(&events, |p| match p {
+        Payload::BundleHalted(h) => Some((h.ring.clone(), h.reason.clone())),
+        _ => None,
+    });
     assert_eq!(bundle_halts.len(), 1, "{bundle_halts:?}");
     assert_eq!(bundle_halts[0].0, "prod");
     assert!(bundle_halts[0].1.contains(reason), "{bundle_halts:?}");
     assert_eq!(count(&events, "patch.bundle.completed.v1"), 0);
 
     // Rolled back: exactly the three failed hosts, each successfully.
-    let requested: Vec<_> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::RollbackRequested(r) => Some((r.ring.clone(), r.wave, r.hosts.clone())),
-            _ => None,
-        })
-        .collect();
+    let requested = payloads(&events, |p| match p {
+        Payload::RollbackRequested(r) => Some((r.ring.clone(), r.wave, r.hosts.clone())),
+        _ => None,
+    });
     assert_eq!(
         requested,
         [("prod".to_owned(), FAILING_WAVE, failing.clone())]
     );
-    let rolled_back: Vec<_> = events
-        .iter()
-        .filter_map(|e| match &e.data {
-            Payload::RollbackCompleted(r) => Some(r.clone()),
-            _ => None,
-        })
-        .collect();
+    let rolled_back = payloads(&events, |p| match p {
+        Payload::RollbackCompleted(r) => Some(r.clone()),
+        _ => None,
+    });
     assert_eq!(rolled_back.len(), 1, "{rolled_back:?}");
     assert_eq!(rolled_back[0].ring, "prod");
     let outcomes: Vec<(&str, HostStatus)> = rolled_back[0]
@@ -476,7 +405,7 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
     // On the hosts: 14 carry the fix, the 3 failed are back at 1.0.1e with
     // nothing applied, the 3 never started were never touched.
     for (host, _, _) in &host_refs {
-        let state = agent::LabState::load(&state_path(&lab, host)).unwrap();
+        let state = load_agent_state(&lab, host);
         let applied: Vec<&str> = state.applied.iter().map(|a| a.key.as_str()).collect();
         let openssl = state.packages.get("openssl").map(String::as_str);
         if failing.iter().any(|f| f == host) {
@@ -488,7 +417,7 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
             assert_eq!(openssl, Some("1.0.1e"), "{host}");
             assert!(state.history.is_empty(), "{host} got a job");
         } else {
-            assert_eq!(applied, [REMEDIATION], "{host}");
+            assert_eq!(applied, [HEARTBLEED_REMEDIATION], "{host}");
             assert_eq!(openssl, Some("1.0.1g"), "{host}");
         }
     }
@@ -496,25 +425,7 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
     // The audit trail, from a separate process: every step, in order.
     // It holds every event of the bundle: the same count as the log (read
     // again until both have caught up with the streams).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let trail = loop {
-        let trail = audit_trail(&lab, &id_text);
-        let bundle_events = lab
-            .log
-            .events()
-            .iter()
-            .filter(|e| e.data.bundle_id() == Some(id))
-            .count();
-        if trail.len() == bundle_events {
-            break trail;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the trail has {} events, the log {bundle_events}: {trail:#?}",
-            trail.len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let trail = wait_for_audit_trail(&lab, id).await;
     assert_eq!(
         trail.first().map(|t| t.0.as_str()),
         Some("patch.bundle.planned.v1")
@@ -537,9 +448,13 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
             } else {
                 "batch"
             };
+            // The trail counts in English: `1 host`, `3 hosts`.
+            let started_hosts = match hosts.len() {
+                1 => "1 host".to_owned(),
+                n => format!("{n} hosts"),
+            };
             milestones.push(format!(
-                "wave {wave} ({kind}) started in {ring}: {} hosts",
-                hosts.len()
+                "wave {wave} ({kind}) started in {ring}: {started_hosts}, results due "
             ));
             if *ring == "prod" && *wave == FAILING_WAVE {
                 milestones.push(format!(
@@ -655,25 +570,6 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
     eprintln!("rollout_rings took {:?}", t0.elapsed());
 }
 
-/// One generic-CSV finding per host: Heartbleed, openssl 1.0.1e → 1.0.1g.
-fn scan_csv(hosts: &[(&str, &str, &str)]) -> String {
-    let mut csv = String::from(
-        "host,ip,check_id,title,severity,cves,cvss_vector,package,version,fixed_version\n",
-    );
-    for (host, ip, _) in hosts {
-        csv.push_str(&format!(
-            "{host},{ip},OPENSSL-HEARTBLEED,OpenSSL heartbeat read overrun,high,CVE-2014-0160,\
-             CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N,openssl,1.0.1e,1.0.1g\n"
-        ));
-    }
-    csv
-}
-
-/// A host's lab state file (as `write_lab` writes it).
-fn state_path(lab: &Lab, host: &str) -> std::path::PathBuf {
-    lab.path(&format!("agents/{host}.json"))
-}
-
 /// How many waves a ring is cut into.
 fn wave_count(ring: &str) -> usize {
     expected_waves().iter().filter(|w| w.0 == ring).count()
@@ -743,57 +639,4 @@ fn plan_waves_of(plan: &str, ring: &str) -> Vec<Vec<String>> {
         .filter_map(|l| l.split_once(": "))
         .map(|(_, hosts)| hosts.split(", ").map(str::to_owned).collect())
         .collect()
-}
-
-/// `patchflow report audit ID --json` as (event type, summary) pairs, in order.
-fn audit_trail(lab: &Lab, bundle: &str) -> Vec<(String, String)> {
-    let (status, json, err) = lab.run(&["report", "audit", bundle, "--json"]);
-    assert!(status.success(), "{err}");
-    let trail: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let trail = trail.as_array().unwrap();
-    let times: Vec<&str> = trail.iter().map(|e| e["time"].as_str().unwrap()).collect();
-    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
-    trail
-        .iter()
-        .map(|e| {
-            (
-                e["event_type"].as_str().unwrap().to_owned(),
-                e["summary"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-/// The trail entries about one host, in trail order, as (event type,
-/// summary): its jobs (`apply job sent to HOST (`), results (`apply
-/// succeeded on HOST (`) and saga steps (`step install started on HOST (`).
-fn host_trail(trail: &[(String, String)], host: &str) -> Vec<(String, String)> {
-    let (to, on) = (format!(" to {host} ("), format!(" on {host} ("));
-    trail
-        .iter()
-        .filter(|(_, s)| s.contains(&to) || s.contains(&on))
-        .cloned()
-        .collect()
-}
-
-/// Asserts that a trail line starting with each of `prefixes` appears, in
-/// that order.
-fn assert_in_order(trail: &[(String, String)], prefixes: &[String]) {
-    let mut at = 0;
-    for prefix in prefixes {
-        match trail
-            .iter()
-            .skip(at)
-            .position(|(_, s)| s.starts_with(prefix.as_str()))
-        {
-            Some(i) => at += i + 1,
-            None => {
-                let lines: Vec<&str> = trail.iter().map(|(_, s)| s.as_str()).collect();
-                panic!(
-                    "no line starting with {prefix:?} after position {at} of the trail:\n{}",
-                    lines.join("\n")
-                );
-            }
-        }
-    }
 }

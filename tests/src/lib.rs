@@ -103,9 +103,9 @@ impl EventLog {
         self.all().into_iter().filter_map(|l| l.event).collect()
     }
 
-    /// Payloads of one type, in log order.
+    /// Payloads of one type, in log order (see [`payloads`]).
     pub fn payloads<T>(&self, pick: impl Fn(&Payload) -> Option<T>) -> Vec<T> {
-        self.events().iter().filter_map(|e| pick(&e.data)).collect()
+        payloads(&self.events(), pick)
     }
 
     /// Waits until `done` holds for the decoded events, or fails after `timeout`
@@ -141,6 +141,23 @@ pub fn count(events: &[Event], event_type: &str) -> usize {
         .iter()
         .filter(|e| e.event_type() == event_type)
         .count()
+}
+
+/// The payloads of one type among `events`, in their order: `pick` maps the
+/// payload of the type wanted to `Some` (`Payload::WaveHalted(h) =>
+/// Some(h.clone())`) and every other payload to `None`.
+pub fn payloads<T>(events: &[Event], pick: impl Fn(&Payload) -> Option<T>) -> Vec<T> {
+    events.iter().filter_map(|e| pick(&e.data)).collect()
+}
+
+/// The events of one bundle (those whose payload names `bundle` as its
+/// bundle id), in their order.
+pub fn bundle_events(events: &[Event], bundle: uuid::Uuid) -> Vec<Event> {
+    events
+        .iter()
+        .filter(|e| e.data.bundle_id() == Some(bundle))
+        .cloned()
+        .collect()
 }
 
 /// Whether every planned bundle finished (completed or halted) and every
