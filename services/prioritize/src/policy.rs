@@ -120,8 +120,8 @@
 //! well-being (from the asset tier) → Track / Track* / Attend / Act → a
 //! class through `[ssvc.priority]`. `sla_hours`, `kev.due_date_caps_sla`
 //! and the SLA clock apply as in the rules mode; `kev.enabled = false`
-//! hides KEV from the tree too. The tree does not read rule 7: an advisory
-//! stating exploitation does not make exploitation `active` there. See
+//! hides KEV from the tree too. A vendor advisory stating exploitation
+//! (rule 7, when enabled) makes exploitation `active` there, as KEV does. See
 //! [`crate::ssvc`] for every derivation.
 
 use serde::{Deserialize, Serialize};

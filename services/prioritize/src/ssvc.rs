@@ -7,7 +7,7 @@
 //!
 //! | decision point | values | how patchflow derives it |
 //! |---|---|---|
-//! | Exploitation | none, poc, active | **active** when a CVE of the finding is in the CISA KEV catalog (KEV lists vulnerabilities with reliable evidence of exploitation in the wild); else **poc** when the highest FIRST EPSS probability among its CVEs is at least `ssvc.poc_epss_probability` (EPSS models exploitation activity; a high probability stands in for CISA's "public PoC or well-known method"); else **none** |
+//! | Exploitation | none, poc, active | **active** when a CVE of the finding is in the CISA KEV catalog (KEV lists vulnerabilities with reliable evidence of exploitation in the wild) or a vendor advisory (a CSAF 2.0 `exploit_status` threat, an OSV record) states it exploited in the wild, with the policy's `exploited_advisory` rule enabled; else **poc** when the highest FIRST EPSS probability among its CVEs is at least `ssvc.poc_epss_probability` (EPSS models exploitation activity; a high probability stands in for CISA's "public PoC or well-known method"); else **none** |
 //! | Automatable | yes, no | from the scored CVSS vector's base metrics: **yes** when the attack is network-borne, low in complexity and needs neither privileges nor a user: v3.x `AV:N/AC:L/PR:N/UI:N`; v4.0 the same plus `AT:N` (v4.0 split attack requirements out of v3's attack complexity); v2.0 `AV:N/AC:L/Au:N` (v2 has no user interaction metric). Otherwise, or without a scorable vector, **no** |
 //! | Technical Impact | partial, total | from the vector's impact on the vulnerable system (v3 `C/I/A`, v4 `VC/VI/VA`, v2 `C/I/A` with `C` = complete as high): with `technical_impact_total = "all_high"` (default) **total** when all three are high, the "total control" reading; with `"any_high"` when any one is (also counting "total disclosure"). Otherwise, or without a vector, **partial** |
 //! | Mission & Well-being | low, medium, high | from the asset's criticality tier through `[ssvc.mission_wellbeing]` (default tier 1 high, tiers 2–3 medium, tier 4 low, unknown medium) |
@@ -375,16 +375,17 @@ pub struct Points {
 /// Runs the tree as [`classify`] does, from the values alone: `vector` is
 /// [`vector_bits`] of the best scored vector (automatable, technical
 /// impact), `epss_probability` the highest EPSS probability among the
-/// finding's CVEs, `kev` whether one of them is listed (and the KEV rule
-/// enabled), `tier` the asset's tier.
+/// finding's CVEs, `exploited` whether one of them is listed in KEV (with
+/// the KEV rule enabled) or stated exploited by a vendor advisory (with
+/// the `exploited_advisory` rule enabled), `tier` the asset's tier.
 pub fn points(
     rule: &SsvcRule,
     vector: Option<(bool, TechnicalImpact)>,
     epss_probability: Option<f64>,
-    kev: bool,
+    exploited: bool,
     tier: Option<u8>,
 ) -> Points {
-    let exploitation = if kev {
+    let exploitation = if exploited {
         Exploitation::Active
     } else if epss_probability.is_some_and(|p| p >= rule.poc_epss_probability) {
         Exploitation::Poc
@@ -518,12 +519,18 @@ fn vector_points(cvss: &ScoredCvss, rule: TotalImpactRule) -> VectorPoints {
 }
 
 /// Exploitation from the intel of the finding's CVEs (see the module docs),
-/// with the evidence.
+/// with the evidence. `advisory` is the evidence of a vendor advisory
+/// stating exploitation in the wild, when one does (and the policy's
+/// `exploited_advisory` rule is enabled): active, as KEV.
 pub fn exploitation(
     rule: &SsvcRule,
     kev: Option<&KevInput>,
+    advisory: Option<String>,
     epss: Option<&EpssInput>,
 ) -> (Exploitation, String) {
+    if let Some(evidence) = advisory.filter(|_| kev.is_none()) {
+        return (Exploitation::Active, evidence);
+    }
     if let Some(k) = kev {
         return (
             Exploitation::Active,
@@ -567,16 +574,18 @@ pub fn exploitation(
 /// that order); returns the priority class of the decision.
 ///
 /// `kev` is only consulted when the caller's KEV rule is enabled (pass
-/// `None` otherwise).
+/// `None` otherwise); `advisory` likewise with the `exploited_advisory`
+/// rule (see [`exploitation`]).
 pub fn classify(
     rule: &SsvcRule,
     cvss: Option<&ScoredCvss>,
     epss: Option<&EpssInput>,
     kev: Option<&KevInput>,
+    advisory: Option<String>,
     asset: &Asset,
     reason: &mut impl FnMut(&str, String, String),
 ) -> Priority {
-    let (exploitation, evidence) = exploitation(rule, kev, epss);
+    let (exploitation, evidence) = exploitation(rule, kev, advisory, epss);
     reason(
         "ssvc_exploitation",
         format!("exploitation={}", exploitation.as_str()),
@@ -892,10 +901,27 @@ active,yes,total,high,act
         for (kev, p, want, detail) in table {
             let e = p.map(epss);
             assert_eq!(
-                exploitation(&rule, *kev, e.as_ref()),
+                exploitation(&rule, *kev, None, e.as_ref()),
                 (*want, (*detail).to_owned())
             );
         }
+        // A vendor advisory stating exploitation makes it active, as KEV
+        // does; with KEV too, KEV is the evidence cited.
+        let stated = || Some("CVE-2026-0001 is stated exploited by RHSA-1".to_owned());
+        assert_eq!(
+            exploitation(&rule, None, stated(), Some(&epss(0.01))),
+            (
+                Exploitation::Active,
+                "CVE-2026-0001 is stated exploited by RHSA-1".to_owned()
+            )
+        );
+        let (with_kev, evidence) = exploitation(&rule, table[0].0, stated(), None);
+        assert_eq!(with_kev, Exploitation::Active);
+        assert!(evidence.contains("CISA KEV catalog"), "{evidence}");
+        assert_eq!(
+            points(&rule, None, Some(0.01), true, None).exploitation,
+            Exploitation::Active
+        );
     }
 
     /// Through [`crate::stage::decide`] with a policy file in SSVC mode.

@@ -158,7 +158,8 @@ fn assess_keeping<'a>(
                 &policy.ssvc,
                 best.as_ref().map(|b| b.facts.ssvc_points(rule)),
                 epss.map(|e| e.probability),
-                kev.is_some() && policy.kev.enabled,
+                (kev.is_some() && policy.kev.enabled)
+                    || (exploited.is_some() && policy.exploited_advisory.enabled),
                 finding.asset.tier,
             );
             fired.push(Fired::Ssvc);
@@ -783,24 +784,21 @@ impl<'a> Assessment<'a> {
                     reason(
                         rule,
                         "priority=critical".to_owned(),
-                        format!(
-                            "{cve} is stated exploited in the wild by advisory {} ({}, {})",
-                            a.advisory_id,
-                            match a.source {
-                                events::AdvisoryFormat::Csaf => "CSAF",
-                                events::AdvisoryFormat::Osv => "OSV",
-                            },
-                            rfc3339(a.date)
-                        ),
+                        stated_exploited(cve, a),
                     );
                 }
             }
             Fired::Ssvc => {
+                let advisory = self
+                    .exploited
+                    .filter(|_| policy.exploited_advisory.enabled)
+                    .map(|(cve, a)| stated_exploited(cve, a));
                 crate::ssvc::classify(
                     &policy.ssvc,
                     cvss,
                     epss,
                     self.kev.filter(|_| policy.kev.enabled),
+                    advisory,
                     &finding.asset,
                     &mut reason,
                 );
@@ -989,6 +987,21 @@ fn class_rules(
     }
 
     priority
+}
+
+/// The evidence line of a vendor advisory stating `cve` exploited in the
+/// wild: `CVE-… is stated exploited in the wild by advisory RHSA-… (CSAF,
+/// <date>)`.
+fn stated_exploited(cve: &str, a: &ExploitedAdvisory) -> String {
+    format!(
+        "{cve} is stated exploited in the wild by advisory {} ({}, {})",
+        a.advisory_id,
+        match a.source {
+            events::AdvisoryFormat::Csaf => "CSAF",
+            events::AdvisoryFormat::Osv => "OSV",
+        },
+        rfc3339(a.date)
+    )
 }
 
 /// A CVSS score (0.0–10.0, one decimal) printed as `{:.1}` prints it,
