@@ -441,3 +441,48 @@ fn a_failed_post_check_within_the_budget_rolls_the_host_back_and_the_ring_goes_o
         deploy::RunStatus::AwaitingValidation { wave: 1 }
     );
 }
+
+#[test]
+fn a_run_stored_before_the_saga_still_takes_its_results() {
+    // Wave 0 of a run written by a deploy without the saga: jobs sent at
+    // once, no steps, no saga plan.
+    let (run, out) = start(2, plan(&[]));
+    let mut json: serde_json::Value = serde_json::from_slice(&run.encode()).unwrap();
+    json.as_object_mut().unwrap().remove("saga");
+    for job in json["jobs"].as_array_mut().unwrap() {
+        let job = job.as_object_mut().unwrap();
+        for new in [
+            "step",
+            "install_sent",
+            "reboot_required",
+            "reboot_job_id",
+            "boot_id_before",
+            "roll_back",
+        ] {
+            job.remove(new);
+        }
+    }
+    let mut old = RingRun::decode(&serde_json::to_vec(&json).unwrap()).unwrap();
+    assert!(old.jobs.iter().all(|j| j.step.is_none() && j.install_sent));
+    assert_eq!(old.saga, SagaPlan::default());
+    let install = {
+        let s = scheduled(&hosts(2), strict(), wide_window(), WindowSet::always());
+        let (_, o) = RingRun::start_with_saga(&s, plan(&[]), utc(T0)).unwrap();
+        job_in(&o, "h01", JobAction::Apply)
+    };
+    assert_eq!(out.len(), 3);
+    let t = utc("2026-11-30T01:00:05Z");
+    let d = old
+        .on_event(&ev(1, answer(&install, JobStatus::Failed, Some("dpkg"))), t)
+        .unwrap();
+    // The result is the host's outcome, as before; the halt rolls it back.
+    let got = lines(&d);
+    assert!(
+        got[0].starts_with("prod/0/halted | halted w0 Canary ring 1/1 [h01:failed]"),
+        "{got:?}"
+    );
+    assert!(
+        got[1].starts_with("prod/0/rollback-requested | rollback-requested w0 [h01]"),
+        "{got:?}"
+    );
+}
