@@ -301,17 +301,12 @@ pub struct ReportSummary {
 /// The first [`NessusError`] of the report.
 pub fn check<R: BufRead>(r: R) -> Result<ReportSummary, NessusError> {
     let mut reader = NessusReader::new(r);
+    // Items are validated and counted, not kept.
+    reader.keep_items = false;
     let mut summary = ReportSummary::default();
     for host in reader.by_ref() {
         let host = host?;
         summary.hosts += 1;
-        for item in &host.items {
-            if item.severity == 0 {
-                summary.info_items += 1;
-            } else {
-                summary.findings += 1;
-            }
-        }
         if let Some(t) = host.properties.started_at() {
             summary.started_at = Some(summary.started_at.map_or(t, |s| s.min(t)));
         }
@@ -320,6 +315,8 @@ pub fn check<R: BufRead>(r: R) -> Result<ReportSummary, NessusError> {
         }
     }
     summary.meta = reader.meta().clone();
+    summary.findings = reader.counted.findings;
+    summary.info_items = reader.counted.info_items;
     Ok(summary)
 }
 
@@ -464,7 +461,10 @@ impl OutputScan {
     /// Looks at one line: keeps a `Remote package installed` value until
     /// its `Should be`, which becomes a [`PackageFix`].
     fn look_at(&mut self, line: &str) {
-        let Some((key, value)) = line.split_once(':') else {
+        let Some(colon) = memchr::memchr(b':', line.as_bytes()) else {
+            return;
+        };
+        let (Some(key), Some(value)) = (line.get(..colon), line.get(colon + 1..)) else {
             return;
         };
         let key = key.trim();
@@ -505,10 +505,75 @@ fn predefined_entity(after: &[u8]) -> Option<(&'static str, usize)> {
         (b"apos;", "'"),
         (b"quot;", "\""),
     ];
-    ENTITIES
-        .iter()
-        .find(|(name, _)| after.starts_with(name))
-        .map(|(name, c)| (*c, name.len() + 1))
+    let (name, c) = match after.first()? {
+        b'l' => ENTITIES[0],
+        b'g' => ENTITIES[1],
+        b'a' if after.get(1) == Some(&b'm') => ENTITIES[2],
+        b'a' => ENTITIES[3],
+        b'q' => ENTITIES[4],
+        _ => return None,
+    };
+    after.starts_with(name).then_some((c, name.len() + 1))
+}
+
+/// A whole leaf element at the start of a buffer (see
+/// [`NessusReader::fast_leaf`]).
+#[derive(Debug, Clone, Copy)]
+struct Leaf {
+    /// Its frame.
+    frame: Frame,
+    /// Bytes of its start tag (where its text begins).
+    open: usize,
+    /// Where its text ends and its end tag begins.
+    text_end: usize,
+    /// Bytes of the whole element.
+    total: usize,
+}
+
+/// ASCII letters, digits, `_`, `-`, `.` and `:`, by byte value.
+const PLAIN_NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':');
+        b += 1;
+    }
+    table
+};
+
+/// Whether `b` may be part of a name [`leaf_at`] takes.
+fn is_plain_name_byte(b: u8) -> bool {
+    PLAIN_NAME_BYTES[usize::from(b)]
+}
+
+/// `<name>text</name>` at the start of `chunk` under `parent`, with a plain
+/// name (ASCII letters, digits, `_`, `-`, `.`, `:`: nothing quick-xml
+/// could read otherwise), no attribute, whose start reads none, and no
+/// markup in the text; `None` for anything else.
+fn leaf_at(chunk: &[u8], parent: Frame) -> Option<Leaf> {
+    let rest = chunk.strip_prefix(b"<")?;
+    let name_len = rest.iter().position(|b| !is_plain_name_byte(*b))?;
+    if name_len == 0 || rest.get(name_len) != Some(&b'>') {
+        return None;
+    }
+    let name = rest.get(..name_len)?;
+    if !is_plain_child(parent, name) {
+        return None;
+    }
+    let open = name_len + 2;
+    let lt = memchr::memchr(b'<', chunk.get(open..)?)?;
+    let text_end = open + lt;
+    let end = chunk.get(text_end..)?;
+    let closes = end.get(..2) == Some(b"</")
+        && end.get(2..2 + name_len) == Some(name)
+        && end.get(2 + name_len) == Some(&b'>');
+    closes.then(|| Leaf {
+        frame: plain_child(parent, name),
+        open,
+        text_end,
+        total: text_end + name_len + 3,
+    })
 }
 
 /// The `<ReportItem>` children that are kept.
@@ -531,6 +596,7 @@ enum ItemField {
 }
 
 impl ItemField {
+    #[cfg(test)]
     const ALL: [ItemField; 14] = [
         ItemField::Cve,
         ItemField::Cwe,
@@ -567,9 +633,51 @@ impl ItemField {
         }
     }
 
-    fn from_name(name: &str) -> Option<ItemField> {
-        ItemField::ALL.into_iter().find(|f| f.name() == name)
+    /// The field named `name`: the inverse of [`Self::name`].
+    fn from_name(name: &[u8]) -> Option<ItemField> {
+        Some(match name {
+            b"cve" => ItemField::Cve,
+            b"cwe" => ItemField::Cwe,
+            b"xref" => ItemField::Xref,
+            b"bid" => ItemField::Bid,
+            b"cvss_vector" => ItemField::CvssVector,
+            b"cvss_base_score" => ItemField::CvssBaseScore,
+            b"cvss3_vector" => ItemField::Cvss3Vector,
+            b"cvss3_base_score" => ItemField::Cvss3BaseScore,
+            b"cvss4_vector" => ItemField::Cvss4Vector,
+            b"cvss4_base_score" => ItemField::Cvss4BaseScore,
+            b"solution" => ItemField::Solution,
+            b"synopsis" => ItemField::Synopsis,
+            b"risk_factor" => ItemField::RiskFactor,
+            b"plugin_name" => ItemField::PluginName,
+            _ => return None,
+        })
     }
+}
+
+/// The frame of a child element `name` of `parent` whose start reads no
+/// attribute: every child but `<Report>`, `<ReportHost>`, `<ReportItem>`
+/// and the host `<tag>`s, which [`NessusReader::start`] handles itself.
+fn plain_child(parent: Frame, name: &[u8]) -> Frame {
+    match (parent, name) {
+        (Frame::Root, b"Policy") => Frame::Policy,
+        (Frame::Policy, b"policyName") => Frame::PolicyName,
+        (Frame::Host, b"HostProperties") => Frame::HostProperties,
+        (Frame::Item, b"plugin_output") => Frame::PluginOutput,
+        (Frame::Item, field) => ItemField::from_name(field).map_or(Frame::Ignored, Frame::Field),
+        _ => Frame::Ignored,
+    }
+}
+
+/// Whether the start of `name` under `parent` is [`plain_child`]'s.
+fn is_plain_child(parent: Frame, name: &[u8]) -> bool {
+    !matches!(
+        (parent, name),
+        (Frame::Root, b"Report")
+            | (Frame::Report, b"ReportHost")
+            | (Frame::Host, b"ReportItem")
+            | (Frame::HostProperties, b"tag")
+    )
 }
 
 /// The host being read.
@@ -635,6 +743,22 @@ pub struct NessusReader<R> {
     root_seen: bool,
     root_closed: bool,
     finished: bool,
+    /// Whether a host's items are kept in [`ReportHost::items`]; [`check`]
+    /// only counts them (in [`Self::counted`]).
+    keep_items: bool,
+    /// Items read so far (every item, kept or not).
+    counted: ItemCounts,
+    /// Items of the last host, to size the next one's list.
+    last_items: usize,
+}
+
+/// Items read, by severity.
+#[derive(Debug, Clone, Copy, Default)]
+struct ItemCounts {
+    /// Severity 1-4.
+    findings: u64,
+    /// Severity 0.
+    info_items: u64,
 }
 
 enum Step {
@@ -668,6 +792,9 @@ impl<R: BufRead> NessusReader<R> {
             root_seen: false,
             root_closed: false,
             finished: false,
+            keep_items: true,
+            counted: ItemCounts::default(),
+            last_items: 0,
         }
     }
 
@@ -684,6 +811,9 @@ impl<R: BufRead> NessusReader<R> {
     fn step(&mut self) -> Result<Step, NessusError> {
         if !std::mem::take(&mut self.after_xml_text) {
             self.fast_text()?;
+            while self.fast_leaf()? {
+                self.fast_text()?;
+            }
         }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
@@ -818,14 +948,12 @@ impl<R: BufRead> NessusReader<R> {
             return self.root(name, position);
         };
         let frame = match (parent, name) {
-            (Frame::Root, "Policy") => Frame::Policy,
             (Frame::Root, "Report") => {
                 if self.meta.report_name.is_none() {
                     self.meta.report_name = attribute(e, "name", position)?;
                 }
                 Frame::Report
             }
-            (Frame::Policy, "policyName") => Frame::PolicyName,
             (Frame::Report, "ReportHost") => {
                 let name = attribute(e, "name", position)?
                     .map(|n| n.trim().to_owned())
@@ -835,16 +963,17 @@ impl<R: BufRead> NessusReader<R> {
                         self.invalid(position, "<ReportHost> without a name attribute".to_owned())
                     );
                 }
+                let items = if self.keep_items { self.last_items } else { 0 };
                 self.host = Some(HostState {
                     host: ReportHost {
                         name,
+                        items: Vec::with_capacity(items),
                         ..ReportHost::default()
                     },
                     ..HostState::default()
                 });
                 Frame::Host
             }
-            (Frame::Host, "HostProperties") => Frame::HostProperties,
             (Frame::Host, "ReportItem") => {
                 self.item_start(e, position)?;
                 Frame::Item
@@ -853,27 +982,33 @@ impl<R: BufRead> NessusReader<R> {
                 self.tag_name = attribute(e, "name", position)?.unwrap_or_default();
                 Frame::Tag
             }
-            (Frame::Item, "plugin_output") => {
-                let kept = self
-                    .host
-                    .as_ref()
+            (parent, name) => plain_child(parent, name.as_bytes()),
+        };
+        self.open_frame(frame);
+        Ok(())
+    }
+
+    /// Pushes `frame`, readying what it reads: the kept text emptied, the
+    /// package-line scan of a `<plugin_output>` started.
+    fn open_frame(&mut self, frame: Frame) {
+        Self::ready(frame, &mut self.text, &mut self.output, self.host.as_ref());
+        self.frames.push(frame);
+    }
+
+    /// What [`Self::open_frame`] readies, on the fields it touches.
+    fn ready(frame: Frame, text: &mut String, output: &mut OutputScan, host: Option<&HostState>) {
+        match frame {
+            Frame::PluginOutput => {
+                let kept = host
                     .and_then(|h| h.item.as_ref())
                     .map(|i| i.package_fixes.len());
                 // No item to add fixes to: room for none.
                 let room = kept.map_or(0, |n| MAX_PACKAGE_FIXES.saturating_sub(n));
-                self.output.start(room);
-                Frame::PluginOutput
+                output.start(room);
             }
-            (Frame::Item, field) => {
-                ItemField::from_name(field).map_or(Frame::Ignored, Frame::Field)
-            }
-            _ => Frame::Ignored,
-        };
-        if frame.captures_text() {
-            self.text.clear();
+            f if f.captures_text() => text.clear(),
+            _ => {}
         }
-        self.frames.push(frame);
-        Ok(())
     }
 
     fn root(&mut self, name: &str, position: u64) -> Result<(), NessusError> {
@@ -1007,6 +1142,11 @@ impl<R: BufRead> NessusReader<R> {
             // quick-xml refuses unmatched end tags; nothing to do otherwise.
             return Ok(Step::Continue);
         };
+        self.close_frame(frame, position)
+    }
+
+    /// The element of `frame` (already popped) ended at `position`.
+    fn close_frame(&mut self, frame: Frame, position: u64) -> Result<Step, NessusError> {
         match frame {
             Frame::Root => self.root_closed = true,
             Frame::PolicyName => {
@@ -1025,6 +1165,7 @@ impl<R: BufRead> NessusReader<R> {
             Frame::Item => self.item_end(position)?,
             Frame::Host => {
                 if let Some(state) = self.host.take() {
+                    self.last_items = state.host.items.len();
                     return Ok(Step::Host(Box::new(state.host)));
                 }
             }
@@ -1166,6 +1307,103 @@ impl<R: BufRead> NessusReader<R> {
         }
     }
 
+    /// Reads one whole leaf element straight from the input's buffer, as
+    /// [`Self::fast_text`] reads text: its start, text and end handled as
+    /// quick-xml's three events would be, without them (most of a report's
+    /// elements are such leaves: `<description>`, `<cve>`, `<fname>`, …).
+    ///
+    /// It takes only `<name>text</name>` lying whole in the buffer, where
+    /// `name` is plain (see [`leaf_at`]) and the start reads no attribute
+    /// ([`is_plain_child`]), and the text is UTF-8 holding no markup, no
+    /// reference but the five predefined entities and, when the text is
+    /// kept or scanned, no `\r`. For anything else it reads nothing and
+    /// returns `false`: quick-xml then reads the element and reports what
+    /// is wrong with it, at the same byte as ever.
+    ///
+    /// # Errors
+    /// What the element's end would give ([`Self::close_frame`]).
+    fn fast_leaf(&mut self) -> Result<bool, NessusError> {
+        let Some(&parent) = self.frames.last() else {
+            return Ok(false);
+        };
+        let NessusReader {
+            xml,
+            text,
+            output,
+            host,
+            ..
+        } = self;
+        let mut stream = xml.stream();
+        let Ok(chunk) = stream.fill_buf() else {
+            // quick-xml reads again and reports the error.
+            return Ok(false);
+        };
+        let Some(leaf) = leaf_at(chunk, parent) else {
+            return Ok(false);
+        };
+        let Some(raw) = chunk.get(leaf.open..leaf.text_end) else {
+            return Ok(false);
+        };
+        let sink = match leaf.frame {
+            f if f.captures_text() => Sink::Capture,
+            Frame::PluginOutput => Sink::Output,
+            _ => Sink::Discard,
+        };
+        if matches!(sink, Sink::Discard) {
+            // Dropped text: only checked (ASCII is UTF-8 and cheaper to tell).
+            let utf8 = raw.is_ascii() || std::str::from_utf8(raw).is_ok();
+            let refs = memchr::memchr_iter(b'&', raw)
+                .all(|i| raw.get(i + 1..).and_then(predefined_entity).is_some());
+            if !(utf8 && refs) {
+                return Ok(false);
+            }
+        }
+        let body = match sink {
+            Sink::Discard => "",
+            Sink::Capture | Sink::Output => match std::str::from_utf8(raw) {
+                Ok(body) => body,
+                Err(_) => return Ok(false),
+            },
+        };
+        Self::ready(leaf.frame, text, output, host.as_ref());
+        // Fed in the pieces `fast_text` gives: the runs between references
+        // and each reference resolved. A `\r` or another reference stops
+        // it: what was fed is then fed again by quick-xml's path, which
+        // readies the frame anew.
+        let mut rest = body;
+        // (Dropped text is checked above: its `body` is empty.)
+        loop {
+            let stop = memchr::memchr2(b'&', b'\r', rest.as_bytes());
+            let run = stop.map_or(rest, |i| rest.get(..i).unwrap_or_default());
+            match sink {
+                Sink::Capture => push_capped(text, run),
+                Sink::Output => output.text(run),
+                Sink::Discard => {}
+            }
+            let Some(i) = stop else {
+                break;
+            };
+            let entity = match rest.as_bytes().get(i..) {
+                Some([b'&', after @ ..]) => predefined_entity(after),
+                _ => None,
+            };
+            let Some((resolved, len)) = entity else {
+                return Ok(false);
+            };
+            match sink {
+                Sink::Capture => push_capped(text, resolved),
+                Sink::Output => output.text(resolved),
+                Sink::Discard => {}
+            }
+            rest = rest.get(i + len..).unwrap_or_default();
+        }
+        stream.consume(leaf.text_end);
+        let end_position = stream.offset();
+        stream.consume(leaf.total - leaf.text_end);
+        self.close_frame(leaf.frame, end_position)?;
+        Ok(true)
+    }
+
     fn tag_end(&mut self, position: u64) -> Result<(), NessusError> {
         let Some(value) = non_empty(&self.text) else {
             return Ok(());
@@ -1281,8 +1519,17 @@ impl<R: BufRead> NessusReader<R> {
         if let Some(reason) = problem {
             return Err(self.invalid(position, reason));
         }
-        if let Some(state) = self.host.as_mut() {
-            state.host.items.extend(state.item.take());
+        if let Some(state) = self.host.as_mut()
+            && let Some(item) = state.item.take()
+        {
+            if item.severity == 0 {
+                self.counted.info_items += 1;
+            } else {
+                self.counted.findings += 1;
+            }
+            if self.keep_items {
+                state.host.items.push(item);
+            }
         }
         Ok(())
     }
@@ -1497,6 +1744,58 @@ Should be : a-1.1-1.el9\r\nRemote package installed : b&amp;c-1.0-1\nSho<!-- c -
                 "capacity {capacity}"
             );
             assert_eq!(read(&bad, capacity), whole_bad, "capacity {capacity}");
+        }
+    }
+
+    #[test]
+    fn item_field_names_round_trip() {
+        for field in ItemField::ALL {
+            assert_eq!(ItemField::from_name(field.name().as_bytes()), Some(field));
+        }
+        assert_eq!(ItemField::from_name(b"description"), None);
+    }
+
+    /// The leaf fast path takes only `<name>text</name>` lying whole in the
+    /// buffer, with a plain name, no attribute and no markup in the text.
+    #[test]
+    fn leaf_at_takes_only_whole_plain_leaves() {
+        let at = |bytes: &[u8], parent| {
+            leaf_at(bytes, parent).map(|l| (l.frame, l.open, l.text_end, l.total))
+        };
+        assert_eq!(
+            at(b"<cve>CVE-1</cve>\n", Frame::Item),
+            Some((Frame::Field(ItemField::Cve), 5, 10, 16))
+        );
+        assert_eq!(
+            at(b"<description>a &amp; b</description>", Frame::Item),
+            Some((Frame::Ignored, 13, 22, 36))
+        );
+        assert_eq!(
+            at(b"<b></b>", Frame::Field(ItemField::Solution)),
+            Some((Frame::Ignored, 3, 3, 7))
+        );
+        for (bytes, parent) in [
+            (&b"<cve>CVE-1</cve"[..], Frame::Item),
+            (b"<cve>CVE-1</cwe>", Frame::Item),
+            (b"<cve>CVE-1</cve >", Frame::Item),
+            (b"<cve a=\"1\">x</cve>", Frame::Item),
+            (b"<cve/>", Frame::Item),
+            (b"<cve>a<b/></cve>", Frame::Item),
+            (b"<cve><!-- c --></cve>", Frame::Item),
+            (b"</cve>", Frame::Item),
+            (b"<!DOCTYPE x>", Frame::Item),
+            (b"<ReportItem>x</ReportItem>", Frame::Host),
+            (b"<tag>x</tag>", Frame::HostProperties),
+            (b"<Report>x</Report>", Frame::Root),
+            (b"<ReportHost>x</ReportHost>", Frame::Report),
+            (b"text<cve>x</cve>", Frame::Item),
+        ] {
+            assert_eq!(
+                at(bytes, parent),
+                None,
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
         }
     }
 

@@ -495,8 +495,9 @@ async fn the_loader_skips_unchanged_documents_and_advisories() {
     assert_eq!(
         rejected,
         LoadOutcome::Rejected {
-            reason: "EPSS file has no score_date in its '#' comment line and no fallback score \
-                     date was given (EPSS v1 files have none: pass the file's date)"
+            // What the file is comes before what it lacks (no score_date either).
+            reason: "EPSS header \"invalid,header,format\" is not `cve,epss` or \
+                     `cve,epss,percentile`"
                 .to_owned()
         }
     );
