@@ -26,11 +26,12 @@
 //!    nessus-file-reader` when missing; without Python or the package the
 //!    peer line says why and the ratio is skipped.
 //! 4. Prints MB/s (10^6 bytes per second of wall time), findings/s, peak RSS
-//!    and the ratio ours/peer, and whether the targets hold (>= 300 MB/s per
-//!    pass, peak RSS < 100 MB). For our passes it also prints the thread's
+//!    and the ratio ours/peer. For our passes it also prints the thread's
 //!    time on a CPU (`/proc/thread-self/schedstat`) and the MB/s that makes:
 //!    on a shared, loaded machine the wall time includes waiting for a core,
-//!    the CPU time does not.
+//!    the CPU time does not. Then whether the targets hold: >= 300 MB/s per
+//!    pass on one core, judged by CPU time (by wall time too, printed beside;
+//!    on an idle machine they agree), and peak RSS < 100 MB.
 //!
 //! The file is deleted at the end unless `PATCHFLOW_BENCH_KEEP=1`.
 
@@ -201,23 +202,27 @@ fn measure(path: &Path, bytes: u64) -> Result<(), String> {
         .iter()
         .map(|(_, s)| mb / s)
         .fold(f64::INFINITY, f64::min);
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    // The target is per pass on one core: the parser is one thread, and its
+    // time on a CPU is what one core gives it. Wall time also counts the
+    // time it waited for a core on a busy machine, so it is printed beside.
     if worst_cpu.is_finite() {
-        println!("slowest pass per CPU second: {worst_cpu:.0} MB/s");
+        println!(
+            "targets: >= {TARGET_MB_S} MB/s per pass on one core (CPU time): {} (slowest \
+             {worst_cpu:.0} MB/s); by wall time: {} (slowest {worst:.0} MB/s); peak RSS < \
+             {TARGET_RSS_MB} MB: {} ({rss_mb:.1} MB)",
+            verdict(worst_cpu >= TARGET_MB_S),
+            verdict(worst >= TARGET_MB_S),
+            verdict(rss_mb < TARGET_RSS_MB),
+        );
+    } else {
+        println!(
+            "targets: >= {TARGET_MB_S} MB/s per pass (no CPU time on this system, wall time): \
+             {} (slowest {worst:.0} MB/s); peak RSS < {TARGET_RSS_MB} MB: {} ({rss_mb:.1} MB)",
+            verdict(worst >= TARGET_MB_S),
+            verdict(rss_mb < TARGET_RSS_MB),
+        );
     }
-    println!(
-        "targets: >= {TARGET_MB_S} MB/s per pass: {} (slowest {worst:.0} MB/s); \
-         peak RSS < {TARGET_RSS_MB} MB: {} ({rss_mb:.1} MB)",
-        if worst >= TARGET_MB_S {
-            "met"
-        } else {
-            "MISSED"
-        },
-        if rss_mb < TARGET_RSS_MB {
-            "met"
-        } else {
-            "MISSED"
-        },
-    );
     match peer_python() {
         Err(why) => println!("peer nessus_file_reader: unavailable ({why}); no ratio"),
         Ok(python) => {
