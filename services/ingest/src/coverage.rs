@@ -429,7 +429,7 @@ pub fn hosts<'a, R: BufRead + 'a>(
         Format::Nessus => Box::new(NessusReader::new(input).map(move |h| {
             h.map(|h| {
                 let coverage = HostCoverage::nessus(&h, policy.clone());
-                (normalize::normalize_host(&h, fallback_time), coverage)
+                (normalize::normalize_report_host(h, fallback_time), coverage)
             })
             .map_err(|e| FormatError::Invalid(e.to_string()))
         })),

@@ -374,7 +374,7 @@ pub fn hosts<'a, R: BufRead + 'a>(
 ) -> Box<dyn Iterator<Item = Result<NormalizedHost, FormatError>> + 'a> {
     match format {
         Format::Nessus => Box::new(crate::nessus::NessusReader::new(r).map(move |h| {
-            h.map(|h| crate::normalize::normalize_host(&h, fallback_time))
+            h.map(|h| crate::normalize::normalize_report_host(h, fallback_time))
                 .map_err(|e| FormatError::Invalid(e.to_string()))
         })),
         Format::Trivy => Box::new(

@@ -1223,6 +1223,19 @@ impl<R: BufRead> NessusReader<R> {
                 // The end of the input: quick-xml reports what it means.
                 return Ok(());
             }
+            if matches!(sink, Sink::Discard) {
+                // Mostly the line break and indent between two elements:
+                // what the dropped-ASCII path below does with it, without
+                // a search.
+                let blank = chunk
+                    .iter()
+                    .take_while(|b| matches!(b, b' ' | b'\n' | b'\t' | b'\r'))
+                    .count();
+                if chunk.get(blank) == Some(&b'<') {
+                    stream.consume(blank);
+                    return Ok(());
+                }
+            }
             let stop = match sink {
                 Sink::Discard => memchr::memchr2(b'<', b'&', chunk),
                 Sink::Capture | Sink::Output => memchr::memchr3(b'<', b'&', b'\r', chunk),
@@ -1464,6 +1477,20 @@ impl<R: BufRead> NessusReader<R> {
     }
 
     fn field_end(&mut self, field: ItemField, position: u64) -> Result<(), NessusError> {
+        let checked = matches!(
+            field,
+            ItemField::CvssVector
+                | ItemField::Cvss3Vector
+                | ItemField::Cvss4Vector
+                | ItemField::CvssBaseScore
+                | ItemField::Cvss3BaseScore
+                | ItemField::Cvss4BaseScore
+        );
+        if !self.keep_items && !checked {
+            // [`check`] drops the item: only what is validated (scores
+            // here, vectors at the item's end) needs reading.
+            return Ok(());
+        }
         let Some(value) = non_empty(&self.text) else {
             return Ok(());
         };

@@ -186,35 +186,66 @@ impl NormalizedHost {
 
 /// Normalizes one host. `fallback_time` (UTC) is the scan time used when the
 /// host states none (normally the time the report was submitted).
+///
+/// The same as [`normalize_report_host`] on a copy of `host`.
 pub fn normalize_host(host: &ReportHost, fallback_time: DateTime<Utc>) -> NormalizedHost {
-    let asset = host_asset(host);
+    normalize_report_host(host.clone(), fallback_time)
+}
+
+/// Normalizes one host, taking it: the texts the result keeps (plugin
+/// names, families, services, solutions, CVEs, protocols) are moved into
+/// it rather than copied. `fallback_time` (UTC) is the scan time used when
+/// the host states none (normally the time the report was submitted).
+pub fn normalize_report_host(host: ReportHost, fallback_time: DateTime<Utc>) -> NormalizedHost {
+    let asset = host_asset(&host);
     let started_at = host.properties.started_at();
     let finished_at = host.properties.ended_at();
     let observed_at = started_at.or(finished_at).unwrap_or(fallback_time);
-    let mut findings: Vec<Observation> = Vec::new();
-    let mut by_fingerprint: HashMap<String, usize> = HashMap::new();
-    let mut facts = Vec::new();
-    for item in &host.items {
-        let protocol = item.protocol.to_lowercase();
+    let info_items = host.items.iter().filter(|i| i.severity == 0).count();
+    let mut findings: Vec<Observation> = Vec::with_capacity(host.items.len() - info_items);
+    // The first finding of each (pluginID, port): the fingerprint's parts
+    // besides the host's asset id and the protocol, which is compared on a
+    // hit (the fingerprint is `…:<pluginID>:<port>/<protocol>`, so equal
+    // parts are equal fingerprints and the other way round).
+    let mut by_check: HashMap<(u32, u16), usize> = HashMap::with_capacity(findings.capacity());
+    let mut facts = Vec::with_capacity(info_items);
+    for mut item in host.items {
+        let protocol = lowercase(std::mem::take(&mut item.protocol));
         if item.severity == 0 {
             facts.push(AssetFact {
                 check_id: item.plugin_id.to_string(),
-                name: item.plugin_name.clone(),
+                name: item.plugin_name,
                 port: item.port,
                 protocol,
-                service: item.svc_name.clone(),
+                service: item.svc_name,
             });
             continue;
         }
+        let key = (item.plugin_id, item.port);
         let obs = observation(&asset.asset_id, item, protocol, observed_at);
-        match by_fingerprint.get(&obs.fingerprint) {
-            Some(&i) => {
+        let same = match by_check.get(&key) {
+            Some(&i)
+                if findings
+                    .get(i)
+                    .is_some_and(|f| f.fingerprint == obs.fingerprint) =>
+            {
+                Some(i)
+            }
+            // Another protocol on the same plugin and port (rare): any
+            // earlier finding with this fingerprint.
+            Some(_) => findings
+                .iter()
+                .position(|f| f.fingerprint == obs.fingerprint),
+            None => None,
+        };
+        match same {
+            Some(i) => {
                 if let Some(first) = findings.get_mut(i) {
                     first.merge(obs);
                 }
             }
             None => {
-                by_fingerprint.insert(obs.fingerprint.clone(), findings.len());
+                by_check.entry(key).or_insert(findings.len());
                 findings.push(obs);
             }
         }
@@ -226,6 +257,16 @@ pub fn normalize_host(host: &ReportHost, fallback_time: DateTime<Utc>) -> Normal
         finished_at,
         findings,
         facts,
+    }
+}
+
+/// `text.to_lowercase()`, in place when it is ASCII (where the two agree).
+fn lowercase(mut text: String) -> String {
+    if text.is_ascii() {
+        text.make_ascii_lowercase();
+        text
+    } else {
+        text.to_lowercase()
     }
 }
 
@@ -397,16 +438,31 @@ pub fn canonical_cvss(field: VectorField, raw: &str) -> Result<(CvssVersion, Str
     Ok((version, vector))
 }
 
+/// The observation of finding `item` on the host `asset_id`; `protocol`
+/// is the item's, lower-cased.
 fn observation(
     asset_id: &str,
-    item: &ReportItem,
+    mut item: ReportItem,
     protocol: String,
     observed_at: DateTime<Utc>,
 ) -> Observation {
-    let fingerprint = fingerprint(asset_id, item.plugin_id, item.port, &protocol);
-    let mut cves: Vec<String> = Vec::new();
-    for cve in &item.cves {
-        let cve = cve.trim().to_uppercase();
+    let fingerprint = if protocol.is_ascii() {
+        // `fingerprint`'s text, the protocol being lower case already.
+        use std::fmt::Write as _;
+        let mut text =
+            String::with_capacity("nessus:v1:::/".len() + asset_id.len() + 10 + 5 + protocol.len());
+        let _ = write!(
+            text,
+            "nessus:v1:{asset_id}:{}:{}/{protocol}",
+            item.plugin_id, item.port
+        );
+        text
+    } else {
+        fingerprint(asset_id, item.plugin_id, item.port, &protocol)
+    };
+    let mut cves: Vec<String> = Vec::with_capacity(item.cves.len());
+    for cve in std::mem::take(&mut item.cves) {
+        let cve = uppercase_trimmed(cve);
         if !cve.is_empty() && !cves.contains(&cve) {
             cves.push(cve);
         }
@@ -444,27 +500,40 @@ fn observation(
         })
     })
     .collect();
-    let id = item.plugin_id.to_string();
+    let solution = item.solution.take();
+    let remediation = remediation_with(&item, solution);
+    let package = single_package(&item);
     Observation {
         finding_id: finding_id(&fingerprint),
         fingerprint,
         check: Check {
             scanner: SCANNER.to_owned(),
-            id: id.clone(),
-            name: item.plugin_name.clone(),
-            family: item.plugin_family.clone(),
+            id: item.plugin_id.to_string(),
+            name: item.plugin_name,
+            family: item.plugin_family,
         },
         port: item.port,
         protocol,
-        service: item.svc_name.clone(),
+        service: item.svc_name,
         severity: severity(item.severity),
         cves,
         cwes,
         cvss,
-        remediation: remediation(item),
+        remediation,
         observed_at,
-        package: single_package(item),
+        package,
         fix_state: None,
+    }
+}
+
+/// `text.trim().to_uppercase()`, in place when it is ASCII and trimmed
+/// already (where the two agree).
+fn uppercase_trimmed(mut text: String) -> String {
+    if text.is_ascii() && text.trim().len() == text.len() {
+        text.make_ascii_uppercase();
+        text
+    } else {
+        text.trim().to_uppercase()
     }
 }
 
@@ -551,6 +620,12 @@ pub fn named_advisory(plugin_name: &str) -> Option<String> {
 
 /// The remediation of a Nessus item (see the module rules).
 pub fn remediation(item: &ReportItem) -> Remediation {
+    remediation_with(item, item.solution.clone())
+}
+
+/// [`remediation`] with the item's `<solution>` given apart (taken from
+/// the item by a caller that owns it).
+fn remediation_with(item: &ReportItem, solution_text: Option<String>) -> Remediation {
     let family = item.plugin_family.as_deref();
     let fixes: Vec<(String, String, &'static str)> = item
         .package_fixes
@@ -562,10 +637,10 @@ pub fn remediation(item: &ReportItem) -> Remediation {
             name: name.clone(),
             fixed_version: fixed_version.clone(),
         },
-        [] => solution(item, &[]),
+        [] => solution(item, solution_text, &[]),
         _ => match named_advisory(&item.plugin_name) {
             Some(id) => Remediation::Advisory { id },
-            None => solution(item, &item.package_fixes),
+            None => solution(item, solution_text, &item.package_fixes),
         },
     }
 }
@@ -573,8 +648,10 @@ pub fn remediation(item: &ReportItem) -> Remediation {
 /// The plugin's solution text; with several packages and no advisory to
 /// name, the packages and their fixed versions follow it, so the manual
 /// task says what to install.
-fn solution(item: &ReportItem, fixes: &[PackageFix]) -> Remediation {
-    let mut text = item.solution.clone().unwrap_or_else(|| "n/a".to_owned());
+///
+/// `text` is the item's `<solution>`.
+fn solution(item: &ReportItem, text: Option<String>, fixes: &[PackageFix]) -> Remediation {
+    let mut text = text.unwrap_or_else(|| "n/a".to_owned());
     if !fixes.is_empty() {
         let list: Vec<&str> = fixes.iter().map(|f| f.fixed.as_str()).collect();
         text.push_str(&format!(" (should be: {})", list.join(", ")));
@@ -847,6 +924,54 @@ mod tests {
         );
         assert_eq!(n.facts.len(), 1);
         assert_eq!(n.facts[0].protocol, "tcp");
+    }
+
+    #[test]
+    fn only_items_with_one_fingerprint_merge() {
+        let item = |port: u16, protocol: &str, cve: &str| ReportItem {
+            plugin_id: 11219,
+            plugin_name: "Nessus SYN scanner".into(),
+            port,
+            protocol: protocol.into(),
+            severity: 2,
+            cves: vec![cve.into()],
+            ..ReportItem::default()
+        };
+        let mut h = host("web", HostProperties::default());
+        h.items = vec![
+            item(80, "tcp", "CVE-2000-1"),
+            item(80, "udp", "CVE-2000-2"),
+            item(443, "tcp", "CVE-2000-3"),
+            item(80, "UDP", " cve-2000-4 "),
+            item(80, "TCP", "CVE-2000-5"),
+        ];
+        let t: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let n = normalize_report_host(h.clone(), t);
+        assert_eq!(n, normalize_host(&h, t));
+        let got: Vec<(&str, Vec<&str>)> = n
+            .findings
+            .iter()
+            .map(|f| {
+                (
+                    f.fingerprint.as_str(),
+                    f.cves.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "nessus:v1:web:11219:80/tcp",
+                    vec!["CVE-2000-1", "CVE-2000-5"]
+                ),
+                (
+                    "nessus:v1:web:11219:80/udp",
+                    vec!["CVE-2000-2", "CVE-2000-4"]
+                ),
+                ("nessus:v1:web:11219:443/tcp", vec!["CVE-2000-3"]),
+            ]
+        );
     }
 
     /// One host with one local-check item whose `<plugin_output>` is
