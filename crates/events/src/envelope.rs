@@ -249,8 +249,10 @@ impl Payload {
             Payload::ExceptionRevoked(p) => p.exception_id.to_string(),
             // About a host: consumers with lanes spread hosts over them.
             Payload::AgentOnline(p) => p.host.clone(),
-            Payload::HostStepStarted(p) => p.host.clone(),
-            Payload::HostStepFinished(p) => p.host.clone(),
+            // About one host's saga in one bundle: the steps of a host in
+            // different bundles are independent and may run at once.
+            Payload::HostStepStarted(p) => format!("{}/{}", p.bundle_id, p.host),
+            Payload::HostStepFinished(p) => format!("{}/{}", p.bundle_id, p.host),
             other => other.bundle_id().map(|b| b.to_string()).unwrap_or_default(),
         }
     }

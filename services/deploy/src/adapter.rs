@@ -29,6 +29,12 @@ use crate::{Decision, DeployConfig, JobSigner, Output, RingRun, input_key};
 
 const WAKING: &str = "index.waking";
 
+/// Webhook steps the step runner makes at once. A step waits for its lane
+/// (a hash of its bundle and host), and one read after its due time is not
+/// run: enough lanes keep one slow or retrying webhook from making other
+/// hosts' steps late.
+pub const STEP_RUNNER_LANES: usize = 64;
+
 /// The KV key of the results kept for the run under `run_key`.
 fn early_key(run_key: &str) -> String {
     format!("early.{run_key}")
@@ -70,7 +76,8 @@ impl DeployService {
 
     /// Consumes and ticks until `token` fires, then drains in-flight work.
     /// The step runner ([`crate::webhook`]) runs beside, on its own
-    /// consumer, up to 8 hosts' webhook steps at once.
+    /// consumer, up to [`STEP_RUNNER_LANES`] webhook steps at once (the
+    /// steps of one host in one bundle one after the other).
     ///
     /// # Errors
     /// [`BusError`] when a consumer or the lease bucket cannot be set up.
@@ -82,7 +89,7 @@ impl DeployService {
             Arc::new(self.steps.clone()),
             bus::ServeOptions {
                 serial: false,
-                lanes: 8,
+                lanes: STEP_RUNNER_LANES,
                 lanes_stream: None,
             },
             token.clone(),

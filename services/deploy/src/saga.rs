@@ -523,7 +523,7 @@ impl RingRun {
                 SagaStep::AwaitAgent => {
                     format!("the agent did not come back within {secs} s of its reboot")
                 }
-                _ => format!("no answer within {secs} s"),
+                _ => format!("the step runner reported no end within {secs} s"),
             };
             outputs.extend(self.end_step(i, StepOutcome::TimedOut, detail, true, now));
         }

@@ -10,7 +10,10 @@
 //! started event's id as `Idempotency-Key` so the receiver can tell.
 //!
 //! A started event already past its `due_at` is not run: the ring run has
-//! timed the step out (or will, at its next tick).
+//! timed the step out (or will, at its next tick), and the runner publishes
+//! an end that says so ("not run: … no request was made"). Steps wait for
+//! a lane keyed by bundle and host, so one host's slow webhook in one bundle
+//! does not hold its steps in other bundles.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -228,31 +231,30 @@ impl StepRunner {
     }
 
     /// Runs the webhook of the step `started` (event `event_id`); returns the
-    /// `step.finished` event to publish, or `None` when there is nothing to
-    /// run (an agent step, or a step already past its due time).
+    /// `step.finished` event to publish (for a step read after its due time:
+    /// timed out, "not run", no request made), or `None` for an agent step.
     pub async fn run_step(&self, started: &HostStepStarted, event_id: Uuid) -> Option<Event> {
         if !started.step.is_webhook() {
             return None;
         }
         let now = self.clock.now();
-        if now >= started.due_at {
+        let (outcome, detail) = if now >= started.due_at {
+            // The ring run times it out (or did); say why nothing was sent.
             warn!(step = %started.step, host = %started.host, due_at = %started.due_at,
-                "webhook step read after its due time; the ring run times it out");
-            return None;
-        }
-        let (outcome, detail) = match (self.saga.webhook(started.step), &self.client) {
-            (Some(hook), Ok(client)) => {
-                call(client, &self.clock, hook, started, event_id, started.due_at).await
-            }
-            (Some(_), Err(e)) => (StepOutcome::Failed, format!("no HTTP client: {e}")),
-            (None, _) => (
-                StepOutcome::Failed,
+                "webhook step read after its due time: not run");
+            (
+                StepOutcome::TimedOut,
                 format!(
-                    "no [deploy.saga.{}] webhook is configured in this deploy (the \
-                     configuration changed after the ring started)",
-                    started.step
+                    "not run: the step runner read it at {}, after its due time {} (deploy \
+                     was down or busy); no request was made",
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    started
+                        .due_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 ),
-            ),
+            )
+        } else {
+            self.request(started, event_id).await
         };
         info!(step = %started.step, host = %started.host, ?outcome, %detail, "webhook step");
         let finished_at = self.clock.now();
@@ -272,6 +274,24 @@ impl StepRunner {
                 finished_at,
             },
         ))
+    }
+
+    /// The configured webhook's request for `started`, or why there is none.
+    async fn request(&self, started: &HostStepStarted, event_id: Uuid) -> (StepOutcome, String) {
+        match (self.saga.webhook(started.step), &self.client) {
+            (Some(hook), Ok(client)) => {
+                call(client, &self.clock, hook, started, event_id, started.due_at).await
+            }
+            (Some(_), Err(e)) => (StepOutcome::Failed, format!("no HTTP client: {e}")),
+            (None, _) => (
+                StepOutcome::Failed,
+                format!(
+                    "no [deploy.saga.{}] webhook is configured in this deploy (the \
+                     configuration changed after the ring started)",
+                    started.step
+                ),
+            ),
+        }
     }
 }
 

@@ -371,7 +371,7 @@ fn a_webhook_end_for_another_start_and_deploys_own_records_are_skipped() {
     let d = run.on_tick(utc("2026-11-30T01:01:00Z")).unwrap();
     assert_eq!(
         lines(&d)[0],
-        "prod/0/step/h01/pre_check/finished | step pre_check TimedOut w0 h01 (no answer within 60 s)"
+        "prod/0/step/h01/pre_check/finished | step pre_check TimedOut w0 h01 (the step runner reported no end within 60 s)"
     );
 }
 

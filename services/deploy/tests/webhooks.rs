@@ -165,3 +165,65 @@ async fn the_step_runner_calls_the_webhooks_and_the_saga_moves_on() {
     assert_eq!(body["step"], "cmdb");
     assert_eq!(body["event_id"], seen.requests[2].2.as_str());
 }
+
+/// One host in two bundles at once: its slow pre-check in the first bundle
+/// does not hold its pre-check in the second (the step runner's lanes are
+/// per bundle and host).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_webhook_does_not_hold_the_same_host_in_another_bundle() {
+    const SLOW: Uuid = Uuid::from_u128(0x51);
+    const FAST: Uuid = Uuid::from_u128(0xFA);
+    async fn health(Path((bundle, _host)): Path<(String, String)>) -> StatusCode {
+        if bundle == SLOW.to_string() {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        }
+        StatusCode::OK
+    }
+    let app = axum::Router::new().route("/health/{bundle}/{host}", get(health));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let bus = test_bus("deploy-webhook-lanes").await;
+    let saga = SagaConfig {
+        pre_check: Some(hook(
+            format!("{base}/health/{{bundle}}/{{host}}"),
+            Method::Get,
+        )),
+        ..SagaConfig::default()
+    };
+    let deploy = RunningDeploy::start_with(&bus, JobSigner::from_secret([8; 32]), saga).await;
+    let now = Utc::now();
+    for bundle in [SLOW, FAST] {
+        let mut s = scheduled(
+            &hosts(1),
+            events::RolloutPolicy::default(),
+            events::WindowInstance {
+                opens_at: now - chrono::Duration::hours(1),
+                closes_at: now + chrono::Duration::hours(4),
+            },
+            events::WindowSet::always(),
+        );
+        s.bundle_id = bundle;
+        bus.publish(&Event::new(Uuid::new_v4(), Service::Schedule, now, s))
+            .await
+            .unwrap();
+    }
+    // The fast bundle's pre-check ends (and its install starts) while the
+    // slow one still waits for its answer.
+    let started = std::time::Instant::now();
+    let first = wait_for(&bus, &spec::DEPLOYMENTS, &tail::step_finished("h01")).await;
+    let Payload::HostStepFinished(f) = &first.data else {
+        panic!("{first:?}")
+    };
+    assert_eq!(
+        (f.bundle_id, f.step, f.outcome),
+        (FAST, SagaStep::PreCheck, StepOutcome::Succeeded)
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    deploy.stop().await;
+}
