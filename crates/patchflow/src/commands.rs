@@ -44,10 +44,12 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Schemas(cmd) => schemas(cmd),
         command => {
             let cfg = Config::load(cli.global.config.as_deref(), &overrides)?;
+            // The config's log filter is the services'; one-shot commands
+            // keep to warnings unless --log or RUST_LOG says otherwise.
             init_logging(
                 cli.global.log.as_deref(),
-                cfg.telemetry.log.as_deref(),
-                false,
+                cfg.telemetry.log.as_deref().filter(|_| !quiet_default),
+                quiet_default,
             );
             match command {
                 Command::Up { .. } => up(cfg).await,

@@ -157,16 +157,22 @@ pub async fn run(cfg: &Config, cmd: ExceptionCommand) -> Result<ExitCode> {
                 .and_then(|p| Ok(p.findings_named(target.trim())?));
             let target = match parse_target(&target) {
                 Ok(t) => t,
-                Err(e) => match named.as_deref() {
+                Err(_) => match named.as_deref() {
                     // A fingerprint: the one finding it names.
                     Ok([one]) => ExceptionTarget::Finding {
                         finding_id: one.finding_id,
                     },
-                    _ => {
-                        return Err(e.context(
-                            "nor a fingerprint of a finding the report projection knows",
-                        ));
-                    }
+                    Ok(_) => bail!(
+                        "{:?} is neither a finding id (a UUID), the fingerprint of a finding the \
+                         report projection knows, nor a CVE id (CVE-YYYY-NNNN)",
+                        target.trim()
+                    ),
+                    Err(e) => bail!(
+                        "{:?} is neither a finding id (a UUID) nor a CVE id (CVE-YYYY-NNNN), \
+                         and the report projection to look it up as a fingerprint is not \
+                         available: {e:#}",
+                        target.trim()
+                    ),
                 },
             };
             let expires_at = parse_expiry(&expires, now)?;
@@ -204,9 +210,13 @@ pub async fn run(cfg: &Config, cmd: ExceptionCommand) -> Result<ExitCode> {
                     println!("it covers {open} open finding(s) the report knows of now");
                 }
                 Ok(_) => eprintln!(
-                    "warning: no open finding matches {} in the report projection yet: the \
-                     exception applies to findings observed later",
-                    describe(&target)
+                    "warning: {} open in the report projection yet: the exception applies to \
+                     findings observed later",
+                    match &target {
+                        ExceptionTarget::Finding { finding_id } =>
+                            format!("finding {finding_id} is not"),
+                        ExceptionTarget::Cve { cve } => format!("no finding with {cve} is"),
+                    }
                 ),
                 Err(e) => eprintln!(
                     "warning: could not check which findings {} covers: {e:#}",

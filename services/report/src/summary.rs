@@ -175,10 +175,14 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
                 .map(|r| one_line(&r.ring))
                 .collect();
             let mut s = format!(
-                "bundle planned: {} for {} in rings {}; priority {}, deadline {}",
+                "bundle planned: {} for {} in {}; priority {}, deadline {}",
                 count(p.remediations.len(), "remediation"),
                 count(hosts.len(), "host"),
-                rings.join(", "),
+                if rings.is_empty() {
+                    "no ring".to_owned()
+                } else {
+                    format!("rings {}", rings.join(", "))
+                },
                 p.priority.as_str(),
                 rfc3339(p.deadline)
             );
@@ -233,6 +237,11 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
             one_line(&p.rejected_by),
             one_line(&p.reason)
         ),
+        Payload::BundleCompleted(p) if p.rings.is_empty() => {
+            "bundle rollout done: no ring had a host to roll out to (what is left is manual \
+             tasks)"
+                .to_owned()
+        }
         Payload::BundleCompleted(p) => {
             let rings: Vec<String> = p.rings.iter().map(|r| one_line(r)).collect();
             format!("bundle completed: rings {}", rings.join(", "))
