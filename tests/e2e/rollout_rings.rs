@@ -155,7 +155,10 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
         "a prod job or wave before the approval"
     );
     let summary = bundle_summary(&lab, id);
-    assert_eq!(summary["status"], "scheduled", "{summary:#}");
+    // The report says what schedule's state says: held for the approval.
+    assert_eq!(summary["status"], "awaiting_approval", "{summary:#}");
+    assert_eq!(summary["approval_rings"], serde_json::json!(["prod"]));
+    assert_eq!(summary["approved_by"], serde_json::Value::Null);
     let ring_states: Vec<(&str, &str)> = summary["rings"]
         .as_array()
         .unwrap()
@@ -552,6 +555,7 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
     // The report's view of the bundle.
     let summary = bundle_summary(&lab, id);
     assert_eq!(summary["status"], "halted", "{summary:#}");
+    assert_eq!(summary["approved_by"], "alice");
     assert_eq!(summary["halted_ring"], "prod");
     assert_eq!(summary["jobs"], 20, "17 apply jobs and 3 rollback jobs");
     assert_eq!(summary["results"], 20);

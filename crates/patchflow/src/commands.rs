@@ -575,13 +575,13 @@ async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
             }
             writeln!(
                 out,
-                "{:<36}  {:<9} {:<15} {:>9}  {:>12}  {:>6}",
+                "{:<36}  {:<9} {:<17} {:>9}  {:>12}  {:>6}",
                 "BUNDLE", "PRIORITY", "STATUS", "HOSTS", "REMEDIATIONS", "MANUAL"
             )?;
             for b in bundles {
                 writeln!(
                     out,
-                    "{}  {:<9} {:<15} {:>9}  {:>12}  {:>6}{}",
+                    "{}  {:<9} {:<17} {:>9}  {:>12}  {:>6}{}",
                     b.bundle_id,
                     b.priority.map(|p| p.as_str()).unwrap_or("-"),
                     b.status.as_str(),

@@ -154,6 +154,9 @@ CREATE TABLE IF NOT EXISTS bundles (
     hosts         INTEGER NOT NULL DEFAULT 0,
     remediations  INTEGER NOT NULL DEFAULT 0,
     manual_tasks  INTEGER NOT NULL DEFAULT 0,
+    approval_rings TEXT NOT NULL DEFAULT '[]',
+    approved_by   TEXT,
+    approved_at   TEXT,
     status        TEXT NOT NULL,
     status_at     TEXT NOT NULL,
     halted_ring   TEXT,
@@ -721,10 +724,19 @@ fn project(tx: &Connection, event: &Event) -> Result<(), ReportError> {
         Payload::ExceptionGranted(p) => exception_granted(tx, p),
         Payload::ExceptionRevoked(p) => exception_ended(tx, p.exception_id, p.revoked_at),
         Payload::ExceptionExpired(p) => exception_ended(tx, p.exception_id, p.expired_at),
+        Payload::BundleApproved(p) => {
+            let bundle_id = p.bundle_id.to_string();
+            ensure_bundle(tx, &bundle_id, &ts(event.time))?;
+            tx.execute(
+                "UPDATE bundles SET approved_by = ?2, approved_at = ?3 WHERE bundle_id = ?1",
+                params![bundle_id, p.approved_by, ts(event.time)],
+            )
+            .ctx("record bundle approval")?;
+            Ok(())
+        }
         // Kept in the audit trail; no read model yet. Schedule turns a
         // rejection into `bundle.halted`, which sets the bundle's status.
-        Payload::BundleApproved(_)
-        | Payload::AgentOnline(_)
+        Payload::AgentOnline(_)
         | Payload::HostStepStarted(_)
         | Payload::HostStepFinished(_)
         | Payload::BundleRejected(_)
@@ -1067,14 +1079,15 @@ fn bundle_planned(
     tx.execute(
         "INSERT INTO bundles (bundle_id, digest, scan_id, priority, deadline, sla_at_risk,
                               planned_at, plan_rings, hosts, remediations, manual_tasks,
-                              status, status_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'planned', ?7)
+                              approval_rings, status, status_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'planned', ?7)
          ON CONFLICT (bundle_id) DO UPDATE SET
              digest = excluded.digest, scan_id = excluded.scan_id,
              priority = excluded.priority, deadline = excluded.deadline,
              sla_at_risk = excluded.sla_at_risk, planned_at = excluded.planned_at,
              plan_rings = excluded.plan_rings, hosts = excluded.hosts,
-             remediations = excluded.remediations, manual_tasks = excluded.manual_tasks",
+             remediations = excluded.remediations, manual_tasks = excluded.manual_tasks,
+             approval_rings = excluded.approval_rings",
         params![
             p.bundle_id.to_string(),
             p.digest,
@@ -1087,6 +1100,12 @@ fn bundle_planned(
             to_i64("bundle host count", hosts.len() as u64)?,
             to_i64("bundle remediation count", p.remediations.len() as u64)?,
             to_i64("bundle manual task count", p.manual_tasks.len() as u64)?,
+            serde_json::to_string(
+                &p.approval
+                    .as_ref()
+                    .map(|a| a.rings.clone())
+                    .unwrap_or_default()
+            )?,
         ],
     )
     .ctx("record planned bundle")?;

@@ -260,6 +260,10 @@ pub enum BundleStatus {
     Planned,
     /// A ring was released.
     Scheduled,
+    /// The rings before its first approval ring validated (or it has
+    /// none); that ring waits for `patchflow bundle approve`
+    /// ([`BundleSummary::approval_rings`]).
+    AwaitingApproval,
     /// Every ring validated and the bundle has no manual task.
     Completed,
     /// Every ring validated (or the bundle had no host to roll out to), but
@@ -277,6 +281,7 @@ impl BundleStatus {
         match self {
             BundleStatus::Planned => "planned",
             BundleStatus::Scheduled => "scheduled",
+            BundleStatus::AwaitingApproval => "awaiting_approval",
             BundleStatus::Completed => "completed",
             BundleStatus::AwaitingManual => "awaiting_manual",
             BundleStatus::Halted => "halted",
@@ -444,6 +449,11 @@ pub struct BundleSummary {
     pub remediations: u64,
     /// Manual tasks: remediations planned for people, not agents.
     pub manual_tasks: u64,
+    /// Rings held until the bundle is approved as a change (empty: a
+    /// standard change, or planned before approvals existed).
+    pub approval_rings: Vec<String>,
+    /// Who approved it, when approved.
+    pub approved_by: Option<String>,
     /// Rings in rollout order.
     pub rings: Vec<RingProgress>,
     /// Waves, by ring order then wave number.
@@ -456,6 +466,35 @@ pub struct BundleSummary {
     pub jobs: u64,
     /// Agent results received.
     pub results: u64,
+}
+
+impl BundleSummary {
+    /// Whether the bundle waits for a change approval now: not approved,
+    /// not finished, its first approval ring (with hosts) not released, and
+    /// every ring before it validated.
+    fn awaits_approval(&self) -> bool {
+        if self.approved_by.is_some()
+            || !matches!(self.status, BundleStatus::Planned | BundleStatus::Scheduled)
+        {
+            return false;
+        }
+        let Some(gate) = self
+            .rings
+            .iter()
+            .position(|r| r.hosts > 0 && self.approval_rings.contains(&r.ring))
+        else {
+            return false;
+        };
+        self.rings
+            .get(gate)
+            .is_some_and(|r| r.state == RingState::Pending)
+            && self
+                .rings
+                .iter()
+                .take(gate)
+                .filter(|r| r.hosts > 0)
+                .all(|r| r.state == RingState::Validated)
+    }
 }
 
 /// A message a service gave up on.
@@ -865,7 +904,8 @@ impl Projection {
             .conn
             .prepare(
                 "SELECT bundle_id, priority, deadline, sla_at_risk, planned_at, plan_rings, hosts,
-                        remediations, status, status_at, halted_ring, halt_reason, manual_tasks
+                        remediations, status, status_at, halted_ring, halt_reason, manual_tasks,
+                        approval_rings, approved_by
                  FROM bundles ORDER BY COALESCE(planned_at, status_at), bundle_id",
             )
             .ctx("query bundles")?;
@@ -902,6 +942,11 @@ impl Projection {
                 hosts: count("bundle hosts", r.get(6).ctx("read bundle")?)?,
                 remediations: count("bundle remediations", r.get(7).ctx("read bundle")?)?,
                 manual_tasks: count("bundle manual tasks", r.get(12).ctx("read bundle")?)?,
+                approval_rings: parse_json(
+                    "bundle approval rings",
+                    &r.get::<_, String>(13).ctx("read bundle")?,
+                )?,
+                approved_by: r.get(14).ctx("read bundle")?,
                 rings: Vec::new(),
                 waves: Vec::new(),
                 validations: Vec::new(),
@@ -911,6 +956,9 @@ impl Projection {
             };
             let planned: Vec<PlannedRing> = parse_json("bundle rings", &plan_rings)?;
             self.fill_bundle(&id, planned, &mut summary)?;
+            if summary.awaits_approval() {
+                summary.status = BundleStatus::AwaitingApproval;
+            }
             out.push(summary);
         }
         Ok(out)

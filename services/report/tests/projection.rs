@@ -1427,3 +1427,99 @@ fn findings_are_found_by_id_fingerprint_or_cve() {
     assert!(names("CVE-1999-0000").is_empty());
     assert!(names("nessus:v1:web-9:1:1/tcp").is_empty());
 }
+
+/// A bundle bound for an approval ring shows `awaiting_approval` once the
+/// rings before it validated, until it is approved.
+#[test]
+fn a_bundle_held_for_approval_says_so_until_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = open(&dir);
+    let mut feed = Feed::default();
+    let bundle_id = Uuid::from_u128(0xA9);
+    let ring = |name: &str, host: &str| RingSchedule {
+        ring: name.to_owned(),
+        hosts: vec![host.to_owned()],
+        window: None,
+        soak_hours: 0,
+    };
+    feed.push(
+        Service::Schedule,
+        "2025-03-03T10:00:00Z",
+        BundlePlanned {
+            bundle_id,
+            digest: "ef".repeat(32),
+            scan_id: Uuid::from_u128(9_002),
+            priority: Priority::High,
+            deadline: t("2025-03-10T00:00:00Z"),
+            remediations: vec![openssl()],
+            targets: vec![],
+            rings: vec![ring("dev", "web-1"), ring("prod", "web-2")],
+            sla_at_risk: false,
+            manual_tasks: vec![],
+            approval: Some(ApprovalRequirement {
+                rings: vec!["prod".into()],
+                reasons: vec!["priority high is not a standard change".into()],
+            }),
+        },
+    );
+    let status = |feed: &Feed| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = open(&dir);
+        feed.apply_in_order(&mut p);
+        let b = p.bundles().unwrap().remove(0);
+        (b.status, b.approved_by)
+    };
+    // Planned, dev not yet validated: not waiting for the approval yet.
+    assert_eq!(status(&feed), (BundleStatus::Planned, None));
+    feed.push(
+        Service::Schedule,
+        "2025-03-03T10:05:00Z",
+        BundleScheduled {
+            bundle_id,
+            ring: "dev".into(),
+            ring_index: 0,
+            last_ring: false,
+            window: WindowInstance {
+                opens_at: t("2025-03-03T10:00:00Z"),
+                closes_at: t("2025-03-03T14:00:00Z"),
+            },
+            windows: WindowSet::always(),
+            hosts: vec![HostJobSpec {
+                asset_id: "web-1".into(),
+                remediations: vec![openssl()],
+            }],
+            rollout: RolloutPolicy::default(),
+            emergency_override: None,
+        },
+    );
+    assert_eq!(status(&feed).0, BundleStatus::Scheduled);
+    feed.push(
+        Service::Validate,
+        "2025-03-03T10:30:00Z",
+        ValidationPassed {
+            bundle_id,
+            ring: "dev".into(),
+            wave: 0,
+            last_wave_in_ring: true,
+            checks: vec![],
+            readback: vec![],
+        },
+    );
+    assert_eq!(status(&feed), (BundleStatus::AwaitingApproval, None));
+    feed.push(
+        Service::Cli,
+        "2025-03-03T11:00:00Z",
+        BundleApproved {
+            bundle_id,
+            approved_by: "alice".into(),
+            ticket: "CHG-1".into(),
+            emergency_override: false,
+        },
+    );
+    assert_eq!(
+        status(&feed),
+        (BundleStatus::Scheduled, Some("alice".to_owned()))
+    );
+    feed.apply_in_order(&mut p);
+    assert_eq!(BundleStatus::AwaitingApproval.as_str(), "awaiting_approval");
+}
