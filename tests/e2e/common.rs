@@ -109,7 +109,9 @@ pub const LAB_ROLLOUT: &str = "[schedule.rollout]\nresult_timeout_secs = 30\n";
 /// `canary_hosts` hosts, then batches of `batch_percent` % of the ring; a
 /// wave halts the rollout when more than `max_failed_percent` % of the
 /// ring's attempted hosts failed, or when a batch failed entirely; each
-/// job's result is awaited 30 s.
+/// job's result is awaited 120 s (no test using it waits for that timeout:
+/// on a busy machine a slow answer, e.g. a restarted agent's rollback, must
+/// not count as a failure).
 pub fn rollout_policy(canary_hosts: u32, batch_percent: u32, max_failed_percent: f64) -> String {
     format!(
         "[schedule.rollout]
@@ -117,7 +119,7 @@ canary_hosts = {canary_hosts}
 batch_percent = {batch_percent}
 max_failed_percent = {max_failed_percent:.1}
 halt_on_full_batch_failure = true
-result_timeout_secs = 30
+result_timeout_secs = 120
 "
     )
 }

@@ -461,7 +461,7 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
             ));
             if *ring == "prod" && *wave == FAILING_WAVE {
                 milestones.push(format!(
-                    "wave {wave} ({kind}) halted in prod: failed 3 of 7 attempted hosts (42.9%) > 10%"
+                    "wave {wave} ({kind}) halted in prod: failed 3 of 7 attempted hosts (42.9%) > 10%, and every host of the wave failed"
                 ));
                 milestones.push(format!(
                     "rollback requested for prod-05, prod-06, prod-07 (prod wave {wave}): batch 2 of ring prod halted: {reason}"

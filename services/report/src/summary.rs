@@ -286,7 +286,13 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
             );
             let all_failed = !p.hosts.is_empty() && p.hosts.iter().all(|h| h.status.is_failure());
             match ctx.max_failed_percent(&p.ring) {
-                Some(budget) if pct > budget => s.push_str(&format!(" > {budget}%")),
+                Some(budget) if pct > budget => {
+                    s.push_str(&format!(" > {budget}%"));
+                    if all_failed {
+                        // Both rules fired: name both.
+                        s.push_str(", and every host of the wave failed");
+                    }
+                }
                 _ if all_failed => s.push_str(", every host of the wave failed"),
                 _ if !p.reason.is_empty() => {
                     s.push_str("; ");
@@ -539,6 +545,12 @@ mod tests {
             halted(1, 8, vec![ok(), bad()], "r"),
             Some(10.0),
             "wave 2 (batch) halted in prod: failed 1 of 8 attempted hosts (12.5%) > 10%",
+        );
+        check(
+            halted(2, 8, vec![bad(), bad()], "r"),
+            Some(10.0),
+            "wave 2 (batch) halted in prod: failed 2 of 8 attempted hosts (25.0%) > 10%, and \
+             every host of the wave failed",
         );
         check(
             halted(3, 8, vec![ok(), bad()], "r"),
