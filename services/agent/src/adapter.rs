@@ -143,6 +143,14 @@ async fn serve_jobs<H: Handler>(
     .await
 }
 
+/// Waits `wait`; `false` when `token` fires first (the agent is stopping).
+async fn waited(token: &CancellationToken, wait: std::time::Duration) -> bool {
+    tokio::select! {
+        () = token.cancelled() => false,
+        () = tokio::time::sleep(wait) => true,
+    }
+}
+
 /// The job `d` carries.
 ///
 /// # Errors
@@ -270,12 +278,9 @@ impl LabAgent {
         let agent = self.clone();
         self.tasks.spawn(async move {
             let _one_job_at_a_time = guard;
-            tokio::select! {
-                () = agent.token.cancelled() => {
-                    info!(host = %agent.host, job = %job_id, "agent stopping during the simulated reboot; its next start completes it");
-                    return;
-                }
-                () = tokio::time::sleep(agent.reboot_wait) => {}
+            if !waited(&agent.token, agent.reboot_wait).await {
+                info!(host = %agent.host, job = %job_id, "agent stopping during the simulated reboot; its next start completes it");
+                return;
             }
             if let Err(e) = agent.complete_pending_reboot().await {
                 error!(host = %agent.host, job = %job_id, error = %e, "could not complete the simulated reboot; the next start completes it");
@@ -450,12 +455,9 @@ impl HostAgent {
         let agent = self.clone();
         self.tasks.spawn(async move {
             let _one_job_at_a_time = guard;
-            tokio::select! {
-                () = agent.token.cancelled() => {
-                    warn!(host = %agent.host.host(), job = %job_id, "agent stopping before the reboot command ran; its next start announces the pending reboot");
-                    return;
-                }
-                () = tokio::time::sleep(ACK_SETTLE) => {}
+            if !waited(&agent.token, ACK_SETTLE).await {
+                warn!(host = %agent.host.host(), job = %job_id, "agent stopping before the reboot command ran; its next start announces the pending reboot");
+                return;
             }
             if let Err(e) = agent.bus.flush().await {
                 warn!(host = %agent.host.host(), error = %e, "flush before the reboot failed");
