@@ -16,11 +16,13 @@ use crate::cli::ExceptionCommand;
 use crate::commands::{connect_cli, with_discovered_nats};
 use crate::config::Config;
 
-/// Parses an exception target: a finding id (UUID) or a CVE id
-/// (`CVE-YYYY-NNNN…`, any case; stored upper case).
+/// Parses an exception target: a finding id (UUID); a finding's versioned
+/// fingerprint (`<source>:v<N>:<asset>:<locator>`, `docs/finding-identity.md`),
+/// whose finding id is [`ingest::normalize::finding_id`] of it, as ingest
+/// derives it; or a CVE id (`CVE-YYYY-NNNN…`, any case; stored upper case).
 ///
 /// # Errors
-/// When it is neither.
+/// When it is none of them.
 pub fn parse_target(s: &str) -> Result<ExceptionTarget> {
     let s = s.trim();
     if let Ok(finding_id) = s.parse::<Uuid>() {
@@ -39,7 +41,22 @@ pub fn parse_target(s: &str) -> Result<ExceptionTarget> {
     if is_cve {
         return Ok(ExceptionTarget::Cve { cve: upper });
     }
-    bail!("{s:?} is neither a finding id (a UUID) nor a CVE id (CVE-YYYY-NNNN)")
+    let mut fields = s.split(':');
+    let is_fingerprint = fields.next().is_some_and(|source| !source.is_empty())
+        && fields
+            .next()
+            .and_then(|v| v.strip_prefix('v'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && fields.next().is_some_and(|asset| !asset.is_empty());
+    if is_fingerprint {
+        return Ok(ExceptionTarget::Finding {
+            finding_id: ingest::normalize::finding_id(s),
+        });
+    }
+    bail!(
+        "{s:?} is neither a finding id (a UUID), a fingerprint (<source>:v<N>:<asset>:…) nor a \
+         CVE id (CVE-YYYY-NNNN)"
+    )
 }
 
 /// Parses `--expires` relative to `now` (UTC): an RFC 3339 instant; a date
@@ -152,29 +169,12 @@ pub async fn run(cfg: &Config, cmd: ExceptionCommand) -> Result<ExitCode> {
             expires,
             by,
         } => {
+            let parsed = parse_target(&target)?;
+            // Only to say what the exception covers now.
             let named = crate::commands::open_projection(&cfg, false)
                 .await
                 .and_then(|p| Ok(p.findings_named(target.trim())?));
-            let target = match parse_target(&target) {
-                Ok(t) => t,
-                Err(_) => match named.as_deref() {
-                    // A fingerprint: the one finding it names.
-                    Ok([one]) => ExceptionTarget::Finding {
-                        finding_id: one.finding_id,
-                    },
-                    Ok(_) => bail!(
-                        "{:?} is neither a finding id (a UUID), the fingerprint of a finding the \
-                         report projection knows, nor a CVE id (CVE-YYYY-NNNN)",
-                        target.trim()
-                    ),
-                    Err(e) => bail!(
-                        "{:?} is neither a finding id (a UUID) nor a CVE id (CVE-YYYY-NNNN), \
-                         and the report projection to look it up as a fingerprint is not \
-                         available: {e:#}",
-                        target.trim()
-                    ),
-                },
-            };
+            let target = parsed;
             let expires_at = parse_expiry(&expires, now)?;
             if owner.trim().is_empty() || reason.trim().is_empty() {
                 bail!(
@@ -318,9 +318,26 @@ mod tests {
                     cve: "CVE-2023-44487".to_owned(),
                 }),
             ),
+            (
+                "nessus:v1:web-01:57608:445/tcp",
+                Ok(ExceptionTarget::Finding {
+                    finding_id: ingest::normalize::finding_id("nessus:v1:web-01:57608:445/tcp"),
+                }),
+            ),
             ("CVE-24-6387", Err("neither a finding id")),
             ("web-01", Err("neither a finding id")),
+            ("nessus:1:web-01:57608", Err("neither a finding id")),
+            ("nessus:v:web-01", Err("neither a finding id")),
+            ("garbage!!", Err("neither a finding id")),
         ];
+        // The id `patchflow parse` prints for that fingerprint of the corpus'
+        // Nessus report, by the same derivation.
+        assert_eq!(
+            parse_target("nessus:v1:qa3app01:57608:445/tcp").unwrap(),
+            ExceptionTarget::Finding {
+                finding_id: "2c45764f-dea6-50f9-b0c6-942c578b7348".parse().unwrap()
+            }
+        );
         for (input, want) in table {
             match (parse_target(input), want) {
                 (Ok(t), Ok(w)) => assert_eq!(&t, w, "{input}"),
