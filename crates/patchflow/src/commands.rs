@@ -380,28 +380,9 @@ async fn scan_status(cfg: &Config, scan_id: Uuid, wait: bool) -> Result<ExitCode
         let outcome = wait_for_scan(&bus, scan_id).await?;
         return print_scan_outcome(&cfg, &outcome);
     }
-    use futures::StreamExt as _;
-    let last = bus.stream_last_sequence(&events::spec::SCANS).await?;
-    let mut submitted = false;
-    let mut outcome = None;
-    if last > 0 {
-        let messages = bus::consume::replay(&bus, &events::spec::SCANS, 1).await?;
-        let mut messages = std::pin::pin!(messages);
-        while let Some(m) = messages.next().await {
-            let m = m?;
-            if let Ok(e) = Event::from_json(&m.payload) {
-                match &e.data {
-                    Payload::ScanSubmitted(s) if s.scan_id == scan_id => submitted = true,
-                    Payload::ScanCompleted(c) if c.scan_id == scan_id => outcome = Some(e.data),
-                    Payload::ScanRejected(r) if r.scan_id == scan_id => outcome = Some(e.data),
-                    _ => {}
-                }
-            }
-            if m.stream_sequence >= last {
-                break;
-            }
-        }
-    }
+    let mut seen = ScanSeen::default();
+    seen.read(&bus, scan_id).await?;
+    let (submitted, outcome) = (seen.submitted, seen.outcome);
     match outcome {
         Some(o) => print_scan_outcome(&cfg, &o),
         None if submitted => {
@@ -440,30 +421,62 @@ fn print_scan_outcome(cfg: &Config, outcome: &Payload) -> Result<ExitCode> {
     }
 }
 
-/// Waits (up to 10 min) for the `scan.completed` or `scan.rejected` of `scan_id`.
-pub async fn wait_for_scan(bus: &Bus, scan_id: Uuid) -> Result<Payload> {
-    use futures::StreamExt as _;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(600);
-    let mut from = 1;
-    while tokio::time::Instant::now() < deadline {
+/// What the SCANS stream said about one scan so far.
+#[derive(Debug, Default)]
+struct ScanSeen {
+    /// The next stream sequence to read.
+    from: u64,
+    /// Its `scan.submitted` was seen.
+    submitted: bool,
+    /// Its `scan.completed` or `scan.rejected`, once seen.
+    outcome: Option<Payload>,
+}
+
+impl ScanSeen {
+    /// Reads the SCANS stream from where the last read stopped up to its
+    /// current end (stopping early at the outcome).
+    async fn read(&mut self, bus: &Bus, scan_id: Uuid) -> Result<()> {
+        use futures::StreamExt as _;
+        let from = self.from.max(1);
         let last = bus.stream_last_sequence(&events::spec::SCANS).await?;
-        if last >= from {
-            let messages = bus::consume::replay(bus, &events::spec::SCANS, from).await?;
-            let mut messages = std::pin::pin!(messages);
-            while let Some(m) = messages.next().await {
-                let m = m?;
-                from = m.stream_sequence + 1;
-                if let Ok(e) = Event::from_json(&m.payload) {
-                    match &e.data {
-                        Payload::ScanCompleted(c) if c.scan_id == scan_id => return Ok(e.data),
-                        Payload::ScanRejected(r) if r.scan_id == scan_id => return Ok(e.data),
-                        _ => {}
+        if last < from {
+            return Ok(());
+        }
+        let messages = bus::consume::replay(bus, &events::spec::SCANS, from).await?;
+        let mut messages = std::pin::pin!(messages);
+        while let Some(m) = messages.next().await {
+            let m = m?;
+            self.from = m.stream_sequence + 1;
+            if let Ok(e) = Event::from_json(&m.payload) {
+                match &e.data {
+                    Payload::ScanSubmitted(s) if s.scan_id == scan_id => self.submitted = true,
+                    Payload::ScanCompleted(c) if c.scan_id == scan_id => {
+                        self.outcome = Some(e.data);
+                        return Ok(());
                     }
-                }
-                if m.stream_sequence >= last {
-                    break;
+                    Payload::ScanRejected(r) if r.scan_id == scan_id => {
+                        self.outcome = Some(e.data);
+                        return Ok(());
+                    }
+                    _ => {}
                 }
             }
+            if m.stream_sequence >= last {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Waits (up to 10 min) for the `scan.completed` or `scan.rejected` of `scan_id`.
+pub async fn wait_for_scan(bus: &Bus, scan_id: Uuid) -> Result<Payload> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(600);
+    let mut seen = ScanSeen::default();
+    while tokio::time::Instant::now() < deadline {
+        seen.read(bus, scan_id).await?;
+        if let Some(outcome) = seen.outcome.take() {
+            return Ok(outcome);
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
