@@ -503,11 +503,11 @@ impl RingRun {
         }
         match result.action {
             JobAction::Apply => {
-                let legacy = self
+                let without_step = self
                     .jobs
                     .iter()
                     .any(|j| j.job_id == result.job_id && j.step.is_none() && j.status.is_none());
-                if legacy {
+                if without_step {
                     self.on_apply_result(result, result_event_id, now)
                 } else {
                     self.on_install_result(result, result_event_id, now)
@@ -621,35 +621,24 @@ impl RingRun {
                 wave,
                 results_due_at,
             } => {
-                let legacy = self
-                    .jobs
-                    .iter()
-                    .any(|j| j.step.is_none() && j.status.is_none());
-                if legacy && now >= results_due_at {
+                let legacy_due = self.has_jobs_without_step() && now >= results_due_at;
+                let step_due = self.next_step_due().is_some_and(|due| now >= due);
+                if legacy_due {
                     // Jobs of a run stored before the saga.
                     let reason = format!("no result within {} s", self.rollout.result_timeout_secs);
-                    for job in &mut self.jobs {
-                        if job.step.is_none() {
-                            job.time_out(&reason);
-                        }
+                    for job in self.jobs.iter_mut().filter(|j| j.step.is_none()) {
+                        job.time_out(&reason);
                     }
-                    changed = true;
                 }
-                if self.next_step_due().is_some_and(|due| now >= due) {
+                if step_due {
                     outputs.extend(self.time_out_steps(now));
-                    changed = true;
                 }
-                if changed && matches!(self.status, RunStatus::Running { .. }) {
-                    if self.jobs.iter().all(|j| j.status.is_some()) {
-                        outputs.extend(self.finish_wave(wave, now));
-                    }
-                } else if !changed {
-                    match self.next_step_due() {
-                        Some(due) => waiting.push(format!("wave {wave} results are due at {due}")),
-                        None => {
-                            waiting.push(format!("wave {wave} results are due at {results_due_at}"))
-                        }
-                    }
+                if legacy_due || step_due {
+                    outputs.extend(self.finish_wave_if_done(now));
+                    changed = true;
+                } else {
+                    let due = self.next_step_due().unwrap_or(results_due_at);
+                    waiting.push(format!("wave {wave} results are due at {due}"));
                 }
             }
             RunStatus::PausedForWindow {
@@ -849,11 +838,7 @@ impl RingRun {
     pub fn wakes_at(&self) -> Option<DateTime<Utc>> {
         let status = match self.status {
             RunStatus::Running { results_due_at, .. } => {
-                let legacy = self
-                    .jobs
-                    .iter()
-                    .any(|j| j.step.is_none() && j.status.is_none());
-                match (self.next_step_due(), legacy) {
+                match (self.next_step_due(), self.has_jobs_without_step()) {
                     (Some(due), false) => Some(due),
                     (Some(due), true) => Some(due.min(results_due_at)),
                     (None, _) => Some(results_due_at),
@@ -923,6 +908,14 @@ impl RingRun {
                 self.ring, self.bundle_id
             ))
         })
+    }
+
+    /// Whether a current-wave job awaits its result without a saga step: a
+    /// run stored before the saga sent its jobs at once.
+    fn has_jobs_without_step(&self) -> bool {
+        self.jobs
+            .iter()
+            .any(|j| j.step.is_none() && j.status.is_none())
     }
 
     pub(crate) fn status_name(&self) -> &'static str {
@@ -1084,20 +1077,17 @@ impl RingRun {
                 )];
                 // Hosts that broke after their install (a failed reboot or
                 // post-check) are rolled back even though the ring goes on.
-                let broken: Vec<String> = self
+                let (broken, why): (Vec<String>, Vec<String>) = self
                     .jobs
                     .iter()
                     .filter(|j| j.failed() && j.roll_back)
-                    .map(|j| j.host.clone())
-                    .collect();
+                    .map(|j| {
+                        let why = j.reason.as_deref().unwrap_or("failed");
+                        (j.host.clone(), format!("{}: {why}", j.host))
+                    })
+                    .unzip();
                 if !broken.is_empty() {
-                    let reason = self
-                        .jobs
-                        .iter()
-                        .filter(|j| j.failed() && j.roll_back)
-                        .map(|j| format!("{}: {}", j.host, j.reason.as_deref().unwrap_or("failed")))
-                        .collect::<Vec<_>>()
-                        .join("; ");
+                    let reason = why.join("; ");
                     outputs.push(self.rollback_request(
                         wave,
                         broken.clone(),

@@ -281,7 +281,7 @@ impl RingRun {
     }
 
     /// The current wave finishes once every host has a status.
-    fn finish_wave_if_done(&mut self, now: DateTime<Utc>) -> Vec<Output> {
+    pub(crate) fn finish_wave_if_done(&mut self, now: DateTime<Utc>) -> Vec<Output> {
         match self.status {
             RunStatus::Running { wave, .. } if self.jobs.iter().all(|j| j.status.is_some()) => {
                 self.finish_wave(wave, now)
