@@ -1154,22 +1154,16 @@ fn bundle_completed(
     at: DateTime<Utc>,
 ) -> Result<(), ReportError> {
     let bundle_id = p.bundle_id.to_string();
+    ensure_bundle(tx, &bundle_id, &ts(at))?;
     // Rollout done; manual tasks stay open until people fix their findings.
-    let manual: i64 = tx
-        .query_row(
-            "SELECT manual_tasks FROM bundles WHERE bundle_id = ?1",
-            params![bundle_id],
-            |r| r.get(0),
-        )
-        .optional()
-        .ctx("read bundle manual tasks")?
-        .unwrap_or(0);
-    let status = if manual > 0 {
-        "awaiting_manual"
-    } else {
-        "completed"
-    };
-    set_bundle_status(tx, &bundle_id, status, &ts(at))
+    tx.execute(
+        "UPDATE bundles SET status_at = ?2,
+             status = CASE WHEN manual_tasks > 0 THEN 'awaiting_manual' ELSE 'completed' END
+         WHERE bundle_id = ?1",
+        params![bundle_id, ts(at)],
+    )
+    .ctx("record bundle completion")?;
+    Ok(())
 }
 
 fn bundle_halted(tx: &Connection, p: &BundleHalted, at: DateTime<Utc>) -> Result<(), ReportError> {
