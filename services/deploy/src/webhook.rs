@@ -141,6 +141,8 @@ pub async fn call(
             serde_json::Value::String(event_id.to_string()),
         );
     }
+    // Plain data with string keys: serialisation cannot fail.
+    let body = serde_json::to_vec(&body).unwrap_or_default();
     let mut last = String::new();
     let mut backoff = Duration::from_secs(1);
     for attempt in 1..=hook.attempts.max(1) {
@@ -161,7 +163,7 @@ pub async fn call(
         if matches!(hook.method, Method::Post | Method::Put) {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(serde_json::to_vec(&body).unwrap_or_default());
+                .body(body.clone());
         }
         match request.send().await {
             Ok(response) => {
