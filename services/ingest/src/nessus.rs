@@ -33,7 +33,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 
-use crate::normalize::{VectorField, canonical_cvss};
+use crate::normalize::{VectorField, cvss_shape};
 
 /// The most bytes kept of one text field (a `<solution>`, a host `<tag>`);
 /// longer text is cut at a character boundary. 64 KiB.
@@ -419,6 +419,25 @@ impl OutputScan {
     /// read buffer are gathered in [`Self::line`] first.
     fn text(&mut self, content: &str) {
         let mut rest = content;
+        if !self.line.is_empty() || self.line_too_long {
+            // A gathered line goes on: its end first.
+            let Some(i) = memchr::memchr(b'\n', rest.as_bytes()) else {
+                self.push(rest);
+                return;
+            };
+            self.push(rest.get(..i).unwrap_or_default());
+            self.line_end();
+            rest = rest.get(i + 1..).unwrap_or_default();
+        }
+        if memchr::memchr(b':', rest.as_bytes()).is_none() {
+            // No whole line here has a key (`look_at` skips it): only the
+            // start of the last, unfinished line is kept.
+            if let Some(i) = memchr::memrchr(b'\n', rest.as_bytes()) {
+                rest = rest.get(i + 1..).unwrap_or_default();
+            }
+            self.push(rest);
+            return;
+        }
         while let Some(i) = memchr::memchr(b'\n', rest.as_bytes()) {
             let part = rest.get(..i).unwrap_or_default();
             if self.line.is_empty() && !self.line_too_long {
@@ -1040,19 +1059,9 @@ impl<R: BufRead> NessusReader<R> {
         // Parsed as they come; the text is kept only when it does not parse,
         // for the message.
         let (mut id, mut port, mut protocol, mut severity) = (None, None, None, None);
-        for attr in e.attributes() {
-            let attr = attr.map_err(|err| NessusError::Xml {
-                position,
-                message: err.to_string(),
-            })?;
-            let value = attr
-                .normalized_value(XmlVersion::Implicit1_0)
-                .map_err(|err| NessusError::Xml {
-                    position,
-                    message: err.to_string(),
-                })?;
+        let mut take = |key: &str, value: &str| {
             let value = value.trim();
-            match attr.key.as_ref() {
+            match key {
                 "pluginID" => id = Some(value.parse::<u32>().map_err(|_| value.to_owned())),
                 "port" => port = Some(value.parse::<u16>().map_err(|_| value.to_owned())),
                 "protocol" => protocol = Some(value.to_owned()),
@@ -1066,6 +1075,29 @@ impl<R: BufRead> NessusReader<R> {
                 "pluginFamily" if !value.is_empty() => item.plugin_family = Some(value.to_owned()),
                 "svc_name" if !value.is_empty() => item.svc_name = Some(value.to_owned()),
                 _ => {}
+            }
+        };
+        let mut plain = [("", ""); PLAIN_ATTRIBUTES];
+        match plain_attributes(e.attributes_raw(), &mut plain) {
+            Some(n) => {
+                for (key, value) in plain.iter().take(n) {
+                    take(key, value);
+                }
+            }
+            None => {
+                for attr in e.attributes() {
+                    let attr = attr.map_err(|err| NessusError::Xml {
+                        position,
+                        message: err.to_string(),
+                    })?;
+                    let value = attr
+                        .normalized_value(XmlVersion::Implicit1_0)
+                        .map_err(|err| NessusError::Xml {
+                            position,
+                            message: err.to_string(),
+                        })?;
+                    take(attr.key.as_ref(), &value);
+                }
             }
         }
         // The location is only spelled out for an error.
@@ -1359,7 +1391,10 @@ impl<R: BufRead> NessusReader<R> {
         };
         let sink = match leaf.frame {
             f if f.captures_text() => Sink::Capture,
-            Frame::PluginOutput => Sink::Output,
+            // An output without a `:` has no `key : value` line for
+            // [`OutputScan`] to keep (a reference it may hold resolves to
+            // one of `<>&'"`, never to `:`): it is only checked.
+            Frame::PluginOutput if memchr::memchr(b':', raw).is_some() => Sink::Output,
             _ => Sink::Discard,
         };
         if matches!(sink, Sink::Discard) {
@@ -1603,6 +1638,65 @@ impl<R: BufRead> Iterator for NessusReader<R> {
 
 impl<R: BufRead> std::iter::FusedIterator for NessusReader<R> {}
 
+/// Attributes [`plain_attributes`] reads at most.
+const PLAIN_ATTRIBUTES: usize = 16;
+
+/// The attributes of a start tag, from the text after its name, when each
+/// is `key="value"` as quick-xml would read it without a change: keys of
+/// plain name bytes (see [`leaf_at`]), no two alike, values holding no
+/// `&`, `<`, `"`, tab or line break (nothing to resolve or normalize), at
+/// most [`PLAIN_ATTRIBUTES`] of them, separated by XML whitespace. Fills
+/// `out` and gives the count; `None` for anything else, which quick-xml's
+/// attribute reader then reads (and reports, when it is an error), so the
+/// outcome is the same either way.
+fn plain_attributes<'a>(
+    raw: &'a str,
+    out: &mut [(&'a str, &'a str); PLAIN_ATTRIBUTES],
+) -> Option<usize> {
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let bytes = raw.as_bytes();
+    let mut at = 0;
+    let mut n = 0;
+    loop {
+        while bytes.get(at).copied().is_some_and(is_space) {
+            at += 1;
+        }
+        if at >= bytes.len() {
+            return Some(n);
+        }
+        let key_len = bytes
+            .get(at..)?
+            .iter()
+            .position(|b| !is_plain_name_byte(*b))?;
+        let key_end = at + key_len;
+        if key_len == 0 || bytes.get(key_end..key_end + 2) != Some(b"=\"") {
+            return None;
+        }
+        let value_start = key_end + 2;
+        let value_len = memchr::memchr(b'"', bytes.get(value_start..)?)?;
+        let value_end = value_start + value_len;
+        let value = raw.get(value_start..value_end)?;
+        if value
+            .bytes()
+            .any(|b| matches!(b, b'&' | b'<' | b'\t' | b'\r' | b'\n'))
+        {
+            return None;
+        }
+        let key = raw.get(at..key_end)?;
+        let seen = out.get(..n)?;
+        if seen.iter().any(|(k, _)| *k == key) {
+            return None;
+        }
+        *out.get_mut(n)? = (key, value);
+        n += 1;
+        at = value_end + 1;
+        // The next byte, if any, separates attributes.
+        if bytes.get(at).is_some_and(|b| !is_space(*b)) {
+            return None;
+        }
+    }
+}
+
 /// The value of attribute `key` of `e`, entity references resolved.
 fn attribute(e: &BytesStart<'_>, key: &str, position: u64) -> Result<Option<String>, NessusError> {
     let xml_err = |message: String| NessusError::Xml { position, message };
@@ -1628,7 +1722,7 @@ fn vector_problem(item: &ReportItem) -> Option<String> {
     .into_iter()
     .find_map(|(field, name, raw)| {
         let raw = raw.as_deref()?;
-        canonical_cvss(field, raw)
+        cvss_shape(field, raw)
             .err()
             .map(|why| format!("{name} {raw:?} {why}"))
     })
@@ -1740,7 +1834,11 @@ Should be : d_2]]></plugin_output></ReportItem>
 <ReportItem port=\"0\" protocol=\"tcp\" severity=\"2\" pluginID=\"1\" pluginName=\"n\" pluginFamily=\"Red Hat Local Security Checks\">\
 <solution>do\r\nthis &lt;now&gt; &#233;t&#xE9; caf\u{e9}</solution><plugin_output>\r\nRemote package installed : a-1.0-1.el9\r\n\
 Should be : a-1.1-1.el9\r\nRemote package installed : b&amp;c-1.0-1\nSho<!-- c -->uld be : b-2-1<![CDATA[\nShould be : z-9-9]]>\n</plugin_output>\
-<description>\u{e9}\u{e9} &quot;x&quot; &apos; <b>bold</b> tail</description><see_also/></ReportItem></ReportHost></Report></NessusClientData_v2>";
+<description>\u{e9}\u{e9} &quot;x&quot; &apos; <b>bold</b> tail</description><see_also/></ReportItem>\
+<ReportItem port=\"1\" protocol=\"udp\" severity=\"0\" pluginID=\"2\" pluginName=\"no\tkey\">\
+<plugin_output>no key &lt;here&gt;\r\nnor here</plugin_output></ReportItem>\
+<ReportItem port='2' protocol=\"tcp\" severity=\"1\" pluginID=\"3\" pluginName=\"a &amp; b\">\
+<plugin_output>Should be&#58; q-1-1</plugin_output></ReportItem></ReportHost></Report></NessusClientData_v2>";
         let read = |bytes: &[u8], capacity: usize| -> Result<Vec<ReportHost>, NessusError> {
             NessusReader::new(std::io::BufReader::with_capacity(capacity, bytes)).collect()
         };
@@ -1756,6 +1854,16 @@ Should be : a-1.1-1.el9\r\nRemote package installed : b&amp;c-1.0-1\nSho<!-- c -
             .map(|f| f.fixed.as_str())
             .collect();
         assert_eq!(fixed, ["a-1.1-1.el9", "b-2-1", "z-9-9"]);
+        let items = &whole.as_ref().unwrap()[0].items;
+        let names: Vec<&str> = items.iter().map(|i| i.plugin_name.as_str()).collect();
+        assert_eq!(names, ["n", "no key", "a & b"]);
+        assert_eq!(items[1].package_fixes, []);
+        let fixed: Vec<&str> = items[2]
+            .package_fixes
+            .iter()
+            .map(|f| f.fixed.as_str())
+            .collect();
+        assert_eq!(fixed, ["q-1-1"]);
         let mut bad = good.as_bytes().to_vec();
         let at = good.find("bold").unwrap();
         bad[at] = 0xff;
@@ -1784,6 +1892,74 @@ Should be : a-1.1-1.el9\r\nRemote package installed : b&amp;c-1.0-1\nSho<!-- c -
 
     /// The leaf fast path takes only `<name>text</name>` lying whole in the
     /// buffer, with a plain name, no attribute and no markup in the text.
+    /// Where the fast path reads a start tag's attributes, it reads what
+    /// quick-xml reads; everything else is left to quick-xml.
+    #[test]
+    fn plain_attributes_agree_with_quick_xml() {
+        let pieces = [
+            r#" a="1""#,
+            r#" b="x y""#,
+            r#" a="2""#,
+            r#" c='q'"#,
+            r#" d = "s""#,
+            r#" e="&amp;""#,
+            "\n\tf=\"t\tab\"",
+            r#" g="""#,
+            r#"h="glued""#,
+            r#" i="<""#,
+            r#" j=unquoted"#,
+            r#" k:l.m-n_o="é""#,
+            " ",
+        ];
+        let mut tags = vec![String::new()];
+        let mut fast = 0;
+        for _ in 0..3 {
+            tags = tags
+                .iter()
+                .flat_map(|t| pieces.iter().map(move |p| format!("{t}{p}")))
+                .collect();
+            for attrs in &tags {
+                let xml = format!("<x{attrs}/>");
+                let mut reader = Reader::from_str(&xml);
+                let Ok(Event::Empty(e)) = reader.read_event() else {
+                    continue;
+                };
+                let mut out = [("", ""); PLAIN_ATTRIBUTES];
+                let Some(n) = plain_attributes(e.attributes_raw(), &mut out) else {
+                    continue;
+                };
+                fast += 1;
+                let theirs: Vec<(String, String)> = e
+                    .attributes()
+                    .map(|a| {
+                        let a = a.expect("quick-xml refuses what the fast path took");
+                        let v = a.normalized_value(XmlVersion::Implicit1_0).unwrap();
+                        (a.key.as_ref().to_owned(), v.into_owned())
+                    })
+                    .collect();
+                let ours: Vec<(String, String)> = out
+                    .iter()
+                    .take(n)
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect();
+                assert_eq!(ours, theirs, "{xml}");
+            }
+        }
+        // The plain spellings do take the fast path.
+        assert!(fast > 100, "{fast}");
+        let mut out = [("", ""); PLAIN_ATTRIBUTES];
+        assert_eq!(plain_attributes(r#" port="22" a="""#, &mut out), Some(2));
+        assert_eq!(out[..2], [("port", "22"), ("a", "")]);
+        for refused in [
+            r#" a="1" a="2""#,
+            r#" a='1'"#,
+            r#" a = "1""#,
+            r#" a="&lt;""#,
+        ] {
+            assert_eq!(plain_attributes(refused, &mut out), None, "{refused}");
+        }
+    }
+
     #[test]
     fn leaf_at_takes_only_whole_plain_leaves() {
         let at = |bytes: &[u8], parent| {

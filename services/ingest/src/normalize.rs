@@ -394,6 +394,30 @@ pub enum VectorField {
 /// A one-phrase reason: an unknown `CVSS:x.y/` version, or a body that is not
 /// `/`-separated `KEY:VALUE` pairs.
 pub fn canonical_cvss(field: VectorField, raw: &str) -> Result<(CvssVersion, String), String> {
+    let (version, body) = cvss_shape(field, raw)?;
+    let vector = match version {
+        CvssVersion::V2 => body.to_owned(),
+        v => {
+            let prefix = v.as_str();
+            let mut vector = String::with_capacity("CVSS:/".len() + prefix.len() + body.len());
+            vector.push_str("CVSS:");
+            vector.push_str(prefix);
+            vector.push('/');
+            vector.push_str(body);
+            vector
+        }
+    };
+    Ok((version, vector))
+}
+
+/// What [`canonical_cvss`] checks, without building the canonical text:
+/// the version and the metrics part of `raw` (`AV:N/AC:L/…`, no prefix,
+/// no trailing `/`), borrowed from `raw`. The parsers call it to refuse a
+/// report with a bad vector before any finding is published.
+///
+/// # Errors
+/// As [`canonical_cvss`].
+pub fn cvss_shape(field: VectorField, raw: &str) -> Result<(CvssVersion, &str), String> {
     let mut s = raw.trim();
     if let Some(inner) = s.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
         s = inner.trim();
@@ -414,16 +438,7 @@ pub fn canonical_cvss(field: VectorField, raw: &str) -> Result<(CvssVersion, Str
         s = body;
     }
     let body = s.trim().trim_end_matches('/');
-    let well_formed = !body.is_empty()
-        && body.split('/').all(|metric| {
-            metric.split_once(':').is_some_and(|(k, v)| {
-                !k.is_empty()
-                    && !v.is_empty()
-                    && k.bytes().all(|b| b.is_ascii_alphanumeric())
-                    && v.bytes().all(|b| b.is_ascii_alphanumeric())
-            })
-        });
-    if !well_formed {
+    if !is_metric_list(body) {
         return Err("is not a CVSS vector (KEY:VALUE/KEY:VALUE…)".to_owned());
     }
     let version = version.unwrap_or(match field {
@@ -431,11 +446,31 @@ pub fn canonical_cvss(field: VectorField, raw: &str) -> Result<(CvssVersion, Str
         VectorField::V3 => CvssVersion::V3_0,
         VectorField::V4 => CvssVersion::V4_0,
     });
-    let vector = match version {
-        CvssVersion::V2 => body.to_owned(),
-        v => format!("CVSS:{}/{body}", v.as_str()),
-    };
-    Ok((version, vector))
+    Ok((version, body))
+}
+
+/// Whether `body` is one or more `KEY:VALUE` pairs joined by `/`, each key
+/// and value one or more ASCII letters or digits: one pass over the bytes.
+fn is_metric_list(body: &str) -> bool {
+    /// Where in a pair the last byte left the scan.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum At {
+        KeyStart,
+        Key,
+        ValueStart,
+        Value,
+    }
+    let mut at = At::KeyStart;
+    for b in body.bytes() {
+        at = match (at, b) {
+            (At::KeyStart | At::Key, b) if b.is_ascii_alphanumeric() => At::Key,
+            (At::Key, b':') => At::ValueStart,
+            (At::ValueStart | At::Value, b) if b.is_ascii_alphanumeric() => At::Value,
+            (At::Value, b'/') => At::KeyStart,
+            _ => return false,
+        };
+    }
+    at == At::Value
 }
 
 /// The observation of finding `item` on the host `asset_id`; `protocol`
@@ -754,6 +789,34 @@ mod tests {
         }
         for bad in ["CVSS:3.7/AV:N", "garbage", "", "AV:N//AC:L", "CVSS:3.1/"] {
             assert!(canonical_cvss(F::V3, bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    /// The one-pass scan accepts exactly what splitting on `/` and the
+    /// first `:` accepts.
+    #[test]
+    fn metric_list_scan_matches_the_split_rule() {
+        let split_rule = |body: &str| {
+            !body.is_empty()
+                && body.split('/').all(|metric| {
+                    metric.split_once(':').is_some_and(|(k, v)| {
+                        !k.is_empty()
+                            && !v.is_empty()
+                            && k.bytes().all(|b| b.is_ascii_alphanumeric())
+                            && v.bytes().all(|b| b.is_ascii_alphanumeric())
+                    })
+                })
+        };
+        let pieces = ["A", "AV", "N", ":", "/", "9", "é", " ", "-", ""];
+        let mut bodies = vec![String::new()];
+        for _ in 0..5 {
+            bodies = bodies
+                .iter()
+                .flat_map(|b| pieces.iter().map(move |p| format!("{b}{p}")))
+                .collect();
+            for body in &bodies {
+                assert_eq!(is_metric_list(body), split_rule(body), "{body:?}");
+            }
         }
     }
 
