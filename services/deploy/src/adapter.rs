@@ -13,13 +13,18 @@
 //! run was stored (deploy crashed after sending a wave's jobs and before
 //! storing the run; the agents answered while it was down, and the
 //! redelivered `bundle.scheduled` comes back after the results). They are
-//! replayed into the run when it starts, then deleted.
+//! replayed into the run when it starts, then deleted; kept results whose
+//! run has not started within [`DeployConfig::early_results_keep_hours`] are
+//! dropped by the lease holder's tick (at most once an hour, never in the
+//! first hour after a start, while the backlog that may hold their
+//! `bundle.scheduled` is still being read).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bus::{Bus, BusError, Clock, Delivery, HandleError, Handler, StateStore};
+use chrono::{DateTime, TimeDelta, Utc};
 use events::{Event, Payload, Service, spec};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -37,7 +42,21 @@ pub const STEP_RUNNER_LANES: usize = 64;
 
 /// The KV key of the results kept for the run under `run_key`.
 fn early_key(run_key: &str) -> String {
-    format!("early.{run_key}")
+    format!("{EARLY_PREFIX}{run_key}")
+}
+
+/// The prefix of [`early_key`]s.
+const EARLY_PREFIX: &str = "early.";
+
+/// How often the tick looks for kept results whose run never started.
+const EARLY_SWEEP_EVERY: TimeDelta = TimeDelta::hours(1);
+
+/// Whether results kept for a run that has not started are past keeping:
+/// the newest of `kept` (by event time, UTC) is more than `keep_hours`
+/// hours before `now`. An empty list is past keeping.
+pub fn early_results_expired(kept: &[Event], now: DateTime<Utc>, keep_hours: u32) -> bool {
+    let newest = kept.iter().map(|e| e.time).max();
+    newest.is_none_or(|t| t + TimeDelta::hours(i64::from(keep_hours)) < now)
 }
 
 /// The deploy service: build it, then [`DeployService::run`] it.
@@ -49,6 +68,9 @@ pub struct DeployService {
     signer: Arc<JobSigner>,
     state: StateStore,
     steps: StepRunner,
+    /// When the tick may next look for expired early results (UTC); the
+    /// first look is [`EARLY_SWEEP_EVERY`] after the service is built.
+    next_early_sweep: Arc<std::sync::Mutex<DateTime<Utc>>>,
 }
 
 impl DeployService {
@@ -64,7 +86,9 @@ impl DeployService {
         clock: Clock,
     ) -> Result<Self, BusError> {
         let state = bus.state(Service::Deploy).await?;
+        let next_early_sweep = Arc::new(std::sync::Mutex::new(clock.now() + EARLY_SWEEP_EVERY));
         Ok(DeployService {
+            next_early_sweep,
             steps: StepRunner::new(bus.clone(), clock.clone(), cfg.saga.clone()),
             bus,
             clock,
@@ -141,6 +165,42 @@ impl DeployService {
                 .commit(&key, stored.revision, true, run, decision, None)
                 .await
             {
+                Ok(()) | Err(BusError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.sweep_early_results().await
+    }
+
+    /// Drops the kept early results of runs that never started
+    /// ([`early_results_expired`]), when a sweep is due.
+    async fn sweep_early_results(&self) -> Result<(), BusError> {
+        let now = self.clock.now();
+        {
+            let mut next = self
+                .next_early_sweep
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if now < *next {
+                return Ok(());
+            }
+            *next = now + EARLY_SWEEP_EVERY;
+        }
+        for key in self.state.keys_with_prefix(EARLY_PREFIX).await? {
+            let kept = self.state.load::<Vec<Event>>(&key).await?;
+            let Some(events) = kept.value else {
+                continue;
+            };
+            if !early_results_expired(&events, now, self.cfg.early_results_keep_hours) {
+                continue;
+            }
+            warn!(
+                key = %key,
+                results = events.len(),
+                keep_hours = self.cfg.early_results_keep_hours,
+                "dropping agent results whose ring run never started (they stay in the results stream)"
+            );
+            match self.state.delete(&key, kept.revision).await {
                 Ok(()) | Err(BusError::Conflict { .. }) => {}
                 Err(e) => return Err(e),
             }
@@ -310,5 +370,52 @@ impl Handler for DeployService {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeDelta, Utc};
+    use events::{AgentOnline, Event, Payload, Service};
+    use uuid::Uuid;
+
+    use super::early_results_expired;
+
+    fn at(t: DateTime<Utc>) -> Event {
+        Event::new(
+            Uuid::nil(),
+            Service::Agent,
+            t,
+            Payload::AgentOnline(AgentOnline {
+                host: "h01".into(),
+                boot_id: "b".into(),
+                started_at: t,
+                reboot: None,
+                detail: None,
+            }),
+        )
+    }
+
+    #[test]
+    fn early_results_expire_after_the_newest_is_older_than_the_keep() {
+        let t0: DateTime<Utc> = "2026-03-01T10:00:00Z".parse().unwrap();
+        let h = TimeDelta::hours;
+        let kept = [at(t0), at(t0 + h(5))];
+        let check = |now: DateTime<Utc>, keep: u32| early_results_expired(&kept, now, keep);
+        assert!(!check(t0 + h(5), 24));
+        assert!(
+            !check(t0 + h(29), 24),
+            "exactly 24 h after the newest is still kept"
+        );
+        assert!(check(t0 + h(29) + TimeDelta::seconds(1), 24));
+        assert!(
+            !check(t0 + h(28), 24),
+            "measured from the newest, not the oldest"
+        );
+        assert!(check(t0 + h(6), 0));
+        assert!(
+            early_results_expired(&[], t0, 24),
+            "nothing kept is nothing to keep"
+        );
     }
 }

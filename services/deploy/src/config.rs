@@ -32,6 +32,12 @@ pub struct DeployConfig {
     /// [`crate::saga`]). Default: no webhooks, so a host's saga is install,
     /// then reboot and the wait for its agent when the install asks for it.
     pub saga: SagaConfig,
+    /// How long agent results that arrived before their ring run was
+    /// stored wait for that run, in hours. Past it (measured from the
+    /// newest kept result's event time, UTC) the lease holder drops them
+    /// with a warning: their run never started. They stay in the agent
+    /// results stream. Default: 24.
+    pub early_results_keep_hours: u32,
 }
 
 impl Default for DeployConfig {
@@ -40,6 +46,7 @@ impl Default for DeployConfig {
             tick_interval_ms: 1000,
             signing_key: None,
             saga: SagaConfig::default(),
+            early_results_keep_hours: 24,
         }
     }
 }

@@ -49,15 +49,29 @@ impl RunningDeploy {
         signer: JobSigner,
         saga: deploy::config::SagaConfig,
     ) -> RunningDeploy {
+        let cfg = DeployConfig {
+            saga,
+            ..DeployConfig::default()
+        };
+        RunningDeploy::start_on(bus, signer, cfg, Clock::system()).await
+    }
+
+    /// [`RunningDeploy::start`] with `cfg` (its tick interval set to
+    /// 100 ms) and `clock`.
+    pub async fn start_on(
+        bus: &Bus,
+        signer: JobSigner,
+        cfg: DeployConfig,
+        clock: Clock,
+    ) -> RunningDeploy {
         let service = DeployService::build(
             DeployConfig {
                 tick_interval_ms: 100,
-                signing_key: None,
-                saga,
+                ..cfg
             },
             signer,
             bus.clone(),
-            Clock::system(),
+            clock,
         )
         .await
         .expect("build deploy");
