@@ -403,7 +403,7 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
             "step await_agent started on dev-02 (dev wave 0), due ".to_owned(),
             format!("step await_agent timed out on dev-02 (dev wave 0): {timeout_detail}"),
             "rollback job sent to dev-02 (dev wave 0)".to_owned(),
-            "rollback succeeded on dev-02 (dev wave 0)".to_owned(),
+            "rollback succeeded on dev-02 (dev wave 0) by package downgrade".to_owned(),
         ],
     );
     assert_in_order(

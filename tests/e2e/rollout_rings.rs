@@ -516,7 +516,9 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
             ];
             if failing.contains(host) {
                 want.push(format!("rollback job sent to {host} ({r} wave {wave})"));
-                want.push(format!("rollback succeeded on {host} ({r} wave {wave})"));
+                want.push(format!(
+                    "rollback succeeded on {host} ({r} wave {wave}) by package downgrade"
+                ));
             }
             assert_in_order(&lines, &want);
             let steps = [

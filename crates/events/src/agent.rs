@@ -162,6 +162,39 @@ pub struct AgentResult {
     pub inventory: HostInventory,
     /// When the job finished on the host (UTC).
     pub finished_at: DateTime<Utc>,
+    /// How a rollback that succeeded brought the host back; absent for
+    /// other jobs, for a failed rollback, for one that had nothing to undo,
+    /// and in results of agents from before this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_method: Option<RollbackMethod>,
+}
+
+/// How a rollback job brought a host back to its state from before the
+/// bundle ([`AgentResult::rollback_method`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackMethod {
+    /// The agent's restore hook brought back the snapshot taken before the
+    /// install, and no package needed a downgrade after it.
+    SnapshotRestore,
+    /// The package manager downgraded (or removed) the bundle's packages
+    /// to their versions from before it.
+    PackageDowngrade,
+    /// The snapshot was restored, then the packages it did not bring back
+    /// were downgraded.
+    SnapshotRestoreAndDowngrade,
+}
+
+impl RollbackMethod {
+    /// `snapshot restore`, `package downgrade` or `snapshot restore and
+    /// package downgrade`: the words the audit trail uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RollbackMethod::SnapshotRestore => "snapshot restore",
+            RollbackMethod::PackageDowngrade => "package downgrade",
+            RollbackMethod::SnapshotRestoreAndDowngrade => "snapshot restore and package downgrade",
+        }
+    }
 }
 
 /// The reboot job an [`AgentOnline`] announcement answers.

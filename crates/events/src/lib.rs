@@ -45,7 +45,7 @@ pub mod window;
 
 pub use agent::{
     AgentJob, AgentOnline, AgentResult, HostInventory, JobAction, JobStatus, JobStep, RebootRef,
-    signing_key_fingerprint,
+    RollbackMethod, signing_key_fingerprint,
 };
 pub use asset::{Asset, AssetFact, AssetSource, AssetUpserted};
 pub use bulletin::{

@@ -62,7 +62,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use events::{
     AgentJob, AgentOnline, AgentResult, HostInventory, JobAction, JobStatus, JobStep, RebootRef,
-    Remediation,
+    Remediation, RollbackMethod,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -317,6 +317,8 @@ struct Outcome {
     /// The reboot check (or the package manager) says the host needs a
     /// reboot.
     reboot_required: bool,
+    /// How a rollback brought the host back (succeeded rollbacks only).
+    rollback_method: Option<RollbackMethod>,
 }
 
 impl Outcome {
@@ -327,6 +329,7 @@ impl Outcome {
             steps,
             names,
             reboot_required: false,
+            rollback_method: None,
         }
     }
 
@@ -338,6 +341,7 @@ impl Outcome {
             steps: vec![step(step_name, false, reason)],
             names: BTreeSet::new(),
             reboot_required: false,
+            rollback_method: None,
         }
     }
 
@@ -363,6 +367,7 @@ impl Outcome {
             steps,
             names,
             reboot_required: false,
+            rollback_method: None,
         }
     }
 }
@@ -733,6 +738,7 @@ impl Host {
                 boot_id: self.boot_id(),
             },
             finished_at: clock(),
+            rollback_method: outcome.rollback_method,
         }
     }
 
@@ -1242,6 +1248,10 @@ impl Host {
             }
         }
         let names: BTreeSet<String> = targets.keys().cloned().collect();
+        // The snapshot was really restored (not planned, not failed).
+        let restored = restore
+            .as_ref()
+            .is_some_and(|s| s.ok && s.name == "restore-snapshot");
         let mut steps: Vec<JobStep> = restore.into_iter().collect();
         let mut pkg_names = Vec::new();
         for n in targets.keys() {
@@ -1367,7 +1377,16 @@ impl Host {
                 mine.len()
             ),
         ));
-        Ok(self.finish(steps, names, hint, "rolled back"))
+        let mut outcome = self.finish(steps, names, hint, "rolled back");
+        if outcome.status == JobStatus::Succeeded {
+            outcome.rollback_method = match (restored, !ops.is_empty()) {
+                (true, false) => Some(RollbackMethod::SnapshotRestore),
+                (true, true) => Some(RollbackMethod::SnapshotRestoreAndDowngrade),
+                (false, true) => Some(RollbackMethod::PackageDowngrade),
+                (false, false) => None,
+            };
+        }
+        Ok(outcome)
     }
 }
 
@@ -2037,6 +2056,10 @@ mod tests {
             back.result
         );
         assert_eq!(
+            back.result.rollback_method,
+            Some(RollbackMethod::PackageDowngrade)
+        );
+        assert_eq!(
             names(&back.result),
             [
                 "simulate",
@@ -2227,6 +2250,7 @@ mod tests {
         assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
         assert_eq!(names(&r)[0], "restore-snapshot");
         assert!(r.steps[0].ok);
+        assert_eq!(r.rollback_method, Some(RollbackMethod::SnapshotRestore));
         assert!(
             !fake.calls()[calls..].iter().any(|c| c.starts_with("apply")),
             "{:?}",
@@ -2269,6 +2293,7 @@ mod tests {
         assert!(fake.calls().iter().any(|c| c.starts_with("apply")));
         assert_eq!(fake.version("openssl").as_deref(), Some("3.0.11-1~deb12u2"));
         assert!(back.applied.is_empty());
+        assert_eq!(r.rollback_method, Some(RollbackMethod::PackageDowngrade));
 
         // A failing snapshot fails the apply before any package changes.
         let fake = apt(&[("openssl", "3.0.11-1~deb12u2")]);

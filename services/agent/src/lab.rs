@@ -614,6 +614,7 @@ fn result(
         reboot_required: false,
         inventory: after.inventory(),
         finished_at: now,
+        rollback_method: None,
     }
 }
 
@@ -793,7 +794,9 @@ fn rollback(
             mine.len()
         ),
     });
-    let r = result(&next, job, JobStatus::Succeeded, None, steps, rebooted, now);
+    let mut r = result(&next, job, JobStatus::Succeeded, None, steps, rebooted, now);
+    // The lab takes no snapshots: it puts the previous versions back.
+    r.rollback_method = Some(events::RollbackMethod::PackageDowngrade);
     (next, r)
 }
 
@@ -1232,6 +1235,10 @@ mod tests {
         let (next, r) = handle_job(&applied, &back, later, "boot-2");
         assert_eq!(r.status, JobStatus::Succeeded);
         assert_eq!(r.action, JobAction::Rollback);
+        assert_eq!(
+            r.rollback_method,
+            Some(events::RollbackMethod::PackageDowngrade)
+        );
         assert_eq!(
             step_names(&r),
             [

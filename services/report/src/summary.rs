@@ -368,6 +368,10 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
                 one_line(&p.ring),
                 p.wave
             );
+            if let Some(method) = p.rollback_method {
+                s.push_str(" by ");
+                s.push_str(method.as_str());
+            }
             if p.rebooted {
                 s.push_str(", rebooted");
             }
@@ -588,6 +592,53 @@ mod tests {
             }),
             None,
             "rollback completed in prod: 1 of 2 hosts rolled back: web-4 timed out (no result in 1800 s)",
+        );
+    }
+
+    #[test]
+    fn a_rollback_result_says_how_the_host_was_brought_back() {
+        let result = |status, method, reason: Option<&str>| {
+            Payload::AgentResult(events::AgentResult {
+                job_id: Uuid::nil(),
+                bundle_id: Uuid::nil(),
+                ring: "prod".to_owned(),
+                wave: 1,
+                host: "web-2".to_owned(),
+                action: events::JobAction::Rollback,
+                status,
+                reason: reason.map(str::to_owned),
+                steps: Vec::new(),
+                rebooted: false,
+                reboot_required: false,
+                inventory: events::HostInventory::default(),
+                finished_at: chrono::DateTime::UNIX_EPOCH,
+                rollback_method: method,
+            })
+        };
+        use events::RollbackMethod as M;
+        check(
+            result(JobStatus::Succeeded, Some(M::SnapshotRestore), None),
+            None,
+            "rollback succeeded on web-2 (prod wave 1) by snapshot restore",
+        );
+        check(
+            result(
+                JobStatus::Succeeded,
+                Some(M::SnapshotRestoreAndDowngrade),
+                None,
+            ),
+            None,
+            "rollback succeeded on web-2 (prod wave 1) by snapshot restore and package downgrade",
+        );
+        check(
+            result(JobStatus::Succeeded, Some(M::PackageDowngrade), None),
+            None,
+            "rollback succeeded on web-2 (prod wave 1) by package downgrade",
+        );
+        check(
+            result(JobStatus::Failed, None, Some("verify failed")),
+            None,
+            "rollback failed on web-2 (prod wave 1): verify failed",
         );
     }
 

@@ -394,6 +394,7 @@ fn bundle_scenario(feed: &mut Feed) -> Uuid {
         reboot_required: false,
         inventory: HostInventory::default(),
         finished_at: t(at),
+        rollback_method: None,
     };
 
     feed.push(

@@ -309,6 +309,7 @@ mod tests {
                 boot_id: "b".into(),
             },
             finished_at: "2026-12-01T02:10:00Z".parse().unwrap(),
+            rollback_method: None,
         };
         (host.into(), Some((result_event_of(host), result)))
     }

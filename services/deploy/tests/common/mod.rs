@@ -213,6 +213,7 @@ pub fn answer(job: &AgentJob, status: JobStatus, reason: Option<&str>) -> AgentR
         reboot_required: false,
         inventory: HostInventory::default(),
         finished_at: job.issued_at,
+        rollback_method: None,
     }
 }
 
