@@ -18,14 +18,10 @@ use events::subject::tail;
 use events::{AgentJob, Event, JobAction, JobStatus, Payload, Service, spec};
 use uuid::Uuid;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_result_before_its_run_is_kept_and_completes_the_wave() {
-    let bus = test_bus("deploy-early").await;
-
-    let now = Utc::now();
-    // The canary's job as deploy sends it (its id is derived from the
-    // bundle, ring, wave and host), answered before deploy runs at all.
-    let job = AgentJob {
+/// The canary's apply job of the prod ring as deploy sends it (its id is
+/// derived from the bundle, ring, wave and host), issued at `now`.
+fn canary_job(now: chrono::DateTime<Utc>) -> AgentJob {
+    AgentJob {
         job_id: output_id(BUNDLE, &key::apply_job("prod", 0, "h01")),
         bundle_id: BUNDLE,
         ring: "prod".into(),
@@ -36,7 +32,16 @@ async fn a_result_before_its_run_is_kept_and_completes_the_wave() {
         issued_at: now,
         expires_at: now + chrono::Duration::hours(1),
         signature: None,
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_before_its_run_is_kept_and_completes_the_wave() {
+    let bus = test_bus("deploy-early").await;
+
+    let now = Utc::now();
+    // The canary's job, answered before deploy runs at all.
+    let job = canary_job(now);
     let result = answer(&job, JobStatus::Succeeded, None);
     let result_event = Event::new(Uuid::new_v4(), Service::Agent, now, result);
     bus.publish(&result_event)
@@ -70,18 +75,7 @@ async fn kept_results_of_a_run_that_never_starts_expire() {
     let bus = test_bus("deploy-early-expiry").await;
     let now = Utc::now();
     let clock = Clock::manual(now);
-    let job = AgentJob {
-        job_id: output_id(BUNDLE, &key::apply_job("prod", 0, "h01")),
-        bundle_id: BUNDLE,
-        ring: "prod".into(),
-        wave: 0,
-        host: "h01".into(),
-        action: JobAction::Apply,
-        remediations: remediations("h01"),
-        issued_at: now,
-        expires_at: now + chrono::Duration::hours(1),
-        signature: None,
-    };
+    let job = canary_job(now);
     let result = answer(&job, JobStatus::Succeeded, None);
     bus.publish(&Event::new(Uuid::new_v4(), Service::Agent, now, result))
         .await
