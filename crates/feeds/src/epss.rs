@@ -12,6 +12,7 @@ use std::io::{BufRead, BufReader, Read};
 use chrono::{DateTime, Utc};
 use events::EpssInput;
 
+use crate::cve_map::CveMap;
 use crate::intel::{IntelError, is_cve_id, parse_instant};
 
 /// One FIRST EPSS daily file.
@@ -24,7 +25,7 @@ pub struct EpssTable {
     pub score_date: DateTime<Utc>,
     /// Upper-case CVE id → (probability 0.0–1.0, percentile 0.0–1.0 when
     /// the file has the column).
-    pub scores: HashMap<String, (f64, Option<f64>)>,
+    pub scores: CveMap<(f64, Option<f64>)>,
     /// Things that did not stop the load (a CVE listed twice keeps its first row).
     pub warnings: Vec<String>,
 }
@@ -32,10 +33,9 @@ pub struct EpssTable {
 impl EpssTable {
     /// The reading for `cve` (case-insensitive), with the file's date and model.
     pub fn get(&self, cve: &str) -> Option<EpssInput> {
-        let cve = cve.to_ascii_uppercase();
-        let &(probability, percentile) = self.scores.get(&cve)?;
+        let &(probability, percentile) = self.scores.get_cve(cve)?;
         Some(EpssInput {
-            cve,
+            cve: cve.to_ascii_uppercase(),
             probability,
             percentile,
             score_date: self.score_date,
@@ -185,7 +185,7 @@ pub fn load_epss<R: Read>(
     Ok(EpssTable {
         model_version,
         score_date,
-        scores,
+        scores: scores.into(),
         warnings,
     })
 }

@@ -16,6 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use events::KevInput;
 use serde::Deserialize;
 
+use crate::cve_map::CveMap;
 use crate::intel::{IntelError, describe_markup, is_cve_id, parse_date};
 
 /// The CISA KEV catalog, keyed by CVE.
@@ -26,7 +27,7 @@ pub struct KevCatalog {
     /// `dateReleased` (UTC).
     pub released: DateTime<Utc>,
     /// Entries by upper-case CVE id, one per CVE.
-    pub entries: HashMap<String, KevInput>,
+    pub entries: CveMap<KevInput>,
     /// Things that did not stop the load: `count` disagreeing with the
     /// entries, duplicated CVEs, unexpected `knownRansomwareCampaignUse`.
     pub warnings: Vec<String>,
@@ -35,7 +36,7 @@ pub struct KevCatalog {
 impl KevCatalog {
     /// The entry for `cve` (case-insensitive), if the catalog lists it.
     pub fn get(&self, cve: &str) -> Option<&KevInput> {
-        self.entries.get(&cve.to_ascii_uppercase())
+        self.entries.get_cve(cve)
     }
 }
 
@@ -452,7 +453,7 @@ impl Builder {
             catalog: KevCatalog {
                 catalog_version: self.catalog_version,
                 released,
-                entries: self.entries,
+                entries: self.entries.into(),
                 warnings: self.warnings,
             },
             details: self.details,

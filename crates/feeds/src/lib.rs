@@ -6,7 +6,8 @@
 //! packages.
 //!
 //! - [`kev`], [`epss`]: the intel tables prioritize reads
-//!   ([`KevCatalog`], [`EpssTable`]) and their loaders.
+//!   ([`KevCatalog`], [`EpssTable`]) and their loaders; [`cve_map`]: the
+//!   CVE-keyed table type they share, with its packed-integer index.
 //! - [`csaf`], [`osv`]: advisories, each mapped to
 //!   [`events::AdvisoryPublished`].
 //! - [`version`]: [`Scheme::compare`] for dpkg, RPM and the semver fallback.
@@ -28,6 +29,7 @@
 
 pub mod advisory;
 pub mod csaf;
+pub mod cve_map;
 pub mod epss;
 pub mod intel;
 pub mod kev;
@@ -44,6 +46,7 @@ use serde::{Deserialize, Serialize};
 
 pub use advisory::{AdvisoryError, severity_word};
 pub use csaf::{CsafDocument, parse_csaf};
+pub use cve_map::{CveKey, CveMap, cve_code};
 pub use epss::{EpssTable, load_epss};
 pub use intel::IntelError;
 pub use kev::{KevCatalog, KevDetails, KevFeed, load_kev, parse_kev, parse_kev_any, parse_kev_csv};

@@ -465,8 +465,6 @@ pub fn epss_percentile_crossings(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use chrono::NaiveDate;
     use events::{Asset, Check, CvssVector, CvssVersion, Priority, Remediation, Severity};
 
@@ -545,7 +543,7 @@ mod tests {
             scores: rows
                 .iter()
                 .map(|(c, p)| ((*c).to_owned(), (*p, None)))
-                .collect::<HashMap<_, _>>(),
+                .collect(),
             warnings: vec![],
         }
     }
@@ -968,7 +966,7 @@ mod tests {
             scores: rows
                 .iter()
                 .map(|(c, p, pct)| ((*c).to_owned(), (*p, *pct)))
-                .collect::<HashMap<_, _>>(),
+                .collect(),
             ..epss(&[])
         };
         let old = table(&[

@@ -1001,16 +1001,16 @@ active,yes,total,high,act
                     catalog_version: "2026.02.20".to_owned(),
                     released: utc("2026-02-20T00:00:00Z"),
                     entries: if kev {
-                        HashMap::from([(CVE.to_owned(), entry)])
+                        HashMap::from([(CVE.to_owned(), entry)]).into()
                     } else {
-                        HashMap::new()
+                        Default::default()
                     },
                     warnings: vec![],
                 }),
                 epss: Some(EpssTable {
                     model_version: Some("v2025.03.14".to_owned()),
                     score_date: utc("2026-02-28T00:00:00Z"),
-                    scores: HashMap::from([(CVE.to_owned(), (epss, Some(0.5)))]),
+                    scores: HashMap::from([(CVE.to_owned(), (epss, Some(0.5)))]).into(),
                     warnings: vec![],
                 }),
                 ..Intel::default()

@@ -137,10 +137,11 @@ fn assess_keeping<'a>(
     previous: Option<&'a PreviousDecision>,
     keep_scored: bool,
 ) -> Assessment<'a> {
+    // The intel lookups first: their table reads then overlap the
+    // parsing of the vectors.
+    let (epss, kev) = epss_and_kev(intel, &finding.cves);
     let mut fired = FiredList::default();
     let best = best_vector(finding, &mut fired, keep_scored);
-    let epss = highest_epss(intel, &finding.cves);
-    let kev = earliest_kev(intel, &finding.cves);
     let exploited = earliest_exploited(intel, &finding.cves);
     let priority = match policy.mode {
         PolicyMode::Rules => class_rules(
@@ -279,6 +280,9 @@ impl VectorFacts {
     }
 }
 
+/// Facts of a memoized vector (`None`: it does not score) with its scoring.
+type FactsEntry = Option<(VectorFacts, std::rc::Rc<cvss::Scored>)>;
+
 /// Vectors remembered per thread by [`vector_facts`]; when full, the memory
 /// is emptied and refills with the vectors in use.
 const FACTS_CACHE_ENTRIES: usize = 16_384;
@@ -329,15 +333,66 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
-type FactsMap = std::collections::HashMap<
-    Box<str>,
-    Option<(VectorFacts, std::rc::Rc<cvss::Scored>)>,
-    std::hash::BuildHasherDefault<FxHasher>,
->;
+type FactsMap =
+    std::collections::HashMap<Box<str>, FactsEntry, std::hash::BuildHasherDefault<FxHasher>>;
 
 thread_local! {
     /// Raw vector → its facts and scoring (`None`: it does not score).
     static FACTS_CACHE: std::cell::RefCell<FactsMap> = std::cell::RefCell::new(FactsMap::default());
+}
+
+/// Canonical CVSS v3.x base vectors ([`canonical_v3`]): v3.0 and v3.1,
+/// 2,592 metric combinations each.
+const CANONICAL_V3: usize = 2 * 2592;
+
+thread_local! {
+    /// Canonical v3.x vector slot ([`canonical_v3`]) → its facts, `None`
+    /// until the slot's vector is first met on this thread.
+    static CANONICAL_FACTS: std::cell::RefCell<Vec<Option<FactsEntry>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The slot (below [`CANONICAL_V3`]) of a CVSS v3.0 or v3.1 base vector
+/// written the way NVD publishes them: exactly
+/// `CVSS:3.x/AV:_/AC:_/PR:_/UI:_/S:_/C:_/I:_/A:_` (FIRST CVSS v3.1
+/// specification, section 6: base metrics in that order), upper-case
+/// values, nothing else. Any other text (temporal metrics, another order,
+/// lower case, v2, v4.0) gives `None` and is memoized by its text instead.
+/// Distinct texts get distinct slots, so a slot memoizes the same pure
+/// function of the text as the text-keyed memory does, with no hashing and
+/// no key comparison.
+fn canonical_v3(raw: &str) -> Option<usize> {
+    const METRICS: [(&[u8], &[u8]); 8] = [
+        (b"AV:", b"NALP"),
+        (b"/AC:", b"LH"),
+        (b"/PR:", b"NLH"),
+        (b"/UI:", b"NR"),
+        (b"/S:", b"UC"),
+        (b"/C:", b"HLN"),
+        (b"/I:", b"HLN"),
+        (b"/A:", b"HLN"),
+    ];
+    let b = raw.as_bytes();
+    if b.len() != 44 {
+        return None;
+    }
+    let mut slot = match b.get(..9)? {
+        b"CVSS:3.0/" => 0,
+        b"CVSS:3.1/" => 1,
+        _ => return None,
+    };
+    let mut rest = b.get(9..)?;
+    for (name, values) in METRICS {
+        let (head, tail) = rest.split_at_checked(name.len())?;
+        if head != name {
+            return None;
+        }
+        let (&value, tail) = tail.split_first()?;
+        let digit = values.iter().position(|&v| v == value)?;
+        slot = slot * values.len() + digit;
+        rest = tail;
+    }
+    rest.is_empty().then_some(slot)
 }
 
 /// The facts of a raw vector, `None` when [`cvss::score`] refuses it, with
@@ -347,16 +402,38 @@ fn vector_facts(
     raw: &str,
     keep_scored: bool,
 ) -> Option<(VectorFacts, Option<std::rc::Rc<cvss::Scored>>)> {
-    let share = |hit: &Option<(VectorFacts, std::rc::Rc<cvss::Scored>)>| {
+    let share = |hit: &FactsEntry| {
         hit.as_ref()
             .map(|(f, s)| (*f, keep_scored.then(|| s.clone())))
     };
+    let score = || -> FactsEntry {
+        cvss::score_shared(raw)
+            .ok()
+            .map(|s| (VectorFacts::of(&s), s))
+    };
+    if let Some(slot) = canonical_v3(raw) {
+        let hit =
+            CANONICAL_FACTS.with(|c| c.borrow().get(slot).and_then(|e| e.as_ref().map(share)));
+        if let Some(hit) = hit {
+            return hit;
+        }
+        let entry = score();
+        let out = share(&entry);
+        CANONICAL_FACTS.with(|c| {
+            let mut table = c.borrow_mut();
+            if table.is_empty() {
+                table.resize(CANONICAL_V3, None);
+            }
+            if let Some(e) = table.get_mut(slot) {
+                *e = Some(entry);
+            }
+        });
+        return out;
+    }
     if let Some(hit) = FACTS_CACHE.with(|c| c.borrow().get(raw).map(share)) {
         return hit;
     }
-    let entry = cvss::score_shared(raw)
-        .ok()
-        .map(|s| (VectorFacts::of(&s), s));
+    let entry = score();
     let out = share(&entry);
     FACTS_CACHE.with(|c| {
         let mut cache = c.borrow_mut();
@@ -1053,6 +1130,80 @@ fn thresholds_text(t: &crate::policy::CvssThresholds) -> std::rc::Rc<str> {
 }
 
 #[cfg(test)]
+mod canonical_v3_tests {
+    use super::*;
+
+    /// Every canonical v3.0 and v3.1 base vector, in the order of their
+    /// metric values.
+    fn all() -> Vec<String> {
+        let metrics: [(&str, &[&str]); 8] = [
+            ("AV", &["N", "A", "L", "P"]),
+            ("AC", &["L", "H"]),
+            ("PR", &["N", "L", "H"]),
+            ("UI", &["N", "R"]),
+            ("S", &["U", "C"]),
+            ("C", &["H", "L", "N"]),
+            ("I", &["H", "L", "N"]),
+            ("A", &["H", "L", "N"]),
+        ];
+        let mut out = Vec::new();
+        for minor in ["0", "1"] {
+            let mut vectors = vec![format!("CVSS:3.{minor}")];
+            for (name, values) in metrics {
+                vectors = vectors
+                    .iter()
+                    .flat_map(|v| values.iter().map(move |x| format!("{v}/{name}:{x}")))
+                    .collect();
+            }
+            out.extend(vectors);
+        }
+        out
+    }
+
+    #[test]
+    fn each_canonical_vector_has_its_own_slot_and_the_same_facts() {
+        let vectors = all();
+        assert_eq!(vectors.len(), CANONICAL_V3);
+        for (expected, v) in vectors.iter().enumerate() {
+            assert_eq!(canonical_v3(v), Some(expected), "{v}");
+            let direct = cvss::score(v).ok().map(|s| VectorFacts::of(&s));
+            // Twice: the first call fills the slot, the second reads it.
+            for _ in 0..2 {
+                let (facts, scored) = vector_facts(v, true).unzip();
+                assert_eq!(facts, direct, "{v}");
+                assert_eq!(
+                    scored.flatten().map(|s| s.score),
+                    direct.map(|f| f.score),
+                    "{v}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn other_texts_are_not_canonical_and_score_as_before() {
+        for v in [
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:P",
+            "CVSS:3.1/AC:L/AV:N/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "cvss:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "CVSS:3.1/AV:n/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:X",
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/X:H",
+            "CVSS:3.2/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H ",
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:",
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+            "AV:N/AC:L/Au:N/C:P/I:P/A:P",
+            "",
+        ] {
+            assert_eq!(canonical_v3(v), None, "{v}");
+            let direct = cvss::score(v).ok().map(|s| VectorFacts::of(&s));
+            assert_eq!(vector_facts(v, false).map(|(f, _)| f), direct, "{v}");
+        }
+    }
+}
+
+#[cfg(test)]
 mod one_decimal_tests {
     use super::OneDecimal;
 
@@ -1173,9 +1324,10 @@ fn best_vector(
     best
 }
 
-/// The key of `cve` in the intel tables (upper case), borrowed when the id
-/// is already upper case (ingest writes them so), so a lookup allocates
-/// nothing.
+/// The key of `cve` in [`Intel::exploited`] (upper case), borrowed when the
+/// id is already upper case (ingest writes them so), so a lookup allocates
+/// nothing. (The KEV and EPSS tables are looked up through
+/// [`feeds::CveMap::get_cve`], by the packed id.)
 fn cve_key(cve: &str) -> std::borrow::Cow<'_, str> {
     if cve.bytes().any(|b| b.is_ascii_lowercase()) {
         std::borrow::Cow::Owned(cve.to_ascii_uppercase())
@@ -1184,34 +1336,39 @@ fn cve_key(cve: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The highest EPSS probability among `cves` (first CVE wins a tie).
-fn highest_epss<'a>(intel: &Intel, cves: &'a [String]) -> Option<EpssHit<'a>> {
-    let table = intel.epss.as_ref()?;
+/// The highest EPSS probability among `cves` (first CVE wins a tie) and
+/// the KEV entry with the earliest due date among them (first CVE wins a
+/// tie), in one pass: each id is packed once ([`feeds::CveKey`]) for both
+/// tables.
+fn epss_and_kev<'a>(
+    intel: &'a Intel,
+    cves: &'a [String],
+) -> (Option<EpssHit<'a>>, Option<&'a KevInput>) {
+    let epss = intel.epss.as_ref();
+    let kev = intel.kev.as_ref();
     let mut best: Option<EpssHit<'a>> = None;
+    let mut earliest: Option<&'a KevInput> = None;
+    if epss.is_none() && kev.is_none() {
+        return (best, earliest);
+    }
     for c in cves {
-        let Some(&(probability, percentile)) = table.scores.get(cve_key(c).as_ref()) else {
-            continue;
-        };
-        if best.is_none_or(|b| probability > b.probability) {
+        let key = feeds::CveKey::new(c);
+        if let Some(&(probability, percentile)) = epss.and_then(|t| t.scores.get_key(&key))
+            && best.is_none_or(|b| probability > b.probability)
+        {
             best = Some(EpssHit {
                 cve: c,
                 probability,
                 percentile,
             });
         }
+        if let Some(k) = kev.and_then(|t| t.entries.get_key(&key))
+            && earliest.is_none_or(|b| k.due_date < b.due_date)
+        {
+            earliest = Some(k);
+        }
     }
-    best
-}
-
-/// The KEV entry with the earliest due date among `cves` (first CVE wins a tie).
-fn earliest_kev<'a>(intel: &'a Intel, cves: &[String]) -> Option<&'a KevInput> {
-    let catalog = intel.kev.as_ref()?;
-    cves.iter()
-        .filter_map(|c| catalog.entries.get(cve_key(c).as_ref()))
-        .fold(None, |best: Option<&KevInput>, k| match best {
-            Some(b) if b.due_date <= k.due_date => Some(b),
-            _ => Some(k),
-        })
+    (best, earliest)
 }
 
 /// The advisory statement of exploitation among `cves` with the earliest
@@ -1237,8 +1394,6 @@ fn earliest_exploited<'a>(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use chrono::NaiveDate;
     use events::{Asset, Check, CvssVector, CvssVersion, Remediation};
     use uuid::Uuid;
@@ -1331,7 +1486,7 @@ mod tests {
                 scores: epss
                     .iter()
                     .map(|(c, p, pct)| ((*c).to_owned(), (*p, Some(*pct))))
-                    .collect::<HashMap<_, _>>(),
+                    .collect(),
                 warnings: vec![],
             }),
             ..Intel::default()
@@ -1760,6 +1915,55 @@ mod tests {
         let a = assess(&policy, &intel, &f, None);
         assert!(a.rules().any(|r| r == "exploited_advisory"));
         assert_eq!(a.priority(), Priority::Critical);
+    }
+
+    #[test]
+    fn intel_lookups_by_packed_id_keep_case_ties_and_odd_ids() {
+        // 14 digits: not packed, found through the table's text keys.
+        let odd = "CVE-2026-12345678901234";
+        let intel = intel(
+            &[
+                kev_entry("CVE-2026-0001", "2026-02-01", "2026-03-10"),
+                kev_entry("CVE-2026-0002", "2026-02-01", "2026-03-10"),
+                kev_entry(odd, "2026-02-01", "2026-03-05"),
+            ],
+            &[
+                ("CVE-2026-0001", 0.5, 0.9),
+                ("CVE-2026-0002", 0.5, 0.8),
+                (odd, 0.7, 0.95),
+            ],
+        );
+        let lower_odd = odd.to_ascii_lowercase();
+        // (the finding's CVEs, the EPSS reading's CVE, the KEV entry's CVE)
+        let cases: &[(&[&str], Option<&str>, Option<&str>)] = &[
+            (
+                &["cve-2026-0002", "CVE-2026-0001"],
+                Some("CVE-2026-0002"),
+                Some("CVE-2026-0002"),
+            ),
+            (
+                &["CVE-2026-0001", "CVE-2026-0002"],
+                Some("CVE-2026-0001"),
+                Some("CVE-2026-0001"),
+            ),
+            (&["CVE-2026-0001", &lower_odd], Some(odd), Some(odd)),
+            (&["CVE-2026-00001", "CVE-2026-1", "GHSA-x"], None, None),
+        ];
+        for (cves, epss, kev) in cases {
+            let f = finding(Severity::High, &[V31_HIGH], cves);
+            let d = decide(&Policy::default(), &intel, &f, None);
+            let inputs = &d.prioritized.inputs;
+            assert_eq!(
+                inputs.epss.as_ref().map(|e| e.cve.as_str()),
+                *epss,
+                "{cves:?}"
+            );
+            assert_eq!(
+                inputs.kev.as_ref().map(|k| k.cve.as_str()),
+                *kev,
+                "{cves:?}"
+            );
+        }
     }
 
     #[test]

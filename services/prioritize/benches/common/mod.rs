@@ -188,13 +188,13 @@ pub fn intel(rng: &mut Rng) -> Intel {
         kev: Some(KevCatalog {
             catalog_version: "2026.02.01".to_owned(),
             released: utc("2026-02-01T00:00:00Z"),
-            entries: kev,
+            entries: kev.into(),
             warnings: vec![],
         }),
         epss: Some(EpssTable {
             model_version: Some("v2025.03.14".to_owned()),
             score_date: utc("2026-02-28T12:55:00Z"),
-            scores: epss,
+            scores: epss.into(),
             warnings: vec![],
         }),
         ..Intel::default()

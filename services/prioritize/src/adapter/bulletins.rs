@@ -231,10 +231,9 @@ impl PrioritizeService {
                 kev_listed = catalog.entries.keys().cloned().collect();
                 // Additions the catalog does not list yet stay.
                 for (cve, e) in &added {
-                    catalog
-                        .entries
-                        .entry(cve.clone())
-                        .or_insert_with(|| e.clone());
+                    if !catalog.entries.contains_key(cve) {
+                        catalog.entries.insert(cve.clone(), e.clone());
+                    }
                 }
                 let mut intel = self.intel.write().unwrap_or_else(PoisonError::into_inner);
                 let changes = reassess::kev_changes(intel.kev.as_ref(), &catalog);
