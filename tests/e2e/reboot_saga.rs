@@ -411,7 +411,8 @@ async fn an_agent_killed_in_its_reboot_resumes_the_saga_when_back_and_times_out_
         &[
             "wave 0 (batch) halted in dev: failed 1 of 2 attempted hosts (50.0%) > 10%".to_owned(),
             "rollback requested for dev-02 (dev wave 0): ".to_owned(),
-            "rollback completed in dev: 1 of 1 hosts rolled back".to_owned(),
+            "rollback completed in dev: 1 of 1 hosts rolled back (1 by package downgrade)"
+                .to_owned(),
         ],
     );
     // dev-02's late announcement is in the trail, after its timeout.

@@ -466,7 +466,10 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
                 milestones.push(format!(
                     "rollback requested for prod-05, prod-06, prod-07 (prod wave {wave}): batch 2 of ring prod halted: {reason}"
                 ));
-                milestones.push("rollback completed in prod: 3 of 3 hosts rolled back".to_owned());
+                milestones.push(
+                    "rollback completed in prod: 3 of 3 hosts rolled back (3 by package downgrade)"
+                        .to_owned(),
+                );
             } else {
                 let last = if *wave as usize + 1 == wave_count(ring) {
                     ", last wave of the ring"

@@ -67,6 +67,10 @@ pub struct HostOutcome {
     pub result_event_id: Option<Uuid>,
     /// Keys of the remediations the job carried (what read-back must find).
     pub remediations: Vec<String>,
+    /// How a rollback job that succeeded brought the host back (the
+    /// agent's [`crate::AgentResult::rollback_method`]); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_method: Option<crate::RollbackMethod>,
 }
 
 /// `patch.deployment.wave.completed`: every host of the wave answered or timed

@@ -31,8 +31,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use events::deployment::{HostOutcome, HostStatus, WaveKind};
 use events::{
     AgentJob, AgentResult, BundleScheduled, Event, HostJobSpec, JobAction, JobStatus, Payload,
-    RollbackCompleted, RollbackRequested, RolloutPolicy, ValidationPassed, WaveCompleted,
-    WaveHalted, WaveStarted, WindowError, WindowInstance, WindowSet,
+    RollbackCompleted, RollbackMethod, RollbackRequested, RolloutPolicy, ValidationPassed,
+    WaveCompleted, WaveHalted, WaveStarted, WindowError, WindowInstance, WindowSet,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -195,6 +195,9 @@ pub struct HostJob {
     /// holds.
     #[serde(default)]
     pub roll_back: bool,
+    /// How the agent's rollback brought the host back, from its result.
+    #[serde(default)]
+    pub rollback_method: Option<RollbackMethod>,
 }
 
 fn sent_before_the_saga() -> bool {
@@ -217,6 +220,7 @@ impl HostJob {
             reboot_job_id: None,
             boot_id_before: None,
             roll_back: false,
+            rollback_method: None,
         }
     }
 
@@ -236,6 +240,7 @@ impl HostJob {
         };
         self.result_event_id = Some(result_event_id);
         self.refused = result.status == JobStatus::Refused;
+        self.rollback_method = result.rollback_method;
     }
 
     fn time_out(&mut self, reason: &str) -> bool {
@@ -1039,6 +1044,7 @@ impl RingRun {
             job_id: job.job_id,
             result_event_id: job.result_event_id,
             remediations: self.remediation_keys(&job.host),
+            rollback_method: job.rollback_method,
         }
     }
 

@@ -431,6 +431,24 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
                 p.hosts.len() - failed.len(),
                 p.hosts.len()
             );
+            let methods: Vec<String> = [
+                events::RollbackMethod::SnapshotRestore,
+                events::RollbackMethod::SnapshotRestoreAndDowngrade,
+                events::RollbackMethod::PackageDowngrade,
+            ]
+            .into_iter()
+            .filter_map(|m| {
+                let n = p
+                    .hosts
+                    .iter()
+                    .filter(|h| h.rollback_method == Some(m))
+                    .count();
+                (n > 0).then(|| format!("{n} by {}", m.as_str()))
+            })
+            .collect();
+            if !methods.is_empty() {
+                s.push_str(&format!(" ({})", methods.join(", ")));
+            }
             if !failed.is_empty() {
                 s.push_str(": ");
                 s.push_str(&failed.join(", "));
@@ -516,6 +534,7 @@ mod tests {
             job_id: Uuid::nil(),
             result_event_id: None,
             remediations: Vec::new(),
+            rollback_method: None,
         }
     }
 
@@ -588,10 +607,32 @@ mod tests {
             Payload::RollbackCompleted(events::RollbackCompleted {
                 bundle_id: Uuid::nil(),
                 ring: "prod".to_owned(),
-                hosts: vec![outcome("web-3", HostStatus::Succeeded), failed],
+                hosts: vec![outcome("web-3", HostStatus::Succeeded), failed.clone()],
             }),
             None,
             "rollback completed in prod: 1 of 2 hosts rolled back: web-4 timed out (no result in 1800 s)",
+        );
+        // With the agents' methods: counted per method.
+        let by = |host: &str, m| {
+            let mut o = outcome(host, HostStatus::Succeeded);
+            o.rollback_method = Some(m);
+            o
+        };
+        use events::RollbackMethod as M;
+        check(
+            Payload::RollbackCompleted(events::RollbackCompleted {
+                bundle_id: Uuid::nil(),
+                ring: "prod".to_owned(),
+                hosts: vec![
+                    by("web-1", M::PackageDowngrade),
+                    by("web-2", M::SnapshotRestore),
+                    by("web-3", M::PackageDowngrade),
+                    failed,
+                ],
+            }),
+            None,
+            "rollback completed in prod: 3 of 4 hosts rolled back (1 by snapshot restore, 2 by \
+             package downgrade): web-4 timed out (no result in 1800 s)",
         );
     }
 

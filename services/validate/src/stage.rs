@@ -261,6 +261,7 @@ mod tests {
             job_id: job_of(host),
             result_event_id: None,
             remediations: vec![OPENSSL.into(), RHSA.into()],
+            rollback_method: None,
         }
     }
 

@@ -209,6 +209,7 @@ pub fn outcome(host: &str, status: HostStatus, reason: Option<&str>) -> HostOutc
         job_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, host.as_bytes()),
         result_event_id: None,
         remediations: vec!["pkg:openssl@3.0.13".to_owned()],
+        rollback_method: None,
     }
 }
 
