@@ -98,6 +98,81 @@ async fn a_truncated_report_is_rejected_and_the_next_good_one_flows() {
     );
 }
 
+/// A host name far longer than any real one (5,000 characters) once made
+/// a subject and a KV key over the NATS protocol's 4,096-byte line limit,
+/// which drops the whole connection: its report never finished and every
+/// later scan waited behind it. Subject tokens and key parts are bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_with_a_huge_host_name_flows_and_so_does_the_next() {
+    let server = testkit::NatsServer::shared();
+    let lab = Lab::on(&server.url()).await;
+    std::fs::write(lab.path("patchflow.toml"), "").unwrap();
+    let _ingest = lab.spawn("ingest", &["serve", "ingest"]);
+
+    let report = |name: &str| {
+        format!(
+            r#"<?xml version="1.0" ?>
+<NessusClientData_v2><Report name="r"><ReportHost name="{name}"><HostProperties>
+<tag name="HOST_END">Mon Nov 30 02:00:00 2026</tag></HostProperties>
+<ReportItem port="22" svc_name="ssh" protocol="tcp" severity="2" pluginID="10881" pluginName="SSH weak" pluginFamily="General">
+<cve>CVE-2024-6387</cve></ReportItem>
+</ReportHost></Report></NessusClientData_v2>
+"#
+        )
+    };
+    // Submitted, then asked after with a deadline: a stuck scan fails the
+    // test instead of hanging it.
+    let ingested = |file: &std::path::Path| {
+        let (status, out, err) = lab.run(&["scan", "submit", file.to_str().unwrap()]);
+        assert!(status.success(), "{out}{err}");
+        let id = out
+            .split_whitespace()
+            .nth(2)
+            .expect("submitted scan <id> (file)")
+            .to_owned();
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let (status, out, err) = lab.run(&["scan", "status", &id]);
+            if status.code() != Some(3) {
+                assert!(status.success(), "{out}{err}");
+                return out;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "scan {id} not ingested within {WAIT:?}: {out}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let huge = lab.path("huge-host.nessus");
+    std::fs::write(&huge, report(&"h".repeat(5000))).unwrap();
+    let out = ingested(&huge);
+    assert!(out.contains("completed: 1 host"), "{out}");
+
+    let next = lab.path("next.nessus");
+    std::fs::write(&next, report("web-01")).unwrap();
+    let out = ingested(&next);
+    assert!(out.contains("completed: 1 host"), "{out}");
+
+    let events = lab
+        .log
+        .wait_for("both reports' findings", WAIT, |e| {
+            e.iter()
+                .filter(|e| matches!(e.data, Payload::FindingObserved(_)))
+                .count()
+                >= 2
+        })
+        .await;
+    let huge_name = "h".repeat(5000);
+    let full_name_kept = events.iter().any(|e| match &e.data {
+        Payload::FindingObserved(f) => serde_json::to_string(&f.asset)
+            .unwrap()
+            .contains(&huge_name),
+        _ => false,
+    });
+    assert!(full_name_kept, "the finding keeps the full host name");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_that_can_never_succeed_are_dead_lettered_with_the_reason() {
     let server = testkit::NatsServer::shared();

@@ -42,6 +42,10 @@ pub const DEADLETTER_NAMESPACE: Uuid = Uuid::from_u128(0x5c1e_0dea_d1e7_4e11_9a7
 /// and the reason says so (NATS messages are limited to 1 MiB).
 pub const DEADLETTER_MAX_PAYLOAD: usize = 256 * 1024;
 
+/// Longest reason kept in a dead letter (bytes); a longer one (an error
+/// that quotes its input) is cut at a character boundary and says so.
+pub const DEADLETTER_MAX_REASON: usize = 16 * 1024;
+
 /// One message handed to a [`Handler`].
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -558,6 +562,15 @@ fn dead_letter(
     delivered: u64,
     mut reason: String,
 ) -> Event {
+    if reason.len() > DEADLETTER_MAX_REASON {
+        let total = reason.len();
+        let mut at = DEADLETTER_MAX_REASON;
+        while !reason.is_char_boundary(at) {
+            at -= 1;
+        }
+        reason.truncate(at);
+        reason.push_str(&format!(" … (reason of {total} bytes cut)"));
+    }
     let payload: &[u8] = &msg.payload;
     let cut = payload.len() > DEADLETTER_MAX_PAYLOAD;
     let kept = &payload[..payload.len().min(DEADLETTER_MAX_PAYLOAD)];

@@ -211,15 +211,26 @@ impl StateStore {
     }
 }
 
+/// The longest part [`kv_key`] writes, in bytes: a KV key is a NATS
+/// subject, and a protocol line over 4,096 bytes drops the connection.
+pub const MAX_KEY_PART: usize = 200;
+
 /// Builds a valid KV key from parts joined with `.`: characters outside
 /// `[A-Za-z0-9_-]` become `=XX` (hex of each UTF-8 byte), so any host name or
 /// id can be a key part and distinct parts never collide.
+///
+/// A part whose escaped form is longer than [`MAX_KEY_PART`] bytes keeps its
+/// first 166 bytes, then `==` and [`events::subject::value_digest`] of the
+/// part: exactly [`MAX_KEY_PART`] bytes. `==` never occurs in a short part
+/// (every `=` there is followed by two hex digits), so keys stay distinct
+/// unless two long parts' SHA-256 share their first 128 bits.
 pub fn kv_key(parts: &[&str]) -> String {
     let mut out = String::new();
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
             out.push('.');
         }
+        let start = out.len();
         if part.is_empty() {
             out.push_str("=00");
         }
@@ -229,6 +240,12 @@ pub fn kv_key(parts: &[&str]) -> String {
             } else {
                 out.push_str(&format!("={b:02X}"));
             }
+        }
+        if out.len() - start > MAX_KEY_PART {
+            // The escaped text is ASCII: any byte index is a char boundary.
+            out.truncate(start + MAX_KEY_PART - 2 - 32);
+            out.push_str("==");
+            out.push_str(&events::subject::value_digest(part));
         }
     }
     out
@@ -244,5 +261,23 @@ mod tests {
         assert_eq!(kv_key(&["host", "10.0.0.1"]), "host.10=2E0=2E0=2E1");
         assert_ne!(kv_key(&["a.b"]), kv_key(&["a", "b"]));
         assert_ne!(kv_key(&["a=2Eb"]), kv_key(&["a.b"]));
+    }
+
+    #[test]
+    fn long_parts_are_bounded_and_stay_distinct() {
+        let long = "h".repeat(5000);
+        let key = kv_key(&["known", &long]);
+        let part = key.strip_prefix("known.").unwrap();
+        assert_eq!(part.len(), super::MAX_KEY_PART);
+        assert_eq!(part.get(166..168), Some("=="));
+        assert_ne!(kv_key(&["known", &format!("{long}x")]), key);
+        assert_eq!(
+            kv_key(&["known", &long]),
+            key,
+            "the same part, the same key"
+        );
+        let edge = "e".repeat(super::MAX_KEY_PART);
+        assert_eq!(kv_key(&[&edge]), edge);
+        assert_eq!(kv_key(&[&".".repeat(80)]).len(), super::MAX_KEY_PART);
     }
 }

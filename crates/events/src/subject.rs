@@ -90,11 +90,26 @@ impl Namespace {
     }
 }
 
+/// The longest token [`token`] gives, in bytes. A NATS client refuses a
+/// protocol line over 4,096 bytes (the subject, reply subject and sizes of
+/// a message), and a too-long subject drops the whole connection, so one
+/// data value (a 5,000-character host name from a scan report) must not be
+/// able to make one.
+pub const MAX_TOKEN: usize = 200;
+
 /// Escapes a data value (a host id, a service name) into one subject token.
 ///
 /// NATS tokens may not contain `.`, `*`, `>` or white space; those, `%` and
 /// non-printable or non-ASCII characters become `%XX` (per UTF-8 byte). The
 /// mapping is injective, so two distinct hosts never share a subject.
+///
+/// An escaped value longer than [`MAX_TOKEN`] bytes keeps its first 166
+/// bytes, then `%%` and the first 32 hex digits of the SHA-256 of the
+/// value: exactly [`MAX_TOKEN`] bytes. `%%` never occurs in a short token
+/// (every `%` there is followed by two hex digits), so a long value never
+/// shares a token with a short one, and two long ones share one only if
+/// their hashes' first 128 bits collide. [`untoken`] cannot restore such a
+/// value: events carry the full value in their payload.
 pub fn token(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
@@ -109,7 +124,22 @@ pub fn token(value: &str) -> String {
         // A lone `%` never comes out of a non-empty value (`%` is escaped).
         out.push('%');
     }
+    if out.len() > MAX_TOKEN {
+        // The escaped text is ASCII: any byte index is a char boundary.
+        out.truncate(MAX_TOKEN - 2 - 32);
+        out.push_str("%%");
+        out.push_str(&value_digest(value));
+    }
     out
+}
+
+/// The first 128 bits of the SHA-256 of `value`, as 32 lower-case hex
+/// digits: what stands for the tail of a value cut to fit a NATS subject
+/// token ([`token`]) or a KV key part (`bus::kv_key`).
+pub fn value_digest(value: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(value.as_bytes());
+    hex::encode(digest.get(..16).unwrap_or_default())
 }
 
 /// Reverses [`token`]. Invalid escapes are kept literally.
@@ -287,5 +317,25 @@ mod tests {
             assert_eq!(untoken(&t), host);
         }
         assert_ne!(token("a.b"), token("a%2Eb"));
+    }
+
+    #[test]
+    fn long_values_make_bounded_distinct_tokens() {
+        let long = "h".repeat(5000);
+        let t = token(&long);
+        assert_eq!(t.len(), MAX_TOKEN);
+        assert!(t.starts_with(&"h".repeat(166)), "{t}");
+        assert!(t.get(166..168) == Some("%%"), "{t}");
+        // Same prefix, different tail: different tokens.
+        assert_ne!(token(&format!("{long}x")), t);
+        // Escapes count towards the bound too.
+        let dotted = ".".repeat(100);
+        assert_eq!(token(&dotted).len(), MAX_TOKEN);
+        assert!(!token(&dotted).contains(['.', '*', '>', ' ']));
+        // At the bound, a value is kept whole and round-trips.
+        let edge = "e".repeat(MAX_TOKEN);
+        assert_eq!(token(&edge), edge);
+        assert_eq!(untoken(&token(&edge)), edge);
+        assert_eq!(token(&"e".repeat(MAX_TOKEN + 1)).len(), MAX_TOKEN);
     }
 }
