@@ -825,6 +825,36 @@ fn parse(path: &Path) -> (Option<i32>, String, Vec<Value>) {
     (out.status.code(), last, findings)
 }
 
+/// A report on stdin (`-`, or `/dev/stdin`: a pipe, which can be read only
+/// once while `parse` reads a report twice) gives what the file gives.
+#[test]
+fn parse_reads_stdin_like_a_file() {
+    let Some((corpus, _)) = corpus_and_list() else {
+        return;
+    };
+    let path = corpus.join("nessus/libnessus__nessus_report_local_3.nessus");
+    let from_file = Command::new(patchflow_bin())
+        .arg("parse")
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run patchflow parse");
+    assert_eq!(from_file.status.code(), Some(0));
+    assert!(!from_file.stdout.is_empty());
+    for arg in ["-", "/dev/stdin"] {
+        let piped = Command::new(patchflow_bin())
+            .arg("parse")
+            .arg(arg)
+            .env_remove("RUST_LOG")
+            .stdin(std::fs::File::open(&path).expect("open the report"))
+            .output()
+            .expect("run patchflow parse");
+        assert_eq!(piped.status.code(), Some(0), "{arg}");
+        assert_eq!(piped.stdout, from_file.stdout, "{arg}");
+        assert_eq!(piped.stderr, from_file.stderr, "{arg}");
+    }
+}
+
 #[test]
 fn every_report_agrees_with_expected() {
     let Some((corpus, _)) = corpus_and_list() else {

@@ -111,7 +111,7 @@ pub enum Command {
     /// Parse a scan report and print its normalized findings as JSON lines
     /// (no NATS needed); a summary goes to stderr.
     Parse {
-        /// The report file.
+        /// The report file; `-` reads stdin (a pipe or FIFO works too).
         file: PathBuf,
         /// Force a format instead of detecting it from the content.
         #[arg(long)]

@@ -716,6 +716,12 @@ async fn audit_verify(cfg: &Config) -> Result<ExitCode> {
 fn parse(file: &Path, format: Option<&str>) -> Result<ExitCode> {
     use ingest::format;
     let hint = format.map(str::parse::<format::Format>).transpose()?;
+    // The report is read twice (the whole-report check, then the findings);
+    // `-` (stdin), a pipe or a FIFO can be read once, so it is copied to a
+    // temporary file first (streamed: memory stays bounded).
+    let spooled = read_once_source(file)?;
+    let shown = file.display();
+    let file = spooled.as_ref().map_or(file, |t| t.path());
     let open = || -> Result<BufReader<std::fs::File>> {
         Ok(BufReader::with_capacity(
             256 * 1024,
@@ -727,7 +733,7 @@ fn parse(file: &Path, format: Option<&str>) -> Result<ExitCode> {
     let (fmt, summary) = match checked {
         Ok(found) => found,
         Err(e) => {
-            eprintln!("rejected: {}: {e}", file.display());
+            eprintln!("rejected: {shown}: {e}");
             return Ok(ExitCode::from(2));
         }
     };
@@ -765,6 +771,36 @@ fn parse(file: &Path, format: Option<&str>) -> Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// For `-` or a path that is not a regular file but can be read once (a
+/// pipe such as `/dev/stdin` or `<(…)`, a FIFO, a character device): its
+/// content copied into a temporary file, deleted when dropped. `None` for
+/// anything else (regular files, and paths that the open reports on).
+///
+/// # Errors
+/// When stdin or the source cannot be read, or the copy cannot be written.
+fn read_once_source(file: &Path) -> Result<Option<tempfile::NamedTempFile>> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let stdin = file == Path::new("-");
+    let once = stdin
+        || std::fs::metadata(file).is_ok_and(|m| {
+            let t = m.file_type();
+            t.is_fifo() || t.is_char_device() || t.is_socket()
+        });
+    if !once {
+        return Ok(None);
+    }
+    let mut spool = tempfile::NamedTempFile::new().context("create a temporary file")?;
+    let copied = if stdin {
+        std::io::copy(&mut std::io::stdin().lock(), spool.as_file_mut())
+    } else {
+        let mut source =
+            std::fs::File::open(file).with_context(|| format!("open {}", file.display()))?;
+        std::io::copy(&mut source, spool.as_file_mut())
+    };
+    copied.with_context(|| format!("read {}", file.display()))?;
+    Ok(Some(spool))
 }
 
 /// `patchflow cvss [VECTOR…]`: `<score> <SEVERITY> <version> <vector>` per
