@@ -580,8 +580,11 @@ fn uppercase_trimmed(mut text: String) -> String {
 /// dpkg `name_version` (`libssl1.0.0_1.0.1t-1+deb8u7`: a Debian package
 /// name never holds `_`); Alpine checks `name-version-rN`; every other
 /// family RPM `name-version-release` (`curl-7.76.1-40.el9_8.5`: name up to
-/// the second-last `-`). Without a known family, a value whose part before
-/// its first `_` holds no `-` is read as dpkg, anything else as RPM.
+/// the second-last `-`). Without a known family, a value is read as dpkg
+/// when its part before the first `_` holds no `-`, or when the part after
+/// it starts with a digit (a dpkg version or epoch) while the RPM reading
+/// gives a version that does not (`openssh-server_1:8.9p1-3ubuntu0.6`
+/// would be package `openssh` at `server_1:8.9p1-…`); anything else as RPM.
 pub fn package_fix(family: Option<&str>, text: &str) -> Option<(String, String, &'static str)> {
     let family = family.unwrap_or_default().to_ascii_lowercase();
     let dpkg = |t: &str| {
@@ -602,8 +605,15 @@ pub fn package_fix(family: Option<&str>, text: &str) -> Option<(String, String, 
     } else if family.contains("local security checks") {
         nvr(text, "rpm")
     } else {
+        let starts_with_digit = |v: &str| v.bytes().next().is_some_and(|b| b.is_ascii_digit());
         match text.split_once('_') {
             Some((before, _)) if !before.contains('-') => dpkg(text),
+            Some((_, after))
+                if starts_with_digit(after)
+                    && !nvr(text, "rpm").is_some_and(|(_, v, _)| starts_with_digit(&v)) =>
+            {
+                dpkg(text)
+            }
             _ => nvr(text, "rpm"),
         }
     }
@@ -1189,6 +1199,22 @@ mod tests {
                 None,
                 "gnupg2-2.3.3-5.el9_7",
                 Some(("gnupg2", "2.3.3-5.el9_7", "rpm")),
+            ),
+            (
+                None,
+                "curl-7.76.1-40.el9_8.5",
+                Some(("curl", "7.76.1-40.el9_8.5", "rpm")),
+            ),
+            // A Debian name with a `-`, found by a new-user trial.
+            (
+                None,
+                "openssh-server_1:8.9p1-3ubuntu0.6",
+                Some(("openssh-server", "1:8.9p1-3ubuntu0.6", "deb")),
+            ),
+            (
+                None,
+                "libc6-dev_2.35-0ubuntu3.6",
+                Some(("libc6-dev", "2.35-0ubuntu3.6", "deb")),
             ),
             (Some("Red Hat Local Security Checks"), "curl", None),
             (Some("Debian Local Security Checks"), "curl", None),
