@@ -199,7 +199,9 @@ pub fn detect(head: &[u8], hint: Option<Format>) -> Result<Format, FormatError> 
         ([only], None) => Ok(*only),
         ([only], Some(h)) if *only == h => Ok(h),
         ([], Some(Format::Nessus)) if trimmed.starts_with('<') => Ok(Format::Nessus),
-        ([], _) => Err(FormatError::Unrecognized(describe(trimmed))),
+        ([], _) => Err(FormatError::Unrecognized(
+            describe_binary(head).unwrap_or_else(|| describe(trimmed)),
+        )),
         (many, Some(h)) if many.contains(&h) => Ok(h),
         ([first, ..], Some(stated)) => Err(FormatError::Mismatch {
             stated,
@@ -254,6 +256,21 @@ fn sniff_trivy(text: &str) -> bool {
     text.starts_with('[')
         && text.contains("\"Target\"")
         && (text.contains("\"Vulnerabilities\"") || text.contains("\"Type\""))
+}
+
+/// What a head that is not text is, by its magic bytes (gzip, zip, PDF,
+/// ELF, UTF-16), or `binary data` when it holds a NUL byte; `None` for text.
+fn describe_binary(head: &[u8]) -> Option<String> {
+    let what = match head {
+        [0x1f, 0x8b, ..] => "gzip-compressed data (decompress it first)",
+        [b'P', b'K', 3, 4, ..] => "a zip archive (extract the report first)",
+        [b'%', b'P', b'D', b'F', ..] => "a PDF document, not a machine-readable report",
+        [0x7f, b'E', b'L', b'F', ..] => "an executable (ELF), not a report",
+        [0xff, 0xfe, ..] | [0xfe, 0xff, ..] => "UTF-16 text (convert it to UTF-8)",
+        _ if head.contains(&0) => "binary data, not a text report",
+        _ => return None,
+    };
+    Some(what.to_owned())
 }
 
 fn describe(text: &str) -> String {
@@ -432,6 +449,26 @@ mod tests {
             unknown.starts_with("unknown format \"qualys-xyz\" (known: nessus, trivy, grype,"),
             "{unknown}"
         );
+    }
+
+    #[test]
+    fn binary_input_is_named_not_quoted() {
+        let table: [(&[u8], &str); 6] = [
+            (b"\x1f\x8b\x08\x00\x00\x00", "gzip-compressed data"),
+            (b"PK\x03\x04\x14\x00", "a zip archive"),
+            (b"%PDF-1.7\n", "a PDF document"),
+            (b"\x7fELF\x02\x01\x01", "an executable (ELF)"),
+            (b"\xff\xfe<\x00?\x00x\x00", "UTF-16 text"),
+            (b"abc\x00def", "binary data"),
+        ];
+        for (head, want) in table {
+            let e = detect(head, None).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+            assert!(!e.contains('\u{fffd}'), "{e}");
+        }
+        // Text that is no report still shows its start.
+        let text = detect(b"hello world", None).unwrap_err().to_string();
+        assert!(text.contains("starts with \"hello world\""), "{text}");
     }
 
     #[test]
