@@ -609,7 +609,12 @@ async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
         }
         ReportCommand::DeadLetters { no_sync } => {
             let p = open_projection(cfg, no_sync).await?;
-            for d in p.dead_letters()? {
+            let dead = p.dead_letters()?;
+            if dead.is_empty() {
+                // On stderr: stdout stays JSON lines (here, none).
+                eprintln!("no dead letters");
+            }
+            for d in dead {
                 writeln!(out, "{}", serde_json::to_string(&d)?)?;
             }
         }

@@ -229,6 +229,11 @@ pub async fn run(cfg: &Config, cmd: ExceptionCommand) -> Result<ExitCode> {
             reason,
             by,
         } => {
+            if reason.trim().is_empty() || by.trim().is_empty() {
+                bail!(
+                    "--reason and --by must not be empty: the audit trail says who revoked an accepted risk and why"
+                );
+            }
             let bus = connect_cli(&cfg, "patchflow-cli").await?;
             let h = history(&bus, exception_id).await?;
             let Some(granted) = h.granted else {

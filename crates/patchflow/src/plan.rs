@@ -67,6 +67,15 @@ fn window_of(set: &WindowSet, start: DateTime<Utc>) -> Option<WindowInstance> {
         .max_by_key(|w| w.closes_at)
 }
 
+/// `n` and `noun`, plural unless `n` is 1 (`1 host`, `3 hosts`).
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn describe_remediation(r: &Remediation) -> String {
     match r {
         Remediation::Solution { text, .. } => {
@@ -97,12 +106,12 @@ pub fn render(
         .collect();
     writeln!(
         out,
-        "bundle {} (priority {}): {} remediations on {} hosts, {} manual tasks",
+        "bundle {} (priority {}): {} on {}, {}",
         planned.bundle_id,
         planned.priority.as_str(),
-        planned.remediations.len(),
-        hosts.len(),
-        planned.manual_tasks.len()
+        counted(planned.remediations.len(), "remediation"),
+        counted(hosts.len(), "host"),
+        counted(planned.manual_tasks.len(), "manual task")
     )?;
     let mut earliest = now;
     let mut last_start = None;
@@ -114,9 +123,9 @@ pub fn render(
         };
         writeln!(
             out,
-            "ring {} ({} hosts, soak {} h)",
+            "ring {} ({}, soak {} h)",
             ring.ring,
-            ring.hosts.len(),
+            counted(ring.hosts.len(), "host"),
             rc.soak_hours
         )?;
         let set = cfg
@@ -252,7 +261,7 @@ pub fn render(
         for t in &planned.manual_tasks {
             writeln!(
                 out,
-                "  {} on {}",
+                "  {} (on {})",
                 describe_remediation(&t.remediation),
                 t.hosts.join(", ")
             )?;
@@ -424,8 +433,8 @@ mod tests {
         let b = planned("2026-12-10T00:00:00Z");
         let got = render(&b, &History::default(), &cfg(), utc("2026-11-29T12:00:00Z"));
         let want = format!(
-            "bundle {id} (priority high): 1 remediations on 5 hosts, 1 manual tasks
-ring dev (1 hosts, soak 1 h)
+            "bundle {id} (priority high): 1 remediation on 5 hosts, 1 manual task
+ring dev (1 host, soak 1 h)
   window: Mon 2026-11-30 02:00 CET .. Mon 2026-11-30 04:00 CET Europe/Berlin = 2026-11-30T01:00:00Z .. 2026-11-30T03:00:00Z UTC; new hosts start 2026-11-30T01:00:00Z .. 2026-11-30T03:00:00Z UTC
   freezes crossed: none
   wave 0 canary: dev-web-01
@@ -439,7 +448,7 @@ ring prod (4 hosts, soak 0 h)
 approval: needed before prod (priority high is not a standard change); patchflow bundle approve {id} --by NAME --ticket REF
 deadline 2026-12-10T00:00:00Z: on time (last ring projected to start 2026-11-30T08:00:00Z)
 manual tasks (not sent to any host):
-  nessus:187315: Disable the affected algorithms. on prod-web-01
+  nessus:187315: Disable the affected algorithms. (on prod-web-01)
 ",
             id = b.bundle_id
         );
