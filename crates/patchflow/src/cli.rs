@@ -147,7 +147,8 @@ pub enum Command {
     #[command(subcommand)]
     Exception(ExceptionCommand),
     /// Change approval of a bundle: `approve` releases the rings that need
-    /// one (production by default), `reject` halts the bundle.
+    /// one (`[schedule.approval] rings`; default: the last ring, production),
+    /// `reject` halts the bundle.
     #[command(subcommand)]
     Bundle(BundleCommand),
     /// Print a bundle's rollout plan without deploying anything: the waves
