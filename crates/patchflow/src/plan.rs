@@ -67,15 +67,6 @@ fn window_of(set: &WindowSet, start: DateTime<Utc>) -> Option<WindowInstance> {
         .max_by_key(|w| w.closes_at)
 }
 
-/// `n` and `noun`, plural unless `n` is 1 (`1 host`, `3 hosts`).
-fn counted(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
-
 fn describe_remediation(r: &Remediation) -> String {
     match r {
         Remediation::Solution { text, .. } => {
@@ -109,9 +100,9 @@ pub fn render(
         "bundle {} (priority {}): {} on {}, {}",
         planned.bundle_id,
         planned.priority.as_str(),
-        counted(planned.remediations.len(), "remediation"),
-        counted(hosts.len(), "host"),
-        counted(planned.manual_tasks.len(), "manual task")
+        report::summary::count(planned.remediations.len(), "remediation"),
+        report::summary::count(hosts.len(), "host"),
+        report::summary::count(planned.manual_tasks.len(), "manual task")
     )?;
     let mut earliest = now;
     let mut last_start = None;
@@ -125,7 +116,7 @@ pub fn render(
             out,
             "ring {} ({}, soak {} h)",
             ring.ring,
-            counted(ring.hosts.len(), "host"),
+            report::summary::count(ring.hosts.len(), "host"),
             rc.soak_hours
         )?;
         let set = cfg

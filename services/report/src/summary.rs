@@ -92,8 +92,9 @@ fn failed_hosts(outcomes: &[HostOutcome]) -> Vec<String> {
         .collect()
 }
 
-/// `n` and `noun`, plural unless `n` is 1 (`1 host`, `3 hosts`).
-fn count(n: usize, noun: &str) -> String {
+/// `n` and `noun`, plural unless `n` is 1 (`1 host`, `3 hosts`): how the
+/// trail and the CLI count things. Regular plurals only (`-s`).
+pub fn count(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
