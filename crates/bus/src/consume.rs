@@ -554,6 +554,21 @@ async fn terminate(
     }
 }
 
+/// Cuts `reason` to at most `max` bytes at a character boundary, saying
+/// how long it was; a shorter one is left as it is.
+fn cut_reason(reason: &mut String, max: usize) {
+    if reason.len() <= max {
+        return;
+    }
+    let total = reason.len();
+    let mut at = max;
+    while !reason.is_char_boundary(at) {
+        at -= 1;
+    }
+    reason.truncate(at);
+    reason.push_str(&format!(" … (reason of {total} bytes cut)"));
+}
+
 fn dead_letter(
     service: Service,
     msg: &Message,
@@ -562,15 +577,7 @@ fn dead_letter(
     delivered: u64,
     mut reason: String,
 ) -> Event {
-    if reason.len() > DEADLETTER_MAX_REASON {
-        let total = reason.len();
-        let mut at = DEADLETTER_MAX_REASON;
-        while !reason.is_char_boundary(at) {
-            at -= 1;
-        }
-        reason.truncate(at);
-        reason.push_str(&format!(" … (reason of {total} bytes cut)"));
-    }
+    cut_reason(&mut reason, DEADLETTER_MAX_REASON);
     let payload: &[u8] = &msg.payload;
     let cut = payload.len() > DEADLETTER_MAX_PAYLOAD;
     let kept = &payload[..payload.len().min(DEADLETTER_MAX_PAYLOAD)];
@@ -746,6 +753,20 @@ mod tests {
     use events::spec;
 
     use super::*;
+
+    #[test]
+    fn long_dead_letter_reasons_are_cut_at_a_char_boundary() {
+        let mut short = "fine".to_owned();
+        cut_reason(&mut short, 16);
+        assert_eq!(short, "fine");
+        // 'é' is two bytes: byte 5 is inside the third one.
+        let mut long = "éééééé".to_owned();
+        cut_reason(&mut long, 5);
+        assert_eq!(long, "éé … (reason of 12 bytes cut)");
+        let mut huge = "x".repeat(5 * DEADLETTER_MAX_REASON);
+        cut_reason(&mut huge, DEADLETTER_MAX_REASON);
+        assert!(huge.len() < DEADLETTER_MAX_REASON + 64, "{}", huge.len());
+    }
 
     #[test]
     fn lanes_per_consumer() {
