@@ -222,7 +222,11 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
                 // Streams are followed independently: wait for the agents'
                 // and validate's streams too (17 apply + 3 rollback jobs and
                 // results, 10 validated waves), not only for the halt.
+                // The halt and the rollback are on different streams too:
+                // a halt seen before its rollback request is not settled.
                 settled(e)
+                    && count(e, "patch.rollback.requested.v1") >= 1
+                    && count(e, "patch.rollback.completed.v1") >= 1
                     && count(e, "patch.agent.job.v1") >= 20
                     && count(e, "patch.agent.result.v1") >= 20
                     && count(e, "patch.validation.passed.v1") >= 10
