@@ -55,6 +55,7 @@ pub struct Logged {
 pub struct EventLog {
     inner: Arc<Mutex<Vec<Logged>>>,
     notify: Arc<Notify>,
+    bus: Bus,
 }
 
 impl EventLog {
@@ -63,6 +64,7 @@ impl EventLog {
         let log = EventLog {
             inner: Arc::default(),
             notify: Arc::default(),
+            bus: bus.clone(),
         };
         for stream in spec::STREAMS {
             let (bus, log) = (bus.clone(), log.clone());
@@ -128,10 +130,43 @@ impl EventLog {
                 for e in &events {
                     *counts.entry(e.event_type()).or_insert(0) += 1;
                 }
-                panic!("timed out after {timeout:?} waiting for {what}; events so far: {counts:?}");
+                let streams = self.positions().await;
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; events so far: {counts:?}; \
+                     streams (log's last sequence / server's): {streams}"
+                );
             }
             let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
         }
+    }
+}
+
+impl EventLog {
+    /// Per stream, the last sequence the log holds beside the server's
+    /// (`FINDINGS 8/60`): tells a stalled log from a stalled flow.
+    async fn positions(&self) -> String {
+        let mut held: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        for l in self.all() {
+            let seq = held.entry(l.stream.clone()).or_default();
+            *seq = (*seq).max(l.seq);
+        }
+        let mut out = Vec::new();
+        for stream in spec::STREAMS {
+            let name = stream.name(self.bus.namespace());
+            let server = match tokio::time::timeout(
+                Duration::from_secs(5),
+                self.bus.stream_last_sequence(&stream),
+            )
+            .await
+            {
+                Ok(Ok(last)) => last.to_string(),
+                Ok(Err(e)) => format!("error: {e}"),
+                Err(_) => "no answer".to_owned(),
+            };
+            let log = held.get(&name).copied().unwrap_or_default();
+            out.push(format!("{name} {log}/{server}"));
+        }
+        out.join(", ")
     }
 }
 
@@ -311,11 +346,32 @@ impl Proc {
     }
 }
 
+/// Lines of a process's log printed when a test fails with it running.
+pub const LOG_TAIL_LINES: usize = 200;
+
 impl Drop for Proc {
+    /// Kills the process. When the test is failing (or
+    /// `PATCHFLOW_TEST_SHOW_LOGS` is set), prints the last
+    /// [`LOG_TAIL_LINES`] lines of its log first: CI keeps nothing else of
+    /// a failed run's processes.
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if std::thread::panicking() || std::env::var_os("PATCHFLOW_TEST_SHOW_LOGS").is_some() {
+            let text = self.log_text();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines
+                .get(lines.len().saturating_sub(LOG_TAIL_LINES)..)
+                .unwrap_or_default();
+            eprintln!(
+                "---- last {} of {} lines of {} ----\n{}",
+                tail.len(),
+                lines.len(),
+                self.log.display(),
+                tail.join("\n")
+            );
         }
     }
 }

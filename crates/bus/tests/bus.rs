@@ -403,3 +403,29 @@ async fn keyed_lanes_run_subjects_in_parallel_and_each_subject_in_order() {
         "a bool still means serial or not"
     );
 }
+
+#[tokio::test]
+async fn a_report_read_goes_on_across_a_server_restart() {
+    use tokio::io::AsyncReadExt;
+    // Its own server: the others share one that must stay up.
+    let mut server = testkit::NatsServer::start();
+    let bus = bus_on(&server.url()).await;
+    let reports = bus.reports().await.unwrap();
+    let body: Vec<u8> = (0..40_000_000u32).map(|i| (i % 251) as u8).collect();
+    reports.put("big", &mut body.as_slice()).await.unwrap();
+    let mut reader = reports.open("big").await.unwrap();
+    let mut first = vec![0; 1000];
+    reader.read_exact(&mut first).await.unwrap();
+    server.restart();
+    // The rest arrives whole: the object store's reader re-creates its
+    // consumer. Were it to wait forever, ingest's handler would hold its
+    // scan for good (its ack deadline is extended while it runs).
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), reader.read_to_end(&mut rest))
+        .await
+        .expect("the read hung across the restart")
+        .expect("the read failed across the restart");
+    first.extend(rest);
+    assert_eq!(first.len(), body.len());
+    assert!(first == body, "a read across the restart changed the bytes");
+}
