@@ -72,13 +72,14 @@ fn check_reference_file(file: &str, want_lines: usize) {
     let mut mismatches = Vec::new();
     for (n, ((vector, score, severity), line)) in rows.iter().zip(&printed).enumerate() {
         let want = format!("{score} {}", severity.to_ascii_uppercase());
-        let mut parts = line.splitn(4, ' ');
+        let mut parts = line.splitn(5, ' ');
         let got_score_and_rating = format!(
             "{} {}",
             parts.next().unwrap_or_default(),
             parts.next().unwrap_or_default()
         );
         let _version = parts.next();
+        let _score_type = parts.next();
         let got_vector = parts.next().unwrap_or_default();
         if got_score_and_rating != want || got_vector != *vector {
             mismatches.push(format!(
@@ -123,7 +124,7 @@ fn malformed_vectors_are_refused_by_name() {
     let table: &[(&str, Result<&str, &str>)] = &[
         (
             "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-            Ok("9.8 CRITICAL 3.1 CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+            Ok("9.8 CRITICAL 3.1 base CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
         ),
         // The crate would score this 0.0: a missing base metric is an error.
         (
@@ -158,14 +159,21 @@ fn malformed_vectors_are_refused_by_name() {
             "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/XX:Y",
             Err("unknown CVSS 3.1 metric(s): XX"),
         ),
+        // A v4.0 score names the metric groups it counts.
+        (
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U",
+            Ok(
+                "8.1 HIGH 4.0 CVSS-BT CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U",
+            ),
+        ),
         // Scanner spellings of v2 are normalized, not refused.
         (
             "CVSS2#AV:N/AC:L/Au:N/C:P/I:P/A:P",
-            Ok("7.5 HIGH 2.0 AV:N/AC:L/Au:N/C:P/I:P/A:P"),
+            Ok("7.5 HIGH 2.0 base AV:N/AC:L/Au:N/C:P/I:P/A:P"),
         ),
         (
             "(AV:N/AC:L/Au:N/C:P/I:P/A:P)",
-            Ok("7.5 HIGH 2.0 AV:N/AC:L/Au:N/C:P/I:P/A:P"),
+            Ok("7.5 HIGH 2.0 base AV:N/AC:L/Au:N/C:P/I:P/A:P"),
         ),
         (
             "CVSS:5.0/AV:N",
@@ -210,7 +218,7 @@ fn oc09_repeated_metrics_get_no_score() {
     assert_eq!(code, Some(1));
     assert_eq!(
         stdout,
-        "9.8 CRITICAL 3.1 CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n"
+        "9.8 CRITICAL 3.1 base CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n"
     );
     let errors: Vec<&str> = stderr.lines().collect();
     let want = [("3.1", "AV"), ("3.0", "C"), ("2.0", "AV"), ("4.0", "AV")];

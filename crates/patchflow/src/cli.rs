@@ -118,7 +118,10 @@ pub enum Command {
         format: Option<String>,
     },
     /// Score CVSS vectors (v2, v3.0, v3.1, v4.0): one line per vector, from the
-    /// arguments or, without arguments, from stdin.
+    /// arguments or, without arguments, from stdin: `SCORE SEVERITY VERSION
+    /// TYPE VECTOR`, where TYPE says which score it is: `base` for v2/v3,
+    /// `CVSS-B`, `CVSS-BT`, `CVSS-BE` or `CVSS-BTE` for v4.0 (the groups of
+    /// metrics the vector sets).
     Cvss {
         /// Vectors.
         vectors: Vec<String>,

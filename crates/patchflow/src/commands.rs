@@ -808,9 +808,11 @@ fn read_once_source(file: &Path) -> Result<Option<tempfile::NamedTempFile>> {
     Ok(Some(spool))
 }
 
-/// `patchflow cvss [VECTOR…]`: `<score> <SEVERITY> <version> <vector>` per
-/// line; a vector that cannot be scored prints `error: …` on stderr and makes
-/// the exit status 1.
+/// `patchflow cvss [VECTOR…]`: `<score> <SEVERITY> <version> <score type>
+/// <vector>` per line (the score type is `base` for v2/v3, `CVSS-B`,
+/// `CVSS-BT`, `CVSS-BE` or `CVSS-BTE` for v4.0: see
+/// [`prioritize::cvss::Scored::score_type`]); a vector that cannot be scored
+/// prints `error: …` on stderr and makes the exit status 1.
 fn cvss(vectors: &[String]) -> Result<ExitCode> {
     let mut failed = false;
     let from_stdin = vectors.is_empty();
@@ -826,10 +828,11 @@ fn cvss(vectors: &[String]) -> Result<ExitCode> {
         }
         match prioritize::cvss::score(line) {
             Ok(s) => println!(
-                "{:.1} {} {} {}",
+                "{:.1} {} {} {} {}",
                 s.score,
                 s.rating().to_ascii_uppercase(),
                 s.version.as_str(),
+                s.score_type(),
                 s.vector
             ),
             Err(e) => {

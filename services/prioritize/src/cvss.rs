@@ -132,6 +132,37 @@ impl Scored {
             Severity::Critical => "Critical",
         }
     }
+
+    /// Which score [`Scored::score`] is: `base` for v2.0 and v3.x (their
+    /// temporal and environmental metrics do not count here); for v4.0 the
+    /// specification's nomenclature (FIRST CVSS v4.0 §1.3): `CVSS-B` for base
+    /// metrics only, `CVSS-BT` with a threat metric (`E`), `CVSS-BE` with an
+    /// environmental one (`CR`, `IR`, `AR`, `M*`), `CVSS-BTE` with both. A
+    /// metric written as `X` (Not Defined) is absent; supplemental metrics
+    /// never count.
+    pub fn score_type(&self) -> &'static str {
+        if self.version != CvssVersion::V4_0 {
+            return "base";
+        }
+        let (mut threat, mut environmental) = (false, false);
+        for (metric, value) in self.vector.split('/').filter_map(|c| c.split_once(':')) {
+            if value.eq_ignore_ascii_case("X") {
+                continue;
+            }
+            match metric {
+                "E" => threat = true,
+                "CR" | "IR" | "AR" => environmental = true,
+                m if m.starts_with('M') => environmental = true,
+                _ => {}
+            }
+        }
+        match (threat, environmental) {
+            (false, false) => "CVSS-B",
+            (true, false) => "CVSS-BT",
+            (false, true) => "CVSS-BE",
+            (true, true) => "CVSS-BTE",
+        }
+    }
 }
 
 const V2_BASE: &[&str] = &["AV", "AC", "Au", "C", "I", "A"];
@@ -433,6 +464,41 @@ mod tests {
         }
     }
 
+    #[test]
+    fn score_type_names_the_metric_groups_that_count() {
+        let table = [
+            (
+                "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:U/MC:N",
+                "base",
+            ),
+            ("AV:N/AC:L/Au:N/C:P/I:P/A:P/E:U", "base"),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+                "CVSS-B",
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U",
+                "CVSS-BT",
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/MVC:L",
+                "CVSS-BE",
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:P/CR:H",
+                "CVSS-BTE",
+            ),
+            // Not Defined is absent; supplemental metrics never count.
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:X/MAV:X/S:P/AU:Y",
+                "CVSS-B",
+            ),
+        ];
+        for (vector, want) in table {
+            let scored = score(vector).unwrap_or_else(|e| panic!("{vector}: {e}"));
+            assert_eq!(scored.score_type(), want, "{vector}");
+        }
+    }
     #[test]
     fn spellings_and_sharp_edges() {
         let table: &[(&str, Want)] = &[
