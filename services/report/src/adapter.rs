@@ -91,7 +91,14 @@ fn start_writer(
         std::fs::create_dir_all(dir)
             .map_err(|e| ReportServiceError::Writer(format!("create {}: {e}", dir.display())))?;
     }
-    let mut projection = Projection::open(db)?;
+    let (mut projection, set_aside) = Projection::open_for_replay(db)?;
+    if let Some(old) = set_aside {
+        warn!(
+            projection = %db.display(),
+            old = %old.display(),
+            "the projection was written by another patchflow version: set aside, rebuilding from the streams"
+        );
+    }
     let positions = projection.positions()?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Item>(4096);
     let handle = std::thread::Builder::new()

@@ -15,10 +15,20 @@ pub enum ReportError {
         #[source]
         source: rusqlite::Error,
     },
+    /// A file of another schema version could not be moved aside for the
+    /// rebuild ([`crate::Projection::open_for_replay`]).
+    #[error("move projection {path} aside to rebuild it: {source}")]
+    SetAside {
+        /// The file.
+        path: PathBuf,
+        /// The rename's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The file was written by another schema version of this crate. The
     /// projection is rebuildable: delete the file and replay the streams.
     #[error(
-        "projection {path} has schema version {found}, this build reads version {expected}: delete it and replay the streams"
+        "projection {path} has schema version {found}, this build reads version {expected}: with NATS reachable (patchflow up running, or NATS_URL set) it is set aside and rebuilt from the streams"
     )]
     SchemaVersion {
         /// The file.

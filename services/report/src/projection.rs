@@ -43,8 +43,11 @@ use crate::codec::{to_i64, to_u64, ts};
 use crate::error::{ReportError, SqlContext};
 
 /// The layout version this build writes and reads. A file with another
-/// version is refused ([`ReportError::SchemaVersion`]); rebuild it by replay.
-pub const SCHEMA_VERSION: i64 = 2;
+/// version is refused by [`Projection::open`] ([`ReportError::SchemaVersion`])
+/// and set aside and rebuilt by replay in
+/// [`Projection::open_for_replay`]. Any change to the schema text bumps it
+/// (a test pins the schema's digest to it).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -363,6 +366,46 @@ impl Projection {
             }
         }
         Ok(Projection { conn, path })
+    }
+
+    /// [`Projection::open`] for a caller that replays the streams into the
+    /// projection: a file of another schema version (an older patchflow's)
+    /// is moved aside to `<file>.schema<version>` (kept for inspection,
+    /// replacing an earlier one of that name; its `-wal` and `-shm`
+    /// companions move with it) and a fresh file is opened, which the replay
+    /// then fills from sequence 1. Returns the path it was moved to.
+    ///
+    /// # Errors
+    /// As [`Projection::open`]; [`ReportError::SetAside`] when the old file
+    /// cannot be moved.
+    pub fn open_for_replay(
+        path: impl AsRef<Path>,
+    ) -> Result<(Projection, Option<PathBuf>), ReportError> {
+        let path = path.as_ref();
+        match Projection::open(path) {
+            Err(ReportError::SchemaVersion { found, .. }) => {
+                let mut aside = path.as_os_str().to_owned();
+                aside.push(format!(".schema{found}"));
+                let aside = PathBuf::from(aside);
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut from = path.as_os_str().to_owned();
+                    from.push(suffix);
+                    let mut to = aside.as_os_str().to_owned();
+                    to.push(suffix);
+                    let from = PathBuf::from(from);
+                    if from.exists() {
+                        std::fs::rename(&from, PathBuf::from(to)).map_err(|source| {
+                            ReportError::SetAside {
+                                path: from.clone(),
+                                source,
+                            }
+                        })?;
+                    }
+                }
+                Ok((Projection::open(path)?, Some(aside)))
+            }
+            other => other.map(|p| (p, None)),
+        }
     }
 
     /// The file this projection lives in.
@@ -1525,4 +1568,23 @@ fn dead_lettered(tx: &Connection, p: &DeadLettered, event: &Event) -> Result<(),
     )
     .ctx("record dead letter")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema text is pinned to [`SCHEMA_VERSION`]: a change to the
+    /// layout fails here until the version is bumped (files of the old
+    /// layout are then set aside and rebuilt instead of failing on a
+    /// missing column) and the digest below updated.
+    #[test]
+    fn schema_changes_bump_the_version() {
+        let digest = hex::encode(Sha256::digest(SCHEMA.as_bytes()));
+        assert_eq!(
+            (SCHEMA_VERSION, digest.get(..16).unwrap_or_default()),
+            (3, "3ca0952d60b58b90"),
+            "the projection schema changed: bump SCHEMA_VERSION and update this digest"
+        );
+    }
 }

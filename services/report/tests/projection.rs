@@ -1144,6 +1144,26 @@ fn reopening_keeps_positions_and_refuses_another_schema_version() {
         }
         other => panic!("expected a schema version error, got {other:?}"),
     }
+    // For a replay, the old file is set aside whole and a fresh one opened.
+    let (fresh, aside) = Projection::open_for_replay(&path).unwrap();
+    let aside = aside.expect("the old file is set aside");
+    assert_eq!(
+        aside.file_name().and_then(|n| n.to_str()),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .map(|n| format!("{n}.schema99"))
+            .as_deref()
+    );
+    assert!(fresh.positions().unwrap().is_empty(), "a fresh projection");
+    let kept: i64 = rusqlite::Connection::open(&aside)
+        .unwrap()
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 99, "the set-aside file is the old one, unchanged");
+    drop(fresh);
+    // A file of this version is opened as it is.
+    let (_, aside) = Projection::open_for_replay(&path).unwrap();
+    assert_eq!(aside, None);
 }
 
 // ---------------------------------------------------------------------------
