@@ -924,6 +924,12 @@ async fn every_feed_agrees_with_expected() {
                     "{}: {err} does not give {reason:?}",
                     case.file
                 );
+                assert_eq!(
+                    err.matches(reason).count(),
+                    1,
+                    "{}: the reason is said once: {err}",
+                    case.file
+                );
                 checked += 1;
             }
             Want::Feed {

@@ -202,6 +202,16 @@ impl FeedDocument {
         }
     }
 
+    /// When a catalog was issued, for ordering catalogs of one kind: KEV
+    /// `dateReleased`, EPSS `score_date` (UTC); `None` for advisories.
+    pub fn released(&self) -> Option<DateTime<Utc>> {
+        match self {
+            FeedDocument::Kev(k) => Some(k.catalog.released),
+            FeedDocument::Epss(e) => Some(e.score_date),
+            FeedDocument::Csaf(_) | FeedDocument::Osv(_) => None,
+        }
+    }
+
     /// Entries: KEV CVEs, EPSS rows, CSAF vulnerabilities, OSV records.
     pub fn entries(&self) -> u64 {
         let n = match self {

@@ -377,7 +377,7 @@ pub enum FeedCommand {
     /// nothing and exits 1 with the reason.
     Load {
         /// The document (KEV JSON or CSV, EPSS CSV plain or gzip, CSAF JSON,
-        /// OSV JSON or osv-scanner output).
+        /// OSV JSON or osv-scanner output); `-` reads stdin.
         file: PathBuf,
         /// What it is.
         #[arg(long, value_enum)]

@@ -483,7 +483,9 @@ pub async fn wait_for_scan(bus: &Bus, scan_id: Uuid) -> Result<Payload> {
     bail!("scan {scan_id} was neither completed nor rejected within 10 minutes")
 }
 
-/// Parses `--as-of`: RFC 3339, or a date meaning its midnight UTC.
+/// Parses an instant option (`--as-of`, `--score-date`): RFC 3339, or a
+/// date meaning its midnight UTC. The error quotes the value; the caller
+/// names the option.
 pub fn parse_instant(s: &str) -> Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
@@ -491,7 +493,7 @@ pub fn parse_instant(s: &str) -> Result<DateTime<Utc>> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     }
-    bail!("--as-of {s:?} is neither RFC 3339 (2025-01-20T00:00:00Z) nor a date (2025-01-20)")
+    bail!("{s:?} is neither RFC 3339 (2025-01-20T00:00:00Z) nor a date (2025-01-20)")
 }
 
 /// The report projection, caught up from NATS first unless `no_sync`.
@@ -552,7 +554,7 @@ async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
         } => {
             let p = open_projection(cfg, no_sync).await?;
             let as_of = match as_of {
-                Some(s) => parse_instant(&s)?,
+                Some(s) => parse_instant(&s).context("--as-of")?,
                 None => cfg.clock.clock().now(),
             };
             let r = p.compliance(as_of)?;

@@ -45,11 +45,20 @@ async fn load(
         .map(parse_instant)
         .transpose()
         .context("--score-date")?;
-    let body = std::fs::read(file).with_context(|| format!("read {}", file.display()))?;
-    let source = std::fs::canonicalize(file)
-        .unwrap_or_else(|_| file.to_path_buf())
-        .display()
-        .to_string();
+    // `-` reads stdin, as `patchflow parse -` does; its source is `stdin`.
+    let (body, source) = if file == Path::new("-") {
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut body)
+            .context("read stdin")?;
+        (body, "stdin".to_owned())
+    } else {
+        let body = std::fs::read(file).with_context(|| format!("read {}", file.display()))?;
+        let source = std::fs::canonicalize(file)
+            .unwrap_or_else(|_| file.to_path_buf())
+            .display()
+            .to_string();
+        (body, source)
+    };
     let cfg = with_discovered_nats(cfg.clone());
     let bus = connect_cli(&cfg, "patchflow-feed").await?;
     let loader = FeedLoader::new(bus.clone(), cfg.clock.clock()).await?;

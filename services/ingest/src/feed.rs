@@ -6,10 +6,15 @@
 //! hands the document to [`FeedLoader::load`], which
 //!
 //! 1. skips a document whose SHA-256 equals the last one loaded from the
-//!    same source (publishes nothing);
+//!    same source (publishes nothing) — for KEV and EPSS only while it is
+//!    still the catalog in force, so a good catalog can be loaded again
+//!    after another one replaced it;
 //! 2. parses and validates the whole document ([`feeds::parse`]): a broken
 //!    file or an HTML error page is rejected with the reason, publishes
-//!    nothing and leaves every stored catalog in place;
+//!    nothing and leaves every stored catalog in place; so is a KEV or EPSS
+//!    catalog **older** than the one in force (an earlier `dateReleased` or
+//!    `score_date`): a stale mirror or an old file would take back KEV
+//!    entries CISA still lists, or announce as new the ones it has removed;
 //! 3. stores the raw document in the reports object store
 //!    (`feed-<kind>-<sha256>`);
 //! 4. publishes, in order: `patch.bulletin.catalog_loaded` (KEV, EPSS), one
@@ -33,7 +38,9 @@
 //! a UUIDv5 of (format, id, content hash).
 //!
 //! KV layout (bucket `<ns>_ingest`): `feed.<kind>.<source>` [`FeedState`]
-//! (HTTP validators, last digest, last check), `kev.baseline`
+//! (HTTP validators, last digest, last check), `catalog.kev` and
+//! `catalog.epss` [`CatalogInForce`] (the catalog consumers were last
+//! given), `kev.baseline`
 //! [`KevBaseline`] (the CVE set of the last KEV catalog: one KEV catalog
 //! per deployment), `advisory.<format>.<id>` (the content hash last
 //! published).
@@ -183,6 +190,20 @@ pub struct KevBaseline {
     pub cves: BTreeSet<String>,
 }
 
+/// The KEV or EPSS catalog last published (KV `catalog.<kind>`): the one
+/// in force, which an older document may not replace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogInForce {
+    /// [`FeedDocument::version`].
+    pub version: String,
+    /// [`FeedDocument::released`] (UTC).
+    pub released: DateTime<Utc>,
+    /// Its document digest (SHA-256 hex).
+    pub digest: String,
+    /// Where it was loaded from.
+    pub source: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct AdvisoryState {
     hash: String,
@@ -256,6 +277,10 @@ impl std::fmt::Debug for FeedLoader {
 
 const KEV_BASELINE_KEY: &str = "kev.baseline";
 
+fn in_force_key(kind: FeedKind) -> String {
+    kv_key(&["catalog", kind.as_str()])
+}
+
 fn feed_key(kind: FeedKind, source: &str) -> String {
     kv_key(&["feed", kind.as_str(), source])
 }
@@ -311,7 +336,8 @@ impl FeedLoader {
     /// # Errors
     /// [`BusError`] when storing or publishing fails (a transient failure:
     /// call again; the ids are the same). A bad document is not an error
-    /// but [`LoadOutcome::Rejected`].
+    /// but [`LoadOutcome::Rejected`], which the caller reports (the loader
+    /// logs nothing for it).
     pub async fn load(
         &self,
         kind: FeedKind,
@@ -324,7 +350,19 @@ impl FeedLoader {
         let stored = self.state.load::<FeedState>(&key).await?;
         let previous = stored.value.clone().unwrap_or_default();
         let now = self.clock.now();
-        if previous.digest.as_deref() == Some(digest.as_str()) {
+        let catalog_kind = matches!(kind, FeedKind::Kev | FeedKind::Epss);
+        let in_force = if catalog_kind {
+            self.state
+                .load::<CatalogInForce>(&in_force_key(kind))
+                .await?
+        } else {
+            bus::Versioned {
+                value: None,
+                revision: 0,
+            }
+        };
+        let still_in_force = in_force.value.as_ref().is_none_or(|f| f.digest == digest);
+        if previous.digest.as_deref() == Some(digest.as_str()) && still_in_force {
             let mut state = previous;
             state.checked_at = Some(now);
             state.last_error = None;
@@ -353,12 +391,30 @@ impl FeedLoader {
             Ok(doc) => doc,
             Err(e) => {
                 let reason = e.to_string();
-                warn!(%kind, source, %reason, "feed document rejected; nothing published");
                 self.mark_checked(kind, source, Some(reason.clone()))
                     .await?;
                 return Ok(LoadOutcome::Rejected { reason });
             }
         };
+
+        if let (Some(force), Some(released)) = (&in_force.value, doc.released())
+            && released < force.released
+        {
+            let reason = format!(
+                "{kind} catalog {} (released {}) is older than the catalog in force, {} (released \
+                 {}, from {}): nothing published",
+                doc.version(),
+                released.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                force.version,
+                force
+                    .released
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                force.source
+            );
+            self.mark_checked(kind, source, Some(reason.clone()))
+                .await?;
+            return Ok(LoadOutcome::Rejected { reason });
+        }
 
         let object = format!("feed-{kind}-{digest}");
         let stored_object = self
@@ -383,9 +439,11 @@ impl FeedLoader {
         };
         let mut baseline_write = None;
         if let Some(payload) = doc.catalog_loaded(&object, stored_object.digest.clone(), source) {
+            // Replacing the catalog in force: a retry after a crash (events
+            // published, state not stored) gives the same id.
             let name = format!(
                 "catalog/{kind}/{digest}/{}",
-                previous.digest.as_deref().unwrap_or("-")
+                in_force.value.as_ref().map_or("-", |f| f.digest.as_str())
             );
             let mut catalog = Event::new(
                 Uuid::new_v5(&FEED_NAMESPACE, name.as_bytes()),
@@ -468,6 +526,15 @@ impl FeedLoader {
                 }
                 Err(e) => return Err(e),
             }
+        }
+        if let (true, Some(released)) = (catalog_kind, doc.released()) {
+            let force = CatalogInForce {
+                version: report.version.clone(),
+                released,
+                digest: digest.clone(),
+                source: source.to_owned(),
+            };
+            self.state.put(&in_force_key(kind), &force).await?;
         }
         for (akey, state, revision) in advisory_writes {
             match self.state.save(&akey, &state, revision).await {
@@ -714,6 +781,11 @@ impl FeedPoller {
                     epss_score_date: None,
                 };
                 let outcome = self.loader.load(feed.kind, &source, bytes, options).await?;
+                if let LoadOutcome::Rejected { reason } = &outcome {
+                    // The loader's caller says it: here the log, in
+                    // `patchflow feed load` the command's own error line.
+                    warn!(kind = %feed.kind, %source, %reason, "feed document rejected; nothing published");
+                }
                 Ok(PollOutcome::Fetched(outcome))
             }
             Err(reason) => {

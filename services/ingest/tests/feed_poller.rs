@@ -85,6 +85,11 @@ async fn serve(shared: Shared) -> String {
 
 /// A KEV JSON catalog listing `CVE-2025-000<n>` for each entry.
 fn catalog(version: &str, entries: &[(u32, &str, &str)]) -> String {
+    catalog_released(version, "2025-02-20T10:00:00.0000Z", entries)
+}
+
+/// [`catalog`] with its `dateReleased`.
+fn catalog_released(version: &str, released: &str, entries: &[(u32, &str, &str)]) -> String {
     let vulns: Vec<String> = entries
         .iter()
         .map(|(n, vendor, product)| {
@@ -98,7 +103,7 @@ fn catalog(version: &str, entries: &[(u32, &str, &str)]) -> String {
         .collect();
     format!(
         r#"{{"title":"CISA Catalog of Known Exploited Vulnerabilities","catalogVersion":"{version}",
-            "dateReleased":"2025-02-20T10:00:00.0000Z","count":{},"vulnerabilities":[{}]}}"#,
+            "dateReleased":"{released}","count":{},"vulnerabilities":[{}]}}"#,
         entries.len(),
         vulns.join(",")
     )
@@ -504,4 +509,87 @@ async fn the_loader_skips_unchanged_documents_and_advisories() {
     let events = bulletins(&bus).await;
     assert_eq!(events.len(), 3);
     assert!(matches!(&events[2].data, Payload::CatalogLoaded(c) if c.kind == CatalogKind::Epss));
+}
+
+/// An older catalog never replaces the one in force (its "additions" would
+/// be CVEs CISA removed since); the catalog in force can be loaded again
+/// from its source after another one replaced it.
+#[tokio::test]
+async fn an_older_catalog_is_refused_and_the_one_in_force_reloads() {
+    let server = testkit::NatsServer::shared();
+    let bus = bus_on(&server.url()).await;
+    let loader = FeedLoader::new(bus.clone(), Clock::manual(t0()))
+        .await
+        .unwrap();
+    let load = |source: &'static str, body: String| {
+        let loader = loader.clone();
+        async move {
+            loader
+                .load(
+                    FeedKind::Kev,
+                    source,
+                    body.into_bytes(),
+                    LoadOptions::default(),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let august = catalog_released(
+        "2025.08.25",
+        "2025-08-25T14:00:00.0000Z",
+        &[(1, "A", "a"), (2, "B", "b")],
+    );
+    let april = catalog_released(
+        "2023.04.12",
+        "2023-04-12T11:35:19.8163Z",
+        &[(1, "A", "a"), (3, "C", "c")],
+    );
+    let september = catalog_released(
+        "2025.09.02",
+        "2025-09-02T14:00:00.0000Z",
+        &[(1, "A", "a"), (2, "B", "b"), (4, "D", "d")],
+    );
+    assert!(matches!(
+        load("aug.json", august.clone()).await,
+        LoadOutcome::Loaded(_)
+    ));
+    assert_eq!(
+        load("apr.json", april).await,
+        LoadOutcome::Rejected {
+            reason: "kev catalog 2023.04.12 (released 2023-04-12T11:35:19Z) is older than the \
+                     catalog in force, 2025.08.25 (released 2025-08-25T14:00:00Z, from aug.json): \
+                     nothing published"
+                .to_owned()
+        }
+    );
+    // The catalog in force, again: unchanged.
+    assert!(matches!(
+        load("aug.json", august.clone()).await,
+        LoadOutcome::Unchanged { .. }
+    ));
+    let LoadOutcome::Loaded(newer) = load("sep.json", september).await else {
+        panic!("a newer catalog loads");
+    };
+    assert_eq!(newer.kev_added, ["CVE-2025-0004"]);
+    // Back to August from its own source: it is no longer in force, so it
+    // is not "unchanged", and it is older than September: refused.
+    assert!(matches!(
+        load("aug.json", august).await,
+        LoadOutcome::Rejected { .. }
+    ));
+    let kinds: Vec<&str> = bulletins(&bus)
+        .await
+        .iter()
+        .map(|e| e.event_type())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "patch.bulletin.catalog_loaded.v1",
+            "patch.bulletin.catalog_loaded.v1",
+            "patch.bulletin.kev_added.v1"
+        ],
+        "nothing published for the refused catalogs"
+    );
 }
