@@ -269,11 +269,19 @@ async fn serve(cfg: Config, service: ServiceArg) -> Result<ExitCode> {
 
 async fn agent_cmd(cfg: Config, agent_cfg: agent::Config) -> Result<ExitCode> {
     agent_cfg.validate()?;
+    // The key first: a wrong file is a local mistake, said before any
+    // connection attempt.
+    let key = agent_cfg
+        .verify_key
+        .as_deref()
+        .ok_or_else(|| agent::config::ConfigError::NoVerifyKey(agent_cfg.host.clone()))?;
+    let verifier = agent::JobVerifier::load(key)?;
     let cfg = with_discovered_nats(cfg);
     let bus = connect(&cfg, &format!("patchflow-agent-{}", agent_cfg.host)).await?;
     let token = CancellationToken::new();
     run::cancel_on_signal(token.clone());
-    let agent = agent::Agent::build(&agent_cfg, bus.clone(), cfg.clock.clock())?;
+    let agent =
+        agent::Agent::build_with_verifier(&agent_cfg, verifier, bus.clone(), cfg.clock.clock())?;
     info!(
         host = %agent_cfg.host,
         backend = %agent_cfg.backend,

@@ -39,14 +39,26 @@ pub enum KeyError {
     },
     /// The file is not an Ed25519 public key in SubjectPublicKeyInfo PEM.
     #[error(
-        "job verification key {path}: not a PEM Ed25519 public key ({reason}); \
-         write one with `openssl pkey -in job-signing.pem -pubout -out {path}`"
+        "job verification key {path}: not a PEM Ed25519 public key ({reason}); deploy writes \
+         its public key beside the signing key as job-signing.pub.pem, or derive it with \
+         `openssl pkey -in job-signing.pem -pubout -out job-signing.pub.pem`"
     )]
     Format {
         /// The file.
         path: PathBuf,
         /// The decoder's reason.
         reason: String,
+    },
+    /// The file is a private key: deploy's signing key, which must stay
+    /// with deploy.
+    #[error(
+        "job verification key {path} is a private key (deploy's signing key, which must not \
+         leave deploy): give the agent the public key, job-signing.pub.pem beside it, or \
+         derive it with `openssl pkey -in {path} -pubout -out job-signing.pub.pem`"
+    )]
+    PrivateKey {
+        /// The file.
+        path: PathBuf,
     },
 }
 
@@ -93,8 +105,14 @@ impl JobVerifier {
     /// (`-----BEGIN PUBLIC KEY-----`); `path` names it in errors.
     ///
     /// # Errors
-    /// [`KeyError::Format`] when `pem` is not one.
+    /// [`KeyError::PrivateKey`] when `pem` holds a private key,
+    /// [`KeyError::Format`] when it is not a public key.
     pub fn from_pem(pem: &str, path: &Path) -> Result<JobVerifier, KeyError> {
+        if pem.contains("PRIVATE KEY-----") {
+            return Err(KeyError::PrivateKey {
+                path: path.to_owned(),
+            });
+        }
         VerifyingKey::from_public_key_pem(pem)
             .map(JobVerifier::new)
             .map_err(|e| KeyError::Format {
@@ -106,8 +124,9 @@ impl JobVerifier {
     /// Reads the public key file at `path`.
     ///
     /// # Errors
-    /// [`KeyError::Io`] when it cannot be read, [`KeyError::Format`] when it
-    /// is not a PEM Ed25519 public key.
+    /// [`KeyError::Io`] when it cannot be read, [`KeyError::PrivateKey`]
+    /// when it is a private key, [`KeyError::Format`] when it is not a PEM
+    /// Ed25519 public key.
     pub fn load(path: &Path) -> Result<JobVerifier, KeyError> {
         let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
             path: path.to_owned(),
@@ -257,10 +276,20 @@ pub(crate) mod tests {
                    -----END PUBLIC KEY-----\n";
         let v = JobVerifier::from_pem(pem, Path::new("k.pub.pem")).unwrap();
         assert_eq!(v.fingerprint(), "ed25519:d75a980182b10ab7");
-        let err = JobVerifier::from_pem("-----BEGIN PRIVATE KEY-----", Path::new("k.pub.pem"))
+        // Deploy's signing key given by mistake: named as such, and the
+        // hint never writes over the file it was given.
+        let private =
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
+        let err = JobVerifier::from_pem(private, Path::new("dd/job-signing.pem"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dd/job-signing.pem is a private key"), "{err}");
+        assert!(!err.contains("-out dd/job-signing.pem"), "{err}");
+        let err = JobVerifier::from_pem("-----BEGIN CERTIFICATE-----", Path::new("k.pub.pem"))
             .unwrap_err()
             .to_string();
         assert!(err.contains("not a PEM Ed25519 public key"), "{err}");
+        assert!(!err.contains("-out k.pub.pem"), "{err}");
         let err = JobVerifier::load(Path::new("/nonexistent/k.pub.pem"))
             .unwrap_err()
             .to_string();
