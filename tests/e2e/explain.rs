@@ -190,4 +190,61 @@ async fn explain_and_policy_diff_read_what_prioritize_decided() {
 
     // Neither command published anything.
     assert_eq!(stream_ends(&lab).await, before);
+
+    // A KEV catalog loaded with `feed load` (not in the config) raises the
+    // findings of one CVE to critical; policy diff replays with the intel
+    // prioritize decides with, so its "in force" column is what is in force.
+    let (cve, raised) = {
+        let mut by_cve: BTreeMap<&str, usize> = BTreeMap::new();
+        for d in decided.iter().filter(|d| d.priority != Priority::Critical) {
+            for c in &d.cves {
+                *by_cve.entry(c.as_str()).or_default() += 1;
+            }
+        }
+        by_cve
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(c, n)| (c.to_owned(), n))
+            .expect("a CVE of a finding below critical")
+    };
+    let kev = format!(
+        r#"{{"title":"CISA Catalog of Known Exploited Vulnerabilities","catalogVersion":"2025.08.25",
+            "dateReleased":"2025-08-25T14:00:00.0000Z","count":1,"vulnerabilities":[
+            {{"cveID":"{cve}","vendorProject":"V","product":"P","vulnerabilityName":"V P flaw",
+              "dateAdded":"2025-08-25","shortDescription":"d","requiredAction":"Apply updates.",
+              "dueDate":"2025-09-15","knownRansomwareCampaignUse":"Unknown","notes":"","cwes":[]}}]}}"#
+    );
+    std::fs::write(lab.path("kev.json"), kev).unwrap();
+    let kev_path = lab.path("kev.json");
+    let (status, out, err) =
+        lab.run(&["feed", "load", kev_path.to_str().unwrap(), "--kind", "kev"]);
+    assert!(status.success(), "{out}{err}");
+    let redecided = lab
+        .log
+        .wait_for("the KEV re-decisions", WAIT, |e| {
+            count(e, "patch.finding.prioritized.v1") >= 30 + raised
+        })
+        .await;
+    let mut latest = BTreeMap::new();
+    for e in &redecided {
+        if let Payload::FindingPrioritized(d) = &e.data {
+            latest.insert(d.finding_id, d.priority);
+        }
+    }
+    let mut in_force = BTreeMap::new();
+    for p in latest.values() {
+        *in_force.entry(*p).or_insert(0) += 1;
+    }
+    assert!(
+        in_force.get(&Priority::Critical).copied().unwrap_or(0) >= raised,
+        "{in_force:?}"
+    );
+    std::fs::write(lab.path("same.toml"), "version = \"same-1\"\n").unwrap();
+    let same = lab.path("same.toml");
+    let (status, text, err) = lab.run(&["policy", "diff", same.to_str().unwrap()]);
+    assert!(status.success(), "{err}");
+    for p in Priority::ALL {
+        let row = format!("\n{:<8}  {:>7}", p.as_str(), in_force.get(&p).unwrap_or(&0));
+        assert!(text.contains(&row), "{row:?} missing from:\n{text}");
+    }
 }

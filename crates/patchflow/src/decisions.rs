@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use prioritize::shadow::{self, ShadowInput};
 
-use crate::commands::open_projection;
+use crate::commands::{connect_cli, open_projection, with_discovered_nats};
 use crate::config::Config;
 
 /// Prints why a finding has its priority and due date
@@ -32,12 +32,17 @@ pub async fn explain(cfg: &Config, finding: &str, json: bool, no_sync: bool) -> 
 }
 
 /// Replays every open finding's latest observation through the policy in
-/// force (`[prioritize] policy`, with the configured KEV and EPSS files) and
-/// through `candidate`, and prints the difference ([`shadow::render`]).
-/// With `fresh`, the deadlines already set are ignored.
+/// force (`[prioritize] policy`) and through `candidate`, both with the
+/// intel prioritize decides with ([`prioritize::adapter::intel_in_force`]:
+/// the configured KEV and EPSS files updated with the catalogs, KEV
+/// additions and advisories the bus delivered), and prints the difference
+/// ([`shadow::render`]). Without NATS (or with `no_sync`) only the
+/// configured files count, and a warning says so. With `fresh`, the
+/// deadlines already set are ignored.
 ///
 /// # Errors
-/// A policy or intel file does not load, or the projection cannot be read.
+/// A policy or intel file does not load, NATS is known but its intel
+/// cannot be read, or the projection cannot be read.
 pub async fn policy_diff(
     cfg: &Config,
     candidate: &Path,
@@ -45,12 +50,25 @@ pub async fn policy_diff(
     json: bool,
     no_sync: bool,
 ) -> Result<ExitCode> {
-    let (current, intel) = cfg
+    let (current, configured) = cfg
         .prioritize
         .load()
         .context("load the policy in force and its intel")?;
     let candidate = prioritize::config::load_policy_file(candidate)?;
     let p = open_projection(cfg, no_sync).await?;
+    let known = with_discovered_nats(cfg.clone());
+    let intel = if !no_sync && known.nats.url.is_some() {
+        let bus = connect_cli(&known, "patchflow-policy-diff").await?;
+        prioritize::adapter::intel_in_force(&bus, configured)
+            .await
+            .context("read the intel in force from NATS")?
+    } else {
+        eprintln!(
+            "warning: no NATS server known: replaying with the [prioritize] KEV and EPSS files only \
+             (catalogs loaded with `patchflow feed load` and KEV additions are not counted)"
+        );
+        configured
+    };
     let mut without_observation = 0usize;
     let inputs: Vec<ShadowInput> = p
         .open_finding_states()?

@@ -51,6 +51,8 @@
 //! emergency, never per observation.
 
 mod bulletins;
+
+pub use bulletins::intel_in_force;
 mod exceptions;
 mod lane;
 

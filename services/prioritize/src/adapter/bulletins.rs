@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::PoisonError;
 
-use bus::{BusError, HandleError};
+use bus::{Bus, BusError, HandleError, StateStore};
 use chrono::{DateTime, NaiveDate, Utc};
 use events::{
     AdvisoryPublished, CatalogKind, CatalogLoaded, DecisionTrigger, Event, KevAdded, KevInput,
@@ -17,6 +17,7 @@ use tracing::info;
 use uuid::Uuid;
 
 use super::{PrioritizeService, keys, restore_failed};
+use crate::Intel;
 use crate::intel::{EpssTable, ExploitedAdvisory, KevCatalog, load_epss};
 use crate::reassess;
 
@@ -53,101 +54,147 @@ fn epss_score_date(version: &str) -> Option<DateTime<Utc>> {
         })
 }
 
-impl PrioritizeService {
-    /// Reads a whole object of the reports bucket.
-    async fn fetch(&self, object: &str) -> Result<Vec<u8>, BusError> {
-        let mut reader = self.bus.reports().await?.open(object).await?;
-        let mut bytes = Vec::new();
-        reader
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|e| BusError::Io {
-                op: format!("read catalog {object}"),
-                reason: e.to_string(),
-            })?;
-        Ok(bytes)
-    }
-
-    /// Fetches and loads the catalog of a `catalog_loaded`; `Err` carries
-    /// whether retrying can help (`true`: the bus failed) and why.
-    async fn load_catalog(&self, c: &CatalogLoaded) -> Result<Table, (bool, String)> {
-        let bytes = self.fetch(&c.object).await.map_err(|e| {
-            let transient = !matches!(e, BusError::NotFound { .. });
-            (transient, e.to_string())
+/// Reads a whole object of the reports bucket.
+async fn fetch(bus: &Bus, object: &str) -> Result<Vec<u8>, BusError> {
+    let mut reader = bus.reports().await?.open(object).await?;
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| BusError::Io {
+            op: format!("read catalog {object}"),
+            reason: e.to_string(),
         })?;
-        let loaded = match c.kind {
-            // The feed as fetched: JSON or CSV, told apart by content.
-            CatalogKind::Kev => feeds::parse_kev_any(&bytes).map(|f| Table::Kev(f.catalog)),
-            CatalogKind::Epss => {
-                load_epss(bytes.as_slice(), epss_score_date(&c.version)).map(Table::Epss)
-            }
+    Ok(bytes)
+}
+
+/// Fetches and loads the catalog of a `catalog_loaded`; `Err` carries
+/// whether retrying can help (`true`: the bus failed) and why.
+async fn load_catalog(bus: &Bus, c: &CatalogLoaded) -> Result<Table, (bool, String)> {
+    let bytes = fetch(bus, &c.object).await.map_err(|e| {
+        let transient = !matches!(e, BusError::NotFound { .. });
+        (transient, e.to_string())
+    })?;
+    let loaded = match c.kind {
+        // The feed as fetched: JSON or CSV, told apart by content.
+        CatalogKind::Kev => feeds::parse_kev_any(&bytes).map(|f| Table::Kev(f.catalog)),
+        CatalogKind::Epss => {
+            load_epss(bytes.as_slice(), epss_score_date(&c.version)).map(Table::Epss)
+        }
+    };
+    loaded.map_err(|e| (false, format!("catalog {} does not load: {e}", c.object)))
+}
+
+/// What prioritize keeps of the intel the bus delivered (its KV bucket
+/// and the catalogs in the reports object store).
+struct Delivered {
+    tables: Vec<Table>,
+    added: BTreeMap<String, KevInput>,
+    exploited: BTreeMap<String, ExploitedAdvisory>,
+}
+
+async fn delivered(bus: &Bus, state: &StateStore) -> Result<Delivered, BusError> {
+    let mut tables = Vec::new();
+    for kind in [CatalogKind::Kev, CatalogKind::Epss] {
+        let Some(c) = state
+            .load::<CatalogLoaded>(&keys::catalog(kind))
+            .await?
+            .value
+        else {
+            continue;
         };
-        loaded.map_err(|e| (false, format!("catalog {} does not load: {e}", c.object)))
+        match load_catalog(bus, &c).await {
+            Ok(table) => tables.push(table),
+            Err((_, reason)) => restore_failed(kind, &c.object, &reason),
+        }
+    }
+    let added = state
+        .load::<BTreeMap<String, KevInput>>(keys::KEV_ADDED)
+        .await?
+        .value
+        .unwrap_or_default();
+    let exploited = state
+        .load::<BTreeMap<String, ExploitedAdvisory>>(keys::EXPLOITED)
+        .await?
+        .value
+        .unwrap_or_default();
+    Ok(Delivered {
+        tables,
+        added,
+        exploited,
+    })
+}
+
+/// Applies what the bus delivered to `intel`: a stored catalog replaces the
+/// configured one when it is at least as new, KEV additions the KEV table
+/// does not list are added, and the exploited advisories are taken whole.
+fn apply_delivered(intel: &mut Intel, d: Delivered) {
+    for table in d.tables {
+        match table {
+            Table::Kev(k) => {
+                if intel
+                    .kev
+                    .as_ref()
+                    .is_none_or(|old| old.released <= k.released)
+                {
+                    intel.kev = Some(k);
+                }
+            }
+            Table::Epss(e) => {
+                if intel
+                    .epss
+                    .as_ref()
+                    .is_none_or(|old| old.score_date <= e.score_date)
+                {
+                    intel.epss = Some(e);
+                }
+            }
+        }
+    }
+    intel.exploited = d.exploited;
+    for entry in d.added.values() {
+        let listed = intel
+            .kev
+            .as_ref()
+            .is_some_and(|k| k.get(&entry.cve).is_some());
+        if !listed {
+            reassess::add_kev_entry(intel, entry, date_added_instant(entry));
+        }
+    }
+}
+
+/// The intel prioritize decides with: `configured` (the `[prioritize]`
+/// KEV and EPSS files) updated with what the bus delivered — the last
+/// KEV and EPSS catalogs loaded (`patchflow feed load`, the feed poller)
+/// when at least as new, the KEV additions since, and the CVEs advisories
+/// stated exploited. It is what the service restores at start; `patchflow
+/// policy diff` replays with it. Reads prioritize's KV bucket and the
+/// reports object store; publishes nothing. A stored catalog that no
+/// longer loads is logged and skipped.
+///
+/// # Errors
+/// [`BusError`] when the bucket or the object store cannot be read.
+pub async fn intel_in_force(bus: &Bus, mut configured: Intel) -> Result<Intel, BusError> {
+    let state = bus.state(events::Service::Prioritize).await?;
+    let d = delivered(bus, &state).await?;
+    apply_delivered(&mut configured, d);
+    Ok(configured)
+}
+
+impl PrioritizeService {
+    /// Fetches and loads the catalog of a `catalog_loaded` (see
+    /// [`load_catalog`]).
+    async fn load_catalog(&self, c: &CatalogLoaded) -> Result<Table, (bool, String)> {
+        load_catalog(&self.bus, c).await
     }
 
     /// At start: the catalogs the bus delivered (when newer than the
     /// configured files), then the KEV additions not in the KEV table, then
-    /// the CVEs advisories stated exploited.
+    /// the CVEs advisories stated exploited ([`intel_in_force`]).
     pub(super) async fn restore_intel(&self) -> Result<(), BusError> {
-        for kind in [CatalogKind::Kev, CatalogKind::Epss] {
-            let Some(c) = self
-                .state
-                .load::<CatalogLoaded>(&keys::catalog(kind))
-                .await?
-                .value
-            else {
-                continue;
-            };
-            match self.load_catalog(&c).await {
-                Ok(table) => {
-                    let mut intel = self.intel.write().unwrap_or_else(PoisonError::into_inner);
-                    match table {
-                        Table::Kev(k) => {
-                            if intel
-                                .kev
-                                .as_ref()
-                                .is_none_or(|old| old.released <= k.released)
-                            {
-                                intel.kev = Some(k);
-                            }
-                        }
-                        Table::Epss(e) => {
-                            if intel
-                                .epss
-                                .as_ref()
-                                .is_none_or(|old| old.score_date <= e.score_date)
-                            {
-                                intel.epss = Some(e);
-                            }
-                        }
-                    }
-                }
-                Err((_, reason)) => restore_failed(kind, &c.object, &reason),
-            }
-        }
-        let added = self
-            .state
-            .load::<BTreeMap<String, KevInput>>(keys::KEV_ADDED)
-            .await?
-            .value
-            .unwrap_or_default();
-        let exploited = self
-            .state
-            .load::<BTreeMap<String, ExploitedAdvisory>>(keys::EXPLOITED)
-            .await?
-            .value
-            .unwrap_or_default();
+        let d = delivered(&self.bus, &self.state).await?;
         let mut intel = self.intel.write().unwrap_or_else(PoisonError::into_inner);
-        intel.exploited = exploited;
-        for entry in added.values() {
-            let listed = intel
-                .kev
-                .as_ref()
-                .is_some_and(|k| k.get(&entry.cve).is_some());
-            if !listed {
-                reassess::add_kev_entry(&mut intel, entry, date_added_instant(entry));
-            }
-        }
+        apply_delivered(&mut intel, d);
         Ok(())
     }
 
