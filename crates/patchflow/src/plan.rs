@@ -106,6 +106,7 @@ pub fn render(
     )?;
     let mut earliest = now;
     let mut last_start = None;
+    let mut first_start: Option<DateTime<Utc>> = None;
     let mut released_any = false;
     for ring in planned.rings.iter().filter(|r| !r.hosts.is_empty()) {
         let Some(rc) = cfg.ring(&ring.ring) else {
@@ -197,6 +198,7 @@ pub fn render(
             )?;
         }
         last_start = Some(start);
+        first_start.get_or_insert(start);
         earliest = rc.soak_end(start).max(now);
     }
     match (&planned.approval, &history.approved, &history.rejected) {
@@ -225,12 +227,20 @@ pub fn render(
         )?,
     }
     let at_risk = last_start.is_some_and(|s| planned.deadline < s);
+    // Passed before the first ring can start: breached, not at risk.
+    let breached = first_start.is_some_and(|s| planned.deadline < s);
     match last_start {
         Some(s) => writeln!(
             out,
             "deadline {}: {} (last ring {} {})",
             rfc3339(planned.deadline),
-            if at_risk { "SLA at risk" } else { "on time" },
+            if breached {
+                "SLA breached before the first ring"
+            } else if at_risk {
+                "SLA at risk"
+            } else {
+                "on time"
+            },
             if released_any
                 && history.released.len()
                     == planned.rings.iter().filter(|r| !r.hosts.is_empty()).count()
@@ -460,6 +470,37 @@ manual tasks (not sent to any host):
             "{got}"
         );
         assert!(b.sla_at_risk, "schedule agrees");
+        // A deadline before the first ring can start (a KEV due date older
+        // than the finding) is breached, not at risk.
+        let past = planned("2023-10-31T23:59:59Z");
+        let got = match render(
+            &past,
+            &History::default(),
+            &cfg(),
+            utc("2026-11-29T12:00:00Z"),
+        ) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(
+            got.contains(
+                "deadline 2023-10-31T23:59:59Z: SLA breached before the first ring (last ring projected to start 2026-11-30T08:00:00Z)"
+            ),
+            "{got}"
+        );
+        let line = report::summary::summarize(
+            &events::Payload::BundlePlanned(past.clone()),
+            &report::summary::TrailContext::default(),
+        );
+        assert!(
+            line.contains("; SLA breached: the deadline passes before the first ring starts"),
+            "{line}"
+        );
+        let line = report::summary::summarize(
+            &events::Payload::BundlePlanned(b.clone()),
+            &report::summary::TrailContext::default(),
+        );
+        assert!(line.contains("; SLA at risk"), "{line}");
         let history = History {
             released: vec![],
             approved: Some(BundleApproved {

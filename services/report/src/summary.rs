@@ -188,7 +188,20 @@ pub fn summarize(payload: &Payload, ctx: &TrailContext) -> String {
                 rfc3339(p.deadline)
             );
             if p.sla_at_risk {
-                s.push_str("; SLA at risk");
+                // A deadline that passes before the first ring can start
+                // is already breached (a KEV due date older than the
+                // finding), not merely at risk.
+                let first_start = p
+                    .rings
+                    .iter()
+                    .filter_map(|r| r.window.as_ref())
+                    .map(|w| w.opens_at)
+                    .min();
+                if first_start.is_some_and(|start| p.deadline < start) {
+                    s.push_str("; SLA breached: the deadline passes before the first ring starts");
+                } else {
+                    s.push_str("; SLA at risk");
+                }
             }
             if !p.manual_tasks.is_empty() {
                 s.push_str(&format!("; {}", count(p.manual_tasks.len(), "manual task")));
