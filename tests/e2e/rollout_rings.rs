@@ -212,6 +212,29 @@ async fn twenty_agents_four_rings_approval_before_prod_and_a_failed_batch_rolls_
         )),
         "{out}"
     );
+    // One change decision per bundle, and never on a prefix of two
+    // characters (the approvals checked below stay one).
+    let (status, out, err) = lab.run(&[
+        "bundle", "approve", &id_text, "--by", "bob", "--ticket", "CHG-2",
+    ]);
+    assert_eq!(status.code(), Some(1), "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "bundle {id} is already approved by {APPROVER}: nothing left to approve"
+        )),
+        "{err}"
+    );
+    let (status, out, err) = lab.run(&[
+        "bundle",
+        "approve",
+        &id_text[..2],
+        "--by",
+        "bob",
+        "--ticket",
+        "CHG-3",
+    ]);
+    assert_eq!(status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("is too short to name a bundle"), "{err}");
 
     let events = lab
         .log

@@ -85,6 +85,11 @@ pub async fn run(cfg: &Config, cmd: BundleCommand) -> Result<ExitCode> {
             summary.status.as_str()
         );
     }
+    if let (Payload::BundleApproved(_), Some(by)) = (&payload, &summary.approved_by) {
+        // One change decision per bundle: a second approval would put two
+        // approvers (and tickets) on the record for one change.
+        bail!("bundle {bundle_id} is already approved by {by}: nothing left to approve");
+    }
     let payload = match payload {
         Payload::BundleApproved(a) => Payload::BundleApproved(BundleApproved { bundle_id, ..a }),
         Payload::BundleRejected(r) => Payload::BundleRejected(BundleRejected { bundle_id, ..r }),

@@ -531,10 +531,21 @@ pub(crate) async fn open_projection(cfg: &Config, no_sync: bool) -> Result<repor
     Ok(report::Projection::open(&db)?)
 }
 
-/// The bundle a full id or a unique id prefix (as the demo prints) names.
+/// The shortest bundle id prefix taken (a change approval must not hang
+/// on one or two characters that happen to be unique today).
+pub(crate) const MIN_ID_PREFIX: usize = 4;
+
+/// The bundle a full id or a unique id prefix (as the demo prints) names:
+/// at least [`MIN_ID_PREFIX`] characters.
 pub(crate) fn resolve_bundle(p: &report::Projection, wanted: &str) -> Result<uuid::Uuid> {
     if let Ok(id) = wanted.parse::<uuid::Uuid>() {
         return Ok(id);
+    }
+    if wanted.len() < MIN_ID_PREFIX {
+        bail!(
+            "{wanted:?} is too short to name a bundle: give at least {MIN_ID_PREFIX} characters of \
+             its id (patchflow report bundles lists them)"
+        );
     }
     let matches: Vec<uuid::Uuid> = p
         .bundles()?
