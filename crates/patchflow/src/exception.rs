@@ -59,14 +59,20 @@ pub fn parse_target(s: &str) -> Result<ExceptionTarget> {
     )
 }
 
+/// The longest risk acceptance granted at once: 366 days. An accepted risk
+/// is reviewed at least yearly (the practice of PCI DSS 4.0 requirement
+/// 12.3.1's targeted risk analyses and of most exception policies); a
+/// longer one is renewed, which puts a new decision in the audit trail.
+pub const MAX_EXCEPTION_DAYS: i64 = 366;
+
 /// Parses `--expires` relative to `now` (UTC): an RFC 3339 instant; a date
 /// `YYYY-MM-DD`, meaning its start (00:00 UTC, as `--as-of` reads dates);
 /// or `+N` followed by `d` (days), `h` (hours) or `w` (weeks) from now. The
-/// result must be after `now`.
+/// result must be after `now` and at most [`MAX_EXCEPTION_DAYS`] away.
 ///
 /// # Errors
-/// An unreadable value, a zero or negative duration, or an instant not
-/// after `now`.
+/// An unreadable value, a zero or negative duration, an instant not after
+/// `now`, or one more than [`MAX_EXCEPTION_DAYS`] away.
 pub fn parse_expiry(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     let s = s.trim();
     let at = if let Some(rel) = s.strip_prefix('+') {
@@ -101,6 +107,15 @@ pub fn parse_expiry(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
             rfc3339(now)
         );
     }
+    let longest = now + TimeDelta::days(MAX_EXCEPTION_DAYS);
+    if at > longest {
+        bail!(
+            "--expires {} is more than {MAX_EXCEPTION_DAYS} days away (the latest is {}): an \
+             accepted risk is reviewed at least yearly; grant it until then and renew it",
+            rfc3339(at),
+            rfc3339(longest)
+        );
+    }
     Ok(at)
 }
 
@@ -122,10 +137,10 @@ struct History {
     ended: Option<String>,
 }
 
-/// Reads the exceptions stream for `id`'s grant and end.
-async fn history(bus: &bus::Bus, id: Uuid) -> Result<History> {
+/// Reads the exceptions stream: every exception's grant and end, by id.
+async fn histories(bus: &bus::Bus) -> Result<std::collections::BTreeMap<Uuid, History>> {
     use futures::StreamExt as _;
-    let mut out = History::default();
+    let mut out: std::collections::BTreeMap<Uuid, History> = std::collections::BTreeMap::new();
     let last = bus.stream_last_sequence(&spec::EXCEPTIONS).await?;
     if last == 0 {
         return Ok(out);
@@ -136,12 +151,17 @@ async fn history(bus: &bus::Bus, id: Uuid) -> Result<History> {
         let m = m?;
         if let Ok(e) = Event::from_json(&m.payload) {
             match e.data {
-                Payload::ExceptionGranted(g) if g.exception_id == id => out.granted = Some(g),
-                Payload::ExceptionRevoked(r) if r.exception_id == id => {
-                    out.ended = Some(format!("revoked at {}", rfc3339(r.revoked_at)));
+                Payload::ExceptionGranted(g) => {
+                    let id = g.exception_id;
+                    out.entry(id).or_default().granted = Some(g);
                 }
-                Payload::ExceptionExpired(x) if x.exception_id == id => {
-                    out.ended = Some(format!("expired at {}", rfc3339(x.expired_at)));
+                Payload::ExceptionRevoked(r) => {
+                    out.entry(r.exception_id).or_default().ended =
+                        Some(format!("revoked at {}", rfc3339(r.revoked_at)));
+                }
+                Payload::ExceptionExpired(x) => {
+                    out.entry(x.exception_id).or_default().ended =
+                        Some(format!("expired at {}", rfc3339(x.expired_at)));
                 }
                 _ => {}
             }
@@ -151,6 +171,20 @@ async fn history(bus: &bus::Bus, id: Uuid) -> Result<History> {
         }
     }
     Ok(out)
+}
+
+/// The exceptions granted for exactly `target` that are still active at
+/// `now` (not revoked, not expired, `expires_at` after `now`).
+fn active_for<'a>(
+    all: &'a std::collections::BTreeMap<Uuid, History>,
+    target: &ExceptionTarget,
+    now: DateTime<Utc>,
+) -> Vec<&'a ExceptionGranted> {
+    all.values()
+        .filter(|h| h.ended.is_none())
+        .filter_map(|h| h.granted.as_ref())
+        .filter(|g| &g.target == target && g.expires_at > now)
+        .collect()
 }
 
 /// Runs `patchflow exception …`.
@@ -182,6 +216,7 @@ pub async fn run(cfg: &Config, cmd: ExceptionCommand) -> Result<ExitCode> {
                 );
             }
             let bus = connect_cli(&cfg, "patchflow-cli").await?;
+            let earlier = histories(&bus).await?;
             let exception_id = Uuid::now_v7();
             let mut event = Event::new(
                 exception_id,
@@ -204,6 +239,16 @@ pub async fn run(cfg: &Config, cmd: ExceptionCommand) -> Result<ExitCode> {
                 describe(&target),
                 rfc3339(expires_at)
             );
+            for g in active_for(&earlier, &target, now) {
+                eprintln!(
+                    "note: {} is also covered by exception {} (owner {}, until {}); revoke it \
+                     if this one replaces it",
+                    describe(&target),
+                    g.exception_id,
+                    g.owner,
+                    rfc3339(g.expires_at)
+                );
+            }
             match named {
                 Ok(found) if found.iter().any(|f| f.open) => {
                     let open = found.iter().filter(|f| f.open).count();
@@ -235,7 +280,8 @@ pub async fn run(cfg: &Config, cmd: ExceptionCommand) -> Result<ExitCode> {
                 );
             }
             let bus = connect_cli(&cfg, "patchflow-cli").await?;
-            let h = history(&bus, exception_id).await?;
+            let mut all = histories(&bus).await?;
+            let h = all.remove(&exception_id).unwrap_or_default();
             let Some(granted) = h.granted else {
                 bail!("no exception {exception_id} was granted");
             };
@@ -290,6 +336,13 @@ mod tests {
         check("+4h", Ok("2026-03-01T14:00:00Z"));
         check("+2w", Ok("2026-03-15T10:00:00Z"));
         check("+365d", Ok("2027-03-01T10:00:00Z"));
+        check("+366d", Ok("2027-03-02T10:00:00Z"));
+        check(
+            "+367d",
+            Err("is more than 366 days away (the latest is 2027-03-02T10:00:00Z)"),
+        );
+        check("+100000w", Err("is more than 366 days away"));
+        check("2030-01-01", Err("is more than 366 days away"));
         check("+0d", Err("with N > 0"));
         check("+-3d", Err("with N > 0"));
         check(
@@ -299,6 +352,48 @@ mod tests {
         check("2026-02-28", Err("is not in the future"));
         check(NOW, Err("is not in the future"));
         check("next week", Err("is neither RFC 3339"));
+    }
+
+    #[test]
+    fn active_exceptions_of_a_target() {
+        let now: DateTime<Utc> = NOW.parse().unwrap();
+        let cve = |c: &str| ExceptionTarget::Cve { cve: c.to_owned() };
+        let grant = |n: u128, target: ExceptionTarget, expires: &str| ExceptionGranted {
+            exception_id: Uuid::from_u128(n),
+            target,
+            owner: "ops".into(),
+            reason: "r".into(),
+            granted_by: "alice".into(),
+            granted_at: now,
+            expires_at: expires.parse().unwrap(),
+        };
+        let mut all = std::collections::BTreeMap::new();
+        for (n, target, expires, ended) in [
+            (1, cve("CVE-2006-1015"), "2026-04-01T00:00:00Z", None),
+            (
+                2,
+                cve("CVE-2006-1015"),
+                "2026-05-01T00:00:00Z",
+                Some("revoked"),
+            ),
+            (3, cve("CVE-2006-1015"), "2026-02-01T00:00:00Z", None),
+            (4, cve("CVE-2024-6387"), "2026-04-01T00:00:00Z", None),
+        ] {
+            all.insert(
+                Uuid::from_u128(n),
+                History {
+                    granted: Some(grant(n, target, expires)),
+                    ended: ended.map(str::to_owned),
+                },
+            );
+        }
+        let ids: Vec<Uuid> = active_for(&all, &cve("CVE-2006-1015"), now)
+            .iter()
+            .map(|g| g.exception_id)
+            .collect();
+        // Not the revoked one, not the one past its expiry, not another CVE's.
+        assert_eq!(ids, [Uuid::from_u128(1)]);
+        assert!(active_for(&all, &cve("CVE-2023-44487"), now).is_empty());
     }
 
     #[test]
