@@ -315,6 +315,42 @@ async fn follow(db: &Path, bus: &Bus, clock: &bus::Clock, tz: Tz) -> Result<()> 
     }
 }
 
+/// How to look at the demo again once it has exited: its folder stays, its
+/// NATS server stops, so the commands answer from its report projection
+/// (`--data-dir`), as of its simulated time (`--as-of`: it runs ahead of
+/// the real clock).
+fn print_inspection(
+    cfg: &Config,
+    p: &report::Projection,
+    bundle: uuid::Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let exe = std::env::current_exe()
+        .map(|e| e.display().to_string())
+        .unwrap_or_else(|_| "patchflow".to_owned());
+    let dir = cfg.data_dir().display().to_string();
+    let short = bundle.to_string().chars().take(8).collect::<String>();
+    let finding = p
+        .open_finding_states()
+        .ok()
+        .and_then(|s| s.first().map(|f| f.finding_id.to_string()))
+        .unwrap_or_else(|| "FINDING".to_owned());
+    println!();
+    println!("== look again later (the folder stays; NATS is stopped, so add --data-dir)");
+    for command in [
+        "report bundles".to_owned(),
+        format!(
+            "report compliance --as-of {}",
+            now.format("%Y-%m-%dT%H:%M:%SZ")
+        ),
+        format!("report audit {short}"),
+        format!("--config {dir}/patchflow.toml plan {short}"),
+        format!("explain {finding}"),
+    ] {
+        println!("  {exe} --data-dir {dir} {command}");
+    }
+}
+
 fn summarize(cfg: &Config, clock: &bus::Clock, tz: Tz) -> Result<ExitCode> {
     let p = report::Projection::open(cfg.report_db())?;
     let now = clock.now();
@@ -356,6 +392,7 @@ fn summarize(cfg: &Config, clock: &bus::Clock, tz: Tz) -> Result<ExitCode> {
             state.boot_id
         );
     }
+    print_inspection(cfg, &p, shown.bundle_id, now);
     let chain = p.verify_chain()?;
     println!();
     println!(
