@@ -24,7 +24,7 @@ async fn a_truncated_report_is_rejected_and_the_next_good_one_flows() {
     let truncated = lab.path("truncated.nessus");
     std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
     let (status, out, err) = lab.run(&["scan", "submit", "--wait", truncated.to_str().unwrap()]);
-    assert_eq!(status.code(), Some(2), "{out}{err}");
+    assert_eq!(status.code(), Some(4), "{out}{err}");
     assert!(
         out.contains("rejected: truncated report: input ended at byte"),
         "{out}"
@@ -54,7 +54,7 @@ async fn a_truncated_report_is_rejected_and_the_next_good_one_flows() {
     // Later, without --wait: `scan status` tells what became of each scan.
     let id = rejected[0].scan_id.to_string();
     let (status, out, err) = lab.run(&["scan", "status", &id]);
-    assert_eq!(status.code(), Some(2), "{out}{err}");
+    assert_eq!(status.code(), Some(4), "{out}{err}");
     assert!(
         out.starts_with("rejected: truncated report: input ended at byte"),
         "{out}"

@@ -182,7 +182,7 @@ fn malformed_vectors_are_refused_by_name() {
     ];
     let input: String = table.iter().map(|(v, _)| format!("{v}\n")).collect();
     let (code, stdout, stderr) = run_cvss(&input);
-    assert_eq!(code, Some(1), "a refused vector fails the command");
+    assert_eq!(code, Some(4), "a refused vector is rejected input (exit 4)");
     let want_out: Vec<&str> = table.iter().filter_map(|(_, w)| w.ok()).collect();
     assert_eq!(stdout.lines().collect::<Vec<_>>(), want_out);
     let want_err: Vec<String> = table
@@ -196,7 +196,7 @@ fn malformed_vectors_are_refused_by_name() {
         .args(["cvss", "CVSS:3.1/AV:N/AC:L"])
         .output()
         .expect("run patchflow cvss");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(out.stdout.is_empty());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -215,7 +215,7 @@ fn oc09_repeated_metrics_get_no_score() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 5);
     let (code, stdout, stderr) = run_cvss(&text);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(4));
     assert_eq!(
         stdout,
         "9.8 CRITICAL 3.1 base CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n"

@@ -69,7 +69,7 @@ enum Want {
         line: &'static str,
         check: FeedCheck,
     },
-    /// `patchflow feed load --kind <kind>` exits 1 with this reason.
+    /// `patchflow feed load --kind <kind>` exits 4 (rejected) with this reason.
     FeedRejected {
         kind: &'static str,
         reason: &'static str,
@@ -880,7 +880,7 @@ fn every_report_agrees_with_expected() {
             }
             Want::Rejected { reason } => {
                 let (code, last, findings) = parse(&path);
-                assert_eq!(code, Some(2), "{}: {last}", case.file);
+                assert_eq!(code, Some(4), "{}: {last}", case.file);
                 assert!(
                     last.starts_with("rejected: ") && last.contains(reason),
                     "{}: {last:?} does not give {reason:?}",
@@ -893,7 +893,7 @@ fn every_report_agrees_with_expected() {
                 // Not a scan report: `parse` refuses it, and `feed load` is
                 // the user path (the test below).
                 let (code, last, _) = parse(&path);
-                assert_eq!(code, Some(2), "{}: {last}", case.file);
+                assert_eq!(code, Some(4), "{}: {last}", case.file);
                 assert!(last.starts_with("rejected: "), "{}: {last}", case.file);
                 assert!(!kind.is_empty());
             }
@@ -918,7 +918,7 @@ async fn every_feed_agrees_with_expected() {
                 let lab = Lab::on(&server.url()).await;
                 std::fs::write(lab.path("patchflow.toml"), "").expect("config");
                 let (status, out, err) = lab.run(&["feed", "load", path_arg, "--kind", kind]);
-                assert_eq!(status.code(), Some(1), "{}: {out}{err}", case.file);
+                assert_eq!(status.code(), Some(4), "{}: {out}{err}", case.file);
                 assert!(
                     err.contains("rejected: ") && err.contains(reason),
                     "{}: {err} does not give {reason:?}",

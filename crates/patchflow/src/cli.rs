@@ -6,12 +6,30 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// patchflow: a patch-management pipeline on NATS JetStream.
 #[derive(Debug, Parser)]
-#[command(name = "patchflow", version, about, long_about = None)]
+#[command(
+    name = "patchflow",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit status: 0 done; 1 the command could not do its work (I/O, NATS, a bad \
+                  option value); 2 usage error; 3 a check answered \"not (yet)\" (audit trail \
+                  broken, scan not ingested yet); 4 the input was rejected (a report, a feed \
+                  document, a CVSS vector)."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The report formats `--format` takes (listed in `--help`).
+fn format_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        ingest::format::Format::ALL
+            .iter()
+            .map(|f| clap::builder::PossibleValue::new(f.as_str())),
+    )
 }
 
 /// Options every command takes (flags win over the environment, which wins
@@ -114,7 +132,7 @@ pub enum Command {
         /// The report file; `-` reads stdin (a pipe or FIFO works too).
         file: PathBuf,
         /// Force a format instead of detecting it from the content.
-        #[arg(long)]
+        #[arg(long, ignore_case = true, value_parser = format_names())]
         format: Option<String>,
     },
     /// Score CVSS vectors (v2, v3.0, v3.1, v4.0): one line per vector, from the
@@ -251,7 +269,7 @@ pub enum ScanCommand {
         /// The report file.
         file: PathBuf,
         /// Format hint (ingest detects the format from the content).
-        #[arg(long)]
+        #[arg(long, ignore_case = true, value_parser = format_names())]
         format: Option<String>,
         /// What the scan covered.
         #[arg(long, value_enum, default_value = "full")]
@@ -374,7 +392,7 @@ pub enum FeedCommand {
     /// as the feed poller does: `patch.bulletin.catalog_loaded` (KEV, EPSS),
     /// `patch.bulletin.kev_added` for CVEs new since the previous KEV catalog,
     /// `patch.bulletin.advisory` (CSAF, OSV). A broken document publishes
-    /// nothing and exits 1 with the reason.
+    /// nothing and exits 4 with the reason.
     Load {
         /// The document (KEV JSON or CSV, EPSS CSV plain or gzip, CSAF JSON,
         /// OSV JSON or osv-scanner output); `-` reads stdin.

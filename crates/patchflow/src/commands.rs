@@ -137,6 +137,16 @@ fn argv(program: Option<std::path::PathBuf>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Exit status of a check that answered "not (yet)": the audit trail is
+/// broken or differs from the streams, a scan is not ingested yet.
+pub(crate) const EXIT_NOT_YET: u8 = 3;
+
+/// Exit status when the input itself is refused: a report (`parse`, `scan
+/// submit --wait`, `scan status`), a feed document (`feed load`) or a CVSS
+/// vector (`cvss`). 1 stays for "could not do the work" (I/O, NATS, a bad
+/// option value) and 2 for usage errors (clap).
+pub(crate) const EXIT_REJECTED: u8 = 4;
+
 fn unreachable_command() -> Result<ExitCode> {
     bail!("command dispatched twice")
 }
@@ -395,7 +405,7 @@ async fn scan_status(cfg: &Config, scan_id: Uuid, wait: bool) -> Result<ExitCode
         Some(o) => print_scan_outcome(&cfg, &o),
         None if submitted => {
             println!("scan {scan_id}: submitted, not ingested yet");
-            Ok(ExitCode::from(3))
+            Ok(ExitCode::from(EXIT_NOT_YET))
         }
         None => bail!(
             "no scan {scan_id} was submitted (in namespace {})",
@@ -423,7 +433,7 @@ fn print_scan_outcome(cfg: &Config, outcome: &Payload) -> Result<ExitCode> {
         }
         Payload::ScanRejected(r) => {
             println!("rejected: {}", r.reason);
-            Ok(ExitCode::from(2))
+            Ok(ExitCode::from(EXIT_REJECTED))
         }
         _ => bail!("unexpected outcome"),
     }
@@ -704,7 +714,7 @@ async fn audit_verify(cfg: &Config) -> Result<ExitCode> {
             b.event_id.as_deref().unwrap_or("?"),
             b.problem
         );
-        return Ok(ExitCode::from(3));
+        return Ok(ExitCode::from(EXIT_NOT_YET));
     }
     match compared {
         Some((checked, problems)) if !problems.is_empty() => {
@@ -715,7 +725,7 @@ async fn audit_verify(cfg: &Config) -> Result<ExitCode> {
                 "audit trail DIFFERS from the streams: {} of {checked} events",
                 problems.len()
             );
-            Ok(ExitCode::from(3))
+            Ok(ExitCode::from(EXIT_NOT_YET))
         }
         Some((checked, _)) => {
             println!(
@@ -738,10 +748,13 @@ async fn audit_verify(cfg: &Config) -> Result<ExitCode> {
 
 /// `patchflow parse FILE [--format F]`: the same detection, parsers and
 /// normalization ingest runs; findings as JSON lines on stdout, a summary on
-/// stderr; exit 2 when the report is rejected.
+/// stderr; exit [`EXIT_REJECTED`] when the report is rejected.
 fn parse(file: &Path, format: Option<&str>) -> Result<ExitCode> {
     use ingest::format;
     let hint = format.map(str::parse::<format::Format>).transpose()?;
+    if file.is_dir() {
+        bail!("{} is a folder, not a report", file.display());
+    }
     // The report is read twice (the whole-report check, then the findings);
     // `-` (stdin), a pipe or a FIFO can be read once, so it is copied to a
     // temporary file first (streamed: memory stays bounded).
@@ -760,7 +773,7 @@ fn parse(file: &Path, format: Option<&str>) -> Result<ExitCode> {
         Ok(found) => found,
         Err(e) => {
             eprintln!("rejected: {shown}: {e}");
-            return Ok(ExitCode::from(2));
+            return Ok(ExitCode::from(EXIT_REJECTED));
         }
     };
     let out = &mut std::io::BufWriter::new(std::io::stdout().lock());
@@ -833,7 +846,7 @@ fn read_once_source(file: &Path) -> Result<Option<tempfile::NamedTempFile>> {
 /// <vector>` per line (the score type is `base` for v2/v3, `CVSS-B`,
 /// `CVSS-BT`, `CVSS-BE` or `CVSS-BTE` for v4.0: see
 /// [`prioritize::cvss::Scored::score_type`]); a vector that cannot be scored
-/// prints `error: …` on stderr and makes the exit status 1.
+/// prints `error: …` on stderr and makes the exit status [`EXIT_REJECTED`].
 fn cvss(vectors: &[String]) -> Result<ExitCode> {
     let mut failed = false;
     let from_stdin = vectors.is_empty();
@@ -872,7 +885,7 @@ fn cvss(vectors: &[String]) -> Result<ExitCode> {
         }
     }
     Ok(if failed {
-        ExitCode::FAILURE
+        ExitCode::from(EXIT_REJECTED)
     } else {
         ExitCode::SUCCESS
     })

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use ingest::feed::{FeedKind, FeedLoader, LoadOptions, LoadOutcome};
 
 use crate::cli::{FeedCommand, FeedKindArg};
@@ -80,7 +80,10 @@ async fn load(
                 "{kind} {source}: unchanged since the last load (sha256 {digest}); nothing published"
             );
         }
-        LoadOutcome::Rejected { reason } => bail!("{kind} {source} rejected: {reason}"),
+        LoadOutcome::Rejected { reason } => {
+            eprintln!("error: {kind} {source} rejected: {reason}");
+            return Ok(ExitCode::from(crate::commands::EXIT_REJECTED));
+        }
         LoadOutcome::Loaded(r) => {
             let mut line = format!(
                 "{kind} {source}: version {}, {} entries, stored as {}",
