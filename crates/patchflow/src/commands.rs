@@ -619,13 +619,12 @@ async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
             }
             writeln!(
                 out,
-                "{:<36}  {:<9} {:<17} {:>9}  {:>12}  {:>6}",
+                "{:<36}  {:<9} {:<17} {:>9}  {:>12}  {:>6}  NOTE",
                 "BUNDLE", "PRIORITY", "STATUS", "HOSTS", "REMEDIATIONS", "MANUAL"
             )?;
             for b in bundles {
-                writeln!(
-                    out,
-                    "{}  {:<9} {:<17} {:>9}  {:>12}  {:>6}{}",
+                let line = format!(
+                    "{}  {:<9} {:<17} {:>9}  {:>12}  {:>6}  {}",
                     b.bundle_id,
                     b.priority.map(|p| p.as_str()).unwrap_or("-"),
                     b.status.as_str(),
@@ -633,9 +632,10 @@ async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
                     b.remediations,
                     b.manual_tasks,
                     b.halt_reason
-                        .map(|r| format!("  halted in {}: {r}", b.halted_ring.unwrap_or_default()))
+                        .map(|r| format!("halted in {}: {r}", b.halted_ring.unwrap_or_default()))
                         .unwrap_or_default()
-                )?;
+                );
+                writeln!(out, "{}", line.trim_end())?;
             }
         }
         ReportCommand::DeadLetters { no_sync } => {

@@ -204,18 +204,20 @@ pub async fn run(cfg: &Config, cmd: ExceptionCommand) -> Result<ExitCode> {
             by,
         } => {
             let parsed = parse_target(&target)?;
-            // Only to say what the exception covers now.
-            let named = crate::commands::open_projection(&cfg, false)
-                .await
-                .and_then(|p| Ok(p.findings_named(target.trim())?));
-            let target = parsed;
             let expires_at = parse_expiry(&expires, now)?;
             if owner.trim().is_empty() || reason.trim().is_empty() {
                 bail!(
                     "--owner and --reason must not be empty: every accepted risk has an owner and a reason"
                 );
             }
+            // NATS first: unreachable, the command fails once, within the
+            // CLI's connect timeout.
             let bus = connect_cli(&cfg, "patchflow-cli").await?;
+            // Only to say what the exception covers now.
+            let named = crate::commands::open_projection(&cfg, false)
+                .await
+                .and_then(|p| Ok(p.findings_named(target.trim())?));
+            let target = parsed;
             let earlier = histories(&bus).await?;
             let exception_id = Uuid::now_v7();
             let mut event = Event::new(

@@ -322,9 +322,17 @@ pub async fn run(
             let plans = schedule::plan(uuid::Uuid::nil(), &items, schedule, now)?;
             if plans.is_empty() {
                 out.push_str("dry run: no open findings to plan\n");
+            } else {
+                out.push_str(&format!(
+                    "dry run over {}: {}\n",
+                    report::summary::count(items.len(), "open finding"),
+                    report::summary::count(plans.len(), "bundle")
+                ));
             }
-            for b in plans {
-                out.push_str(&format!("dry run over {} open findings\n", items.len()));
+            for (i, b) in plans.into_iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
                 out.push_str(&render(&b.planned, &History::default(), schedule, now)?);
                 for note in &b.notes {
                     out.push_str(&format!("note: {note}\n"));

@@ -212,6 +212,13 @@ pub fn render(d: &PolicyDiff) -> String {
         inert(&d.candidate_version),
         d.findings
     ));
+    if d.current_version == d.candidate_version {
+        line(format!(
+            "note: both policies are named {}: give the candidate its own `version` so its \
+             decisions can be told apart once it is in force",
+            inert(&d.candidate_version)
+        ));
+    }
     line(String::new());
     line(format!(
         "{:<8}  {:>7}  {:>9}  {:>6}",
@@ -359,6 +366,27 @@ mod tests {
             observation,
         })
         .collect()
+    }
+
+    #[test]
+    fn a_candidate_named_like_the_policy_in_force_gets_a_note() {
+        let diff = |candidate: &str| PolicyDiff {
+            current_version: "default-1".into(),
+            candidate_version: candidate.into(),
+            findings: 0,
+            current_counts: [0; 4],
+            candidate_counts: [0; 4],
+            moves: Vec::new(),
+            changes: Vec::new(),
+        };
+        let same = render(&diff("default-1"));
+        assert!(
+            same.contains(
+                "note: both policies are named default-1: give the candidate its own `version`"
+            ),
+            "{same}"
+        );
+        assert!(!render(&diff("site-2")).contains("note: both policies"));
     }
 
     #[test]
