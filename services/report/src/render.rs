@@ -86,7 +86,11 @@ pub fn render_compliance(report: &ComplianceReport) -> String {
                 h.open.to_string(),
                 h.overdue.to_string(),
                 or_dash(h.avg_cvss.map(|s| format!("{s:.1}"))),
-                or_dash(h.last_patched_at.map(rfc3339)),
+                // Whole seconds: a table column, not an event time.
+                or_dash(
+                    h.last_patched_at
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                ),
                 h.status.as_str().to_owned(),
             ]
         })
@@ -183,7 +187,8 @@ mod tests {
     #[test]
     fn compliance_table_aligns_columns_and_marks_missing_values() {
         let mut b = host("host-b", 1, 0, None);
-        b.last_patched_at = Some("2025-01-18T06:30:00Z".parse().unwrap());
+        // Sub-second precision is cut to whole seconds in the table.
+        b.last_patched_at = Some("2025-01-18T06:30:00.432088400Z".parse().unwrap());
         b.ring = None;
         let report = ComplianceReport {
             as_of: "2025-01-20T00:00:00Z".parse().unwrap(),
