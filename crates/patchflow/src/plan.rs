@@ -464,13 +464,18 @@ manual tasks (not sent to any host):
         assert_eq!(got.map_err(|e| e.to_string()), Ok(want));
     }
 
+    /// The plan text of `b` with `history`, on 2026-11-29 at noon UTC.
+    fn text(b: &BundlePlanned, history: &History) -> String {
+        match render(b, history, &cfg(), utc("2026-11-29T12:00:00Z")) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     #[test]
     fn an_early_deadline_is_at_risk_and_history_is_shown() {
         let b = planned("2026-11-30T07:59:59Z");
-        let got = match render(&b, &History::default(), &cfg(), utc("2026-11-29T12:00:00Z")) {
-            Ok(t) => t,
-            Err(e) => panic!("{e}"),
-        };
+        let got = text(&b, &History::default());
         assert!(
             got.contains(
                 "deadline 2026-11-30T07:59:59Z: SLA at risk (last ring projected to start 2026-11-30T08:00:00Z)"
@@ -481,15 +486,7 @@ manual tasks (not sent to any host):
         // A deadline before the first ring can start (a KEV due date older
         // than the finding) is breached, not at risk.
         let past = planned("2023-10-31T23:59:59Z");
-        let got = match render(
-            &past,
-            &History::default(),
-            &cfg(),
-            utc("2026-11-29T12:00:00Z"),
-        ) {
-            Ok(t) => t,
-            Err(e) => panic!("{e}"),
-        };
+        let got = text(&past, &History::default());
         assert!(
             got.contains(
                 "deadline 2023-10-31T23:59:59Z: SLA breached before the first ring (last ring projected to start 2026-11-30T08:00:00Z)"
@@ -519,10 +516,7 @@ manual tasks (not sent to any host):
             }),
             rejected: None,
         };
-        let got = match render(&b, &history, &cfg(), utc("2026-11-29T12:00:00Z")) {
-            Ok(t) => t,
-            Err(e) => panic!("{e}"),
-        };
+        let got = text(&b, &history);
         assert!(
             got.contains(
                 "approval: approved by alice (ticket CHG-7), emergency override: may cross change freezes"
