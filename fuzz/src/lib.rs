@@ -229,6 +229,7 @@ pub fn cvss(raw: &str) {
         scored.score
     );
     let _ = scored.rating();
+    let _ = scored.score_type();
     match prioritize::cvss::score(&scored.vector) {
         Ok(again) => {
             assert_eq!(
