@@ -363,7 +363,24 @@ impl PrioritizeService {
     ) -> Result<usize, BusError> {
         let mut published = 0;
         for id in ids {
-            if self.redecide_one(parent, id, &trigger).await? {
+            if self.redecide_one(parent, id, &trigger, false).await? {
+                published += 1;
+            }
+        }
+        Ok(published)
+    }
+
+    /// [`Self::redecide_all`] publishing every open finding's decision,
+    /// changed or not ([`reassess::restate`]): for the end of an exception.
+    async fn restate_all(
+        &self,
+        parent: &Event,
+        ids: impl IntoIterator<Item = Uuid>,
+        trigger: impl Fn(&FindingRecord) -> DecisionTrigger,
+    ) -> Result<usize, BusError> {
+        let mut published = 0;
+        for id in ids {
+            if self.redecide_one(parent, id, &trigger, true).await? {
                 published += 1;
             }
         }
@@ -375,6 +392,7 @@ impl PrioritizeService {
         parent: &Event,
         id: Uuid,
         trigger: &impl Fn(&FindingRecord) -> DecisionTrigger,
+        restate: bool,
     ) -> Result<bool, BusError> {
         let key = keys::finding(id);
         let mut last = None;
@@ -390,7 +408,11 @@ impl PrioritizeService {
             let exception = self.covering(id, record.cves(), now).await?;
             let decision = {
                 let intel = self.intel.read().unwrap_or_else(PoisonError::into_inner);
-                reassess::redecide(&self.policy, &intel, &record, trigger(&record), exception)
+                if restate {
+                    reassess::restate(&self.policy, &intel, &record, trigger(&record), exception)
+                } else {
+                    reassess::redecide(&self.policy, &intel, &record, trigger(&record), exception)
+                }
             };
             let Some(d) = decision else {
                 return Ok(false);

@@ -170,14 +170,28 @@ pub fn redecide(
     trigger: DecisionTrigger,
     exception_id: Option<Uuid>,
 ) -> Option<Decision> {
-    let observation = record.observation.as_ref()?;
-    let mut d = decide(policy, intel, observation, Some(&record.decision));
+    let d = restate(policy, intel, record, trigger, exception_id)?;
     let changed = d.state.priority != record.decision.priority
         || d.state.due_at != record.decision.due_at
         || exception_id != record.exception_id;
-    if !changed {
-        return None;
-    }
+    changed.then_some(d)
+}
+
+/// [`redecide`] that returns the decision even when nothing changed
+/// against `record` (`None` only without an observation). The end of an
+/// exception (revoked, expired) restates every decision it covered: the
+/// last decision *published* for a finding may carry the exception while
+/// its record does not (prioritize published, then stopped before saving
+/// the record), and only a restatement makes the stream's last word right.
+pub fn restate(
+    policy: &Policy,
+    intel: &Intel,
+    record: &FindingRecord,
+    trigger: DecisionTrigger,
+    exception_id: Option<Uuid>,
+) -> Option<Decision> {
+    let observation = record.observation.as_ref()?;
+    let mut d = decide(policy, intel, observation, Some(&record.decision));
     d.prioritized.trigger = trigger;
     d.prioritized.exception_id = exception_id;
     Some(d)

@@ -115,8 +115,9 @@ impl PrioritizeService {
         self.modify_exceptions(|ix| ix.remove(&id).is_some())
             .await?;
         let ids = self.targeted(&record.active.target).await?;
+        // Restated, changed or not: see `reassess::restate`.
         let published = self
-            .redecide_all(parent, ids, |_| DecisionTrigger::Exception {
+            .restate_all(parent, ids, |_| DecisionTrigger::Exception {
                 exception_id: id,
             })
             .await?;
@@ -158,8 +159,9 @@ impl PrioritizeService {
             // An exception past expires_at covers nothing any more, so the
             // re-decisions drop it before it leaves the index.
             let ids = self.targeted(&active.target).await?;
+            // Restated, changed or not: see `reassess::restate`.
             let published = self
-                .redecide_all(&expired, ids, |_| DecisionTrigger::Exception {
+                .restate_all(&expired, ids, |_| DecisionTrigger::Exception {
                     exception_id: id,
                 })
                 .await?;
