@@ -179,6 +179,13 @@ fn malformed_vectors_are_refused_by_name() {
             "CVSS:5.0/AV:N",
             Err("unsupported CVSS version \"5.0\" (supported: 2.0, 3.0, 3.1, 4.0)"),
         ),
+        (
+            "garbage",
+            Err(
+                "\"garbage\" is not a CVSS vector: expected METRIC:VALUE components joined by '/', \
+                 with a CVSS:3.1/ or CVSS:4.0/ prefix for v3 and v4 (v2: AV:N/AC:L/Au:N/C:P/I:P/A:P)",
+            ),
+        ),
     ];
     let input: String = table.iter().map(|(v, _)| format!("{v}\n")).collect();
     let (code, stdout, stderr) = run_cvss(&input);

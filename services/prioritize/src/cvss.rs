@@ -43,6 +43,12 @@ pub enum CvssError {
     /// The input was empty or whitespace.
     #[error("empty CVSS vector")]
     Empty,
+    /// The input holds no `METRIC:VALUE` component at all.
+    #[error(
+        "{0:?} is not a CVSS vector: expected METRIC:VALUE components joined by '/', with a \
+         CVSS:3.1/ or CVSS:4.0/ prefix for v3 and v4 (v2: AV:N/AC:L/Au:N/C:P/I:P/A:P)"
+    )]
+    NotAVector(String),
     /// A `CVSS:x.y/` prefix names a version this wrapper does not score.
     #[error("unsupported CVSS version {0:?} (supported: 2.0, 3.0, 3.1, 4.0)")]
     UnsupportedVersion(String),
@@ -200,7 +206,8 @@ fn metric_names(version: CvssVersion) -> (&'static [&'static str], &'static [&'s
 ///
 /// # Errors
 /// [`CvssError::Empty`], [`CvssError::UnsupportedVersion`] for another
-/// `CVSS:x.y/` prefix, [`CvssError::MissingPrefix`] for an unprefixed vector
+/// `CVSS:x.y/` prefix, [`CvssError::NotAVector`] for text without any
+/// `METRIC:VALUE`, [`CvssError::MissingPrefix`] for an unprefixed vector
 /// with v3/v4 metrics.
 pub fn normalize(raw: &str) -> Result<(CvssVersion, String), CvssError> {
     let s = unparen(raw.trim());
@@ -220,6 +227,11 @@ pub fn normalize(raw: &str) -> Result<(CvssVersion, String), CvssError> {
             other => return Err(CvssError::UnsupportedVersion(other.to_owned())),
         };
         return Ok((version, format!("CVSS:{rest}")));
+    }
+    if !s.contains(':') {
+        // Not one METRIC:VALUE in it: not a vector of any version (calling
+        // it a malformed v2 component would mislead).
+        return Err(CvssError::NotAVector(s.to_owned()));
     }
     let uses_later_metrics = s
         .split('/')
