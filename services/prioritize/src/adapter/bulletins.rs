@@ -13,7 +13,7 @@ use events::{
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
-use tracing::info;
+use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::{PrioritizeService, keys, restore_failed};
@@ -130,25 +130,12 @@ async fn delivered(bus: &Bus, state: &StateStore) -> Result<Delivered, BusError>
 /// does not list are added, and the exploited advisories are taken whole.
 fn apply_delivered(intel: &mut Intel, d: Delivered) {
     for table in d.tables {
+        if older_than_in_force(intel, &table) {
+            continue;
+        }
         match table {
-            Table::Kev(k) => {
-                if intel
-                    .kev
-                    .as_ref()
-                    .is_none_or(|old| old.released <= k.released)
-                {
-                    intel.kev = Some(k);
-                }
-            }
-            Table::Epss(e) => {
-                if intel
-                    .epss
-                    .as_ref()
-                    .is_none_or(|old| old.score_date <= e.score_date)
-                {
-                    intel.epss = Some(e);
-                }
-            }
+            Table::Kev(k) => intel.kev = Some(k),
+            Table::Epss(e) => intel.epss = Some(e),
         }
     }
     intel.exploited = d.exploited;
@@ -160,6 +147,25 @@ fn apply_delivered(intel: &mut Intel, d: Delivered) {
         if !listed {
             reassess::add_kev_entry(intel, entry, date_added_instant(entry));
         }
+    }
+}
+
+/// Whether `table` was issued before the table of its kind in force (the
+/// `[prioritize]` file, or the catalog applied last): such a catalog is
+/// never applied, at start, live or in `policy diff`, so all three decide
+/// with the same table. KEV compares release *dates* (the CSV form carries
+/// no time: the same day's JSON and CSV are the same catalog), EPSS its
+/// `score_date`.
+fn older_than_in_force(intel: &Intel, table: &Table) -> bool {
+    match table {
+        Table::Kev(k) => intel
+            .kev
+            .as_ref()
+            .is_some_and(|cur| k.released.date_naive() < cur.released.date_naive()),
+        Table::Epss(e) => intel
+            .epss
+            .as_ref()
+            .is_some_and(|cur| e.score_date < cur.score_date),
     }
 }
 
@@ -256,6 +262,19 @@ impl PrioritizeService {
             CatalogKind::Kev => "kev",
             CatalogKind::Epss => "epss",
         };
+        let stale = {
+            let intel = self.intel.read().unwrap_or_else(PoisonError::into_inner);
+            older_than_in_force(&intel, &table)
+        };
+        if stale {
+            warn!(
+                kind = source,
+                version = %c.version,
+                object = %c.object,
+                "catalog issued before the table in force; not applied"
+            );
+            return Ok(());
+        }
         // The changes are computed once per catalog object and stored before
         // the table is swapped, so a retry or a restart part-way resumes them
         // (a second diff against the swapped table would find none).
@@ -433,6 +452,41 @@ fn date_added_instant(e: &KevInput) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_catalog_issued_before_the_table_in_force_is_older() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let kev = |released: &str| KevCatalog {
+            catalog_version: "v".into(),
+            released: at(released),
+            entries: Default::default(),
+            warnings: Vec::new(),
+        };
+        let epss = |date: &str| EpssTable {
+            model_version: None,
+            score_date: at(date),
+            scores: Default::default(),
+            warnings: Vec::new(),
+        };
+        let intel = Intel {
+            kev: Some(kev("2025-08-25T17:04:19Z")),
+            epss: Some(epss("2026-11-29T00:00:00Z")),
+            exploited: BTreeMap::new(),
+        };
+        let older = |t: Table| older_than_in_force(&intel, &t);
+        assert!(older(Table::Kev(kev("2023-04-12T11:35:19Z"))));
+        // The same day's CSV (no time: midnight) is the same catalog.
+        assert!(!older(Table::Kev(kev("2025-08-25T00:00:00Z"))));
+        assert!(!older(Table::Kev(kev("2025-09-02T14:00:00Z"))));
+        assert!(older(Table::Epss(epss("2025-03-17T00:00:00Z"))));
+        assert!(!older(Table::Epss(epss("2026-11-29T00:00:00Z"))));
+        // Nothing in force: nothing is older.
+        let empty = Intel::default();
+        assert!(!older_than_in_force(
+            &empty,
+            &Table::Kev(kev("2023-04-12T00:00:00Z"))
+        ));
+    }
 
     #[test]
     fn epss_versions_name_their_score_date() {
