@@ -13,8 +13,11 @@
 //!    file or an HTML error page is rejected with the reason, publishes
 //!    nothing and leaves every stored catalog in place; so is a KEV or EPSS
 //!    catalog **older** than the one in force (an earlier `dateReleased` or
-//!    `score_date`): a stale mirror or an old file would take back KEV
-//!    entries CISA still lists, or announce as new the ones it has removed;
+//!    `score_date`; KEV by date, as its CSV form carries none): a stale
+//!    mirror or an old file would take back KEV entries CISA still lists,
+//!    or announce as new the ones it has removed; and so is a KEV catalog
+//!    that would take more than [`KEV_REMOVALS_TOLERATED`] CVEs (or 5 %)
+//!    out of the one in force at once (a trimmed copy);
 //! 3. stores the raw document in the reports object store
 //!    (`feed-<kind>-<sha256>`);
 //! 4. publishes, in order: `patch.bulletin.catalog_loaded` (KEV, EPSS), one
@@ -277,6 +280,10 @@ impl std::fmt::Debug for FeedLoader {
 
 const KEV_BASELINE_KEY: &str = "kev.baseline";
 
+/// CVEs a new KEV catalog may take out of the one in force before it is
+/// refused as trimmed: this many, or 5 % of the catalog in force if more.
+pub const KEV_REMOVALS_TOLERATED: usize = 25;
+
 fn in_force_key(kind: FeedKind) -> String {
     kv_key(&["catalog", kind.as_str()])
 }
@@ -397,8 +404,14 @@ impl FeedLoader {
             }
         };
 
+        // KEV by release date (the CSV form has no time: the same day's
+        // JSON and CSV are one catalog), EPSS by score_date.
+        let older = |released: DateTime<Utc>, force: &CatalogInForce| match kind {
+            FeedKind::Kev => released.date_naive() < force.released.date_naive(),
+            _ => released < force.released,
+        };
         if let (Some(force), Some(released)) = (&in_force.value, doc.released())
-            && released < force.released
+            && older(released, force)
         {
             let reason = format!(
                 "{kind} catalog {} (released {}) is older than the catalog in force, {} (released \
@@ -414,6 +427,34 @@ impl FeedLoader {
             self.mark_checked(kind, source, Some(reason.clone()))
                 .await?;
             return Ok(LoadOutcome::Rejected { reason });
+        }
+
+        // A KEV catalog that would take many CVEs out of KEV at once is a
+        // trimmed copy or a broken export, not CISA's catalog: CISA removes
+        // a handful of entries a year.
+        if let FeedDocument::Kev(feed) = &doc
+            && let Some(base) = self
+                .state
+                .load::<KevBaseline>(KEV_BASELINE_KEY)
+                .await?
+                .value
+        {
+            let kept = feeds::kev_cves(feed);
+            let removed = base.cves.difference(&kept).count();
+            let limit = (base.cves.len() / 20).max(KEV_REMOVALS_TOLERATED);
+            if removed > limit {
+                let reason = format!(
+                    "kev catalog {} would take {removed} of the {} CVEs of the catalog in force \
+                     ({}) out of KEV (at most {limit} at once): a trimmed copy or a broken \
+                     export; nothing published",
+                    doc.version(),
+                    base.cves.len(),
+                    base.catalog_version
+                );
+                self.mark_checked(kind, source, Some(reason.clone()))
+                    .await?;
+                return Ok(LoadOutcome::Rejected { reason });
+            }
         }
 
         let object = format!("feed-{kind}-{digest}");

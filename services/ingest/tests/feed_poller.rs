@@ -593,3 +593,76 @@ async fn an_older_catalog_is_refused_and_the_one_in_force_reloads() {
         "nothing published for the refused catalogs"
     );
 }
+
+/// A KEV JSON catalog of `CVE-2024-<n>` for each `n`, released at `released`.
+fn numbered_catalog(version: &str, released: &str, ns: impl Iterator<Item = u32>) -> String {
+    let vulns: Vec<String> = ns
+        .map(|n| {
+            format!(
+                r#"{{"cveID":"CVE-2024-{n:05}","vendorProject":"V","product":"P",
+                  "vulnerabilityName":"V P flaw","dateAdded":"2024-06-01",
+                  "shortDescription":"d","requiredAction":"Apply updates.",
+                  "dueDate":"2024-06-22","knownRansomwareCampaignUse":"Unknown","notes":"","cwes":[]}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"title":"CISA Catalog of Known Exploited Vulnerabilities","catalogVersion":"{version}",
+            "dateReleased":"{released}","count":{},"vulnerabilities":[{}]}}"#,
+        vulns.len(),
+        vulns.join(",")
+    )
+}
+
+/// A catalog that would take many CVEs out of KEV at once is a trimmed
+/// copy: refused. The same day's catalog without a release time (the CSV
+/// form gives midnight) is not "older".
+#[tokio::test]
+async fn a_trimmed_kev_catalog_is_refused_and_the_same_day_is_not_older() {
+    let server = testkit::NatsServer::shared();
+    let bus = bus_on(&server.url()).await;
+    let loader = FeedLoader::new(bus.clone(), Clock::manual(t0()))
+        .await
+        .unwrap();
+    let load = |source: &'static str, body: String| {
+        let loader = loader.clone();
+        async move {
+            loader
+                .load(
+                    FeedKind::Kev,
+                    source,
+                    body.into_bytes(),
+                    LoadOptions::default(),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let full = numbered_catalog("2025.08.25", "2025-08-25T17:04:19.0000Z", 1..=100);
+    assert!(matches!(
+        load("full.json", full).await,
+        LoadOutcome::Loaded(_)
+    ));
+    let trimmed = numbered_catalog("2025.09.01", "2025-09-01T10:00:00.0000Z", 1..=3);
+    assert_eq!(
+        load("trimmed.json", trimmed).await,
+        LoadOutcome::Rejected {
+            reason: "kev catalog 2025.09.01 would take 97 of the 100 CVEs of the catalog in \
+                     force (2025.08.25) out of KEV (at most 25 at once): a trimmed copy or a \
+                     broken export; nothing published"
+                .to_owned()
+        }
+    );
+    // Ten removals and two additions: a real update.
+    let next = numbered_catalog("2025.09.02", "2025-09-02T10:00:00.0000Z", 11..=102);
+    let LoadOutcome::Loaded(r) = load("next.json", next).await else {
+        panic!("a catalog removing 10 of 100 loads");
+    };
+    assert_eq!(r.kev_added, ["CVE-2024-00101", "CVE-2024-00102"]);
+    // The same catalog day at midnight (as the CSV form reads): not older.
+    let same_day = numbered_catalog("2025.09.02", "2025-09-02T00:00:00.0000Z", 11..=103);
+    let LoadOutcome::Loaded(r) = load("next.csv", same_day).await else {
+        panic!("the same day's catalog is not older");
+    };
+    assert_eq!(r.kev_added, ["CVE-2024-00103"]);
+}
