@@ -364,6 +364,9 @@ async fn scan_submit(
     by: &str,
     wait: bool,
 ) -> Result<ExitCode> {
+    if file.is_dir() {
+        bail!("{} is a folder, not a report", file.display());
+    }
     if !file.is_file() {
         bail!("{} is not a readable file", file.display());
     }
