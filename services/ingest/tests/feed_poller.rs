@@ -511,6 +511,19 @@ async fn the_loader_skips_unchanged_documents_and_advisories() {
     assert!(matches!(&events[2].data, Payload::CatalogLoaded(c) if c.kind == CatalogKind::Epss));
 }
 
+/// Loads a KEV document from `source`.
+async fn load_kev(loader: &FeedLoader, source: &str, body: String) -> LoadOutcome {
+    loader
+        .load(
+            FeedKind::Kev,
+            source,
+            body.into_bytes(),
+            LoadOptions::default(),
+        )
+        .await
+        .unwrap()
+}
+
 /// An older catalog never replaces the one in force (its "additions" would
 /// be CVEs CISA removed since); the catalog in force can be loaded again
 /// from its source after another one replaced it.
@@ -521,20 +534,7 @@ async fn an_older_catalog_is_refused_and_the_one_in_force_reloads() {
     let loader = FeedLoader::new(bus.clone(), Clock::manual(t0()))
         .await
         .unwrap();
-    let load = |source: &'static str, body: String| {
-        let loader = loader.clone();
-        async move {
-            loader
-                .load(
-                    FeedKind::Kev,
-                    source,
-                    body.into_bytes(),
-                    LoadOptions::default(),
-                )
-                .await
-                .unwrap()
-        }
-    };
+    let load = |source: &'static str, body: String| load_kev(&loader, source, body);
     let august = catalog_released(
         "2025.08.25",
         "2025-08-25T14:00:00.0000Z",
@@ -624,20 +624,7 @@ async fn a_trimmed_kev_catalog_is_refused_and_the_same_day_is_not_older() {
     let loader = FeedLoader::new(bus.clone(), Clock::manual(t0()))
         .await
         .unwrap();
-    let load = |source: &'static str, body: String| {
-        let loader = loader.clone();
-        async move {
-            loader
-                .load(
-                    FeedKind::Kev,
-                    source,
-                    body.into_bytes(),
-                    LoadOptions::default(),
-                )
-                .await
-                .unwrap()
-        }
-    };
+    let load = |source: &'static str, body: String| load_kev(&loader, source, body);
     let full = numbered_catalog("2025.08.25", "2025-08-25T17:04:19.0000Z", 1..=100);
     assert!(matches!(
         load("full.json", full).await,

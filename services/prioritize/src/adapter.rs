@@ -361,13 +361,7 @@ impl PrioritizeService {
         ids: impl IntoIterator<Item = Uuid>,
         trigger: impl Fn(&FindingRecord) -> DecisionTrigger,
     ) -> Result<usize, BusError> {
-        let mut published = 0;
-        for id in ids {
-            if self.redecide_one(parent, id, &trigger, false).await? {
-                published += 1;
-            }
-        }
-        Ok(published)
+        self.redecide_each(parent, ids, &trigger, false).await
     }
 
     /// [`Self::redecide_all`] publishing every open finding's decision,
@@ -378,9 +372,19 @@ impl PrioritizeService {
         ids: impl IntoIterator<Item = Uuid>,
         trigger: impl Fn(&FindingRecord) -> DecisionTrigger,
     ) -> Result<usize, BusError> {
+        self.redecide_each(parent, ids, &trigger, true).await
+    }
+
+    async fn redecide_each(
+        &self,
+        parent: &Event,
+        ids: impl IntoIterator<Item = Uuid>,
+        trigger: &impl Fn(&FindingRecord) -> DecisionTrigger,
+        restate: bool,
+    ) -> Result<usize, BusError> {
         let mut published = 0;
         for id in ids {
-            if self.redecide_one(parent, id, &trigger, true).await? {
+            if self.redecide_one(parent, id, trigger, restate).await? {
                 published += 1;
             }
         }
