@@ -101,10 +101,15 @@ fn catalog_released(version: &str, released: &str, entries: &[(u32, &str, &str)]
             )
         })
         .collect();
+    kev_document(version, released, &vulns)
+}
+
+/// A KEV JSON document around `vulns` (each one entry's JSON object).
+fn kev_document(version: &str, released: &str, vulns: &[String]) -> String {
     format!(
         r#"{{"title":"CISA Catalog of Known Exploited Vulnerabilities","catalogVersion":"{version}",
             "dateReleased":"{released}","count":{},"vulnerabilities":[{}]}}"#,
-        entries.len(),
+        vulns.len(),
         vulns.join(",")
     )
 }
@@ -606,12 +611,7 @@ fn numbered_catalog(version: &str, released: &str, ns: impl Iterator<Item = u32>
             )
         })
         .collect();
-    format!(
-        r#"{{"title":"CISA Catalog of Known Exploited Vulnerabilities","catalogVersion":"{version}",
-            "dateReleased":"{released}","count":{},"vulnerabilities":[{}]}}"#,
-        vulns.len(),
-        vulns.join(",")
-    )
+    kev_document(version, released, &vulns)
 }
 
 /// A catalog that would take many CVEs out of KEV at once is a trimmed
