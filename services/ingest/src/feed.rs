@@ -432,15 +432,18 @@ impl FeedLoader {
         // A KEV catalog that would take many CVEs out of KEV at once is a
         // trimmed copy or a broken export, not CISA's catalog: CISA removes
         // a handful of entries a year.
-        if let FeedDocument::Kev(feed) = &doc
-            && let Some(base) = self
-                .state
-                .load::<KevBaseline>(KEV_BASELINE_KEY)
-                .await?
-                .value
+        // (Read once: the diff below publishes against the same baseline.)
+        let kev = match &doc {
+            FeedDocument::Kev(feed) => Some((
+                feeds::kev_cves(feed),
+                self.state.load::<KevBaseline>(KEV_BASELINE_KEY).await?,
+            )),
+            _ => None,
+        };
+        if let Some((kept, baseline)) = &kev
+            && let Some(base) = &baseline.value
         {
-            let kept = feeds::kev_cves(feed);
-            let removed = base.cves.difference(&kept).count();
+            let removed = base.cves.difference(kept).count();
             let limit = (base.cves.len() / 20).max(KEV_REMOVALS_TOLERATED);
             if removed > limit {
                 let reason = format!(
@@ -494,8 +497,7 @@ impl FeedLoader {
             );
             catalog.traceparent = Some(bus::trace::child(None));
             events.push(catalog.clone());
-            if let FeedDocument::Kev(feed) = &doc {
-                let baseline = self.state.load::<KevBaseline>(KEV_BASELINE_KEY).await?;
+            if let (FeedDocument::Kev(feed), Some((cves, baseline))) = (&doc, kev) {
                 match &baseline.value {
                     Some(base) => {
                         for added in feeds::kev_added(&base.cves, feed) {
@@ -516,7 +518,7 @@ impl FeedLoader {
                     KevBaseline {
                         catalog_version: feed.catalog.catalog_version.clone(),
                         digest: digest.clone(),
-                        cves: feeds::kev_cves(feed),
+                        cves,
                     },
                     baseline.revision,
                 ));
