@@ -241,12 +241,7 @@ pub fn kv_key(parts: &[&str]) -> String {
                 out.push_str(&format!("={b:02X}"));
             }
         }
-        if out.len() - start > MAX_KEY_PART {
-            // The escaped text is ASCII: any byte index is a char boundary.
-            out.truncate(start + MAX_KEY_PART - 2 - 32);
-            out.push_str("==");
-            out.push_str(&events::subject::value_digest(part));
-        }
+        events::subject::bound_escaped(&mut out, start, MAX_KEY_PART, "==", part);
     }
     out
 }

@@ -124,13 +124,23 @@ pub fn token(value: &str) -> String {
         // A lone `%` never comes out of a non-empty value (`%` is escaped).
         out.push('%');
     }
-    if out.len() > MAX_TOKEN {
+    bound_escaped(&mut out, 0, MAX_TOKEN, "%%", value);
+    out
+}
+
+/// Bounds the escaped form of `value`, which fills `out` from byte `start`
+/// on, to `max` bytes: when longer, it keeps its first `max - 34` bytes,
+/// then the two-character `marker` and [`value_digest`] of `value`. The
+/// shared cut of [`token`] (`%%`) and `bus::kv_key` (`==`); the marker must
+/// never occur in an escaped text, so a cut value shares its form with no
+/// short one.
+pub fn bound_escaped(out: &mut String, start: usize, max: usize, marker: &str, value: &str) {
+    if out.len() - start > max {
         // The escaped text is ASCII: any byte index is a char boundary.
-        out.truncate(MAX_TOKEN - 2 - 32);
-        out.push_str("%%");
+        out.truncate(start + max - marker.len() - 32);
+        out.push_str(marker);
         out.push_str(&value_digest(value));
     }
-    out
 }
 
 /// The first 128 bits of the SHA-256 of `value`, as 32 lower-case hex
