@@ -188,12 +188,6 @@ pub async fn intel_in_force(bus: &Bus, mut configured: Intel) -> Result<Intel, B
 }
 
 impl PrioritizeService {
-    /// Fetches and loads the catalog of a `catalog_loaded` (see
-    /// [`load_catalog`]).
-    async fn load_catalog(&self, c: &CatalogLoaded) -> Result<Table, (bool, String)> {
-        load_catalog(&self.bus, c).await
-    }
-
     /// At start: the catalogs the bus delivered (when newer than the
     /// configured files), then the KEV additions not in the KEV table, then
     /// the CVEs advisories stated exploited ([`intel_in_force`]).
@@ -251,13 +245,15 @@ impl PrioritizeService {
         parent: &Event,
         c: &CatalogLoaded,
     ) -> Result<(), HandleError> {
-        let table = self.load_catalog(c).await.map_err(|(transient, reason)| {
-            if transient {
-                HandleError::Transient(reason)
-            } else {
-                HandleError::Poison(reason)
-            }
-        })?;
+        let table = load_catalog(&self.bus, c)
+            .await
+            .map_err(|(transient, reason)| {
+                if transient {
+                    HandleError::Transient(reason)
+                } else {
+                    HandleError::Poison(reason)
+                }
+            })?;
         let source = match c.kind {
             CatalogKind::Kev => "kev",
             CatalogKind::Epss => "epss",
