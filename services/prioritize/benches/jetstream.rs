@@ -14,11 +14,20 @@
 //!   its PubAck, store the record with compare-and-set, ack) and the same
 //!   counting consumer reads `finding.prioritized`; the clock stops at the
 //!   N-th decision received.
+//! - **relay** (the floor of any stage with this contract): the same N
+//!   events through a handler that keeps no state and decides nothing: it
+//!   publishes the decision computed beforehand for the observation (same
+//!   subject, same bytes as prioritize's), awaits its PubAck and acks, with
+//!   prioritize's lanes; the same counting consumer reads the decisions.
+//!   Prioritize can at best reach the relay's rate, so the relay's ratio
+//!   to raw bounds the one the contract (one stored decision per stored
+//!   observation, each consumed and acked) allows on this machine.
 //!
 //! Set `PATCHFLOW_BENCH_MESSAGES` to change N (default 20,000).
 
 mod common;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -73,6 +82,23 @@ impl Counter {
                 ));
             }
         }
+        Ok(())
+    }
+}
+
+/// Publishes the decision computed beforehand for each observation.
+struct Relay {
+    bus: Bus,
+    decisions: HashMap<Uuid, Event>,
+}
+
+impl Handler for Relay {
+    async fn handle(&self, d: Delivery) -> Result<(), HandleError> {
+        let out = self
+            .decisions
+            .get(&d.event.id)
+            .ok_or_else(|| HandleError::Poison(format!("no decision for {}", d.event.id)))?;
+        self.bus.publish(out).await?;
         Ok(())
     }
 }
@@ -166,6 +192,90 @@ async fn raw(url: &str, events: &[Event]) -> Run {
     }
 }
 
+/// The relay: publish all observations, a stateless handler publishes the
+/// decision computed beforehand for each, count the decisions.
+async fn relay(url: &str, events: &[Event], decisions: HashMap<Uuid, Event>) -> Run {
+    let bus = connect(url, "bench-relay").await;
+    let relay = Arc::new(Relay {
+        bus: bus.clone(),
+        decisions,
+    });
+    let token = CancellationToken::new();
+    let relay_task = tokio::spawn({
+        let (bus, token) = (bus.clone(), token.clone());
+        async move {
+            bus::serve(
+                &bus,
+                Service::Prioritize,
+                vec![sink("bench-relay", tail::FINDING_OBSERVED)],
+                relay,
+                bus::ServeOptions::keyed(prioritize::adapter::OBSERVATION_LANES),
+                token,
+            )
+            .await
+        }
+    });
+    let counter = Counter::new();
+    let sink_task = tokio::spawn({
+        let (bus, counter, token) = (bus.clone(), counter.clone(), token.clone());
+        async move {
+            bus::serve(
+                &bus,
+                Service::Cli,
+                vec![sink("bench-sink", tail::FINDING_PRIORITIZED_ALL)],
+                counter,
+                false,
+                token,
+            )
+            .await
+        }
+    });
+    let (warm, timed) = events.split_at(1);
+    bus.publish_all(warm).await.expect("publish warm-up");
+    counter
+        .wait_for(1, Duration::from_secs(30))
+        .await
+        .expect("relay warm-up");
+    let started = Instant::now();
+    bus.publish_all(timed).await.expect("publish");
+    counter
+        .wait_for(events.len(), Duration::from_secs(600))
+        .await
+        .expect("relayed decisions");
+    let seconds = started.elapsed().as_secs_f64();
+    token.cancel();
+    let _ = relay_task.await;
+    let _ = sink_task.await;
+    bus.close().await;
+    Run {
+        messages: timed.len(),
+        seconds,
+    }
+}
+
+/// The decision prioritize would publish for each observation (no stored
+/// record: every finding is new), keyed by the observation's id.
+fn decisions_for(events: &[Event], intel: &prioritize::Intel) -> HashMap<Uuid, Event> {
+    let policy = Policy::default();
+    events
+        .iter()
+        .filter_map(|e| match &e.data {
+            events::Payload::FindingObserved(f) => {
+                let d = prioritize::decide(&policy, intel, f, None);
+                let out = Event::derived(
+                    e,
+                    Service::Prioritize,
+                    "prioritized",
+                    Utc::now(),
+                    d.prioritized,
+                );
+                Some((e.id, out))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Through prioritize: publish all observations, count the decisions.
 async fn end_to_end(url: &str, events: &[Event]) -> (Run, usize) {
     let bus = connect(url, "bench-e2e").await;
@@ -234,11 +344,15 @@ async fn main() {
     let findings = common::findings(n, &mut rng);
     let raw_events = observations(&findings, 1);
     let e2e_events = observations(&findings, 2);
+    let relay_events = observations(&findings, 3);
+    let decisions = decisions_for(&relay_events, &common::intel(&mut common::Rng::new(11)));
     let size = raw_events.iter().map(|e| e.to_json().len()).sum::<usize>() / n;
 
     let raw = raw(&url, &raw_events).await;
+    let relayed = relay(&url, &relay_events, decisions).await;
     let (e2e, out_size) = end_to_end(&url, &e2e_events).await;
     let ratio = e2e.rate() / raw.rate();
+    let floor = relayed.rate() / raw.rate();
     println!(
         "jetstream raw publish+consume: {} messages of {size} B in {:.3} s = {:.0} msg/s",
         raw.messages,
@@ -254,7 +368,18 @@ async fn main() {
         prioritize::adapter::OBSERVATION_LANES
     );
     println!(
+        "relay (observed -> precomputed decision published -> received, no state): {} in {:.3} s = {:.0}/s",
+        relayed.messages,
+        relayed.seconds,
+        relayed.rate()
+    );
+    println!(
         "ratio end to end / raw = {ratio:.2} (target >= 0.7: {})",
         if ratio >= 0.7 { "met" } else { "MISSED" }
+    );
+    println!(
+        "ratio relay / raw = {floor:.2}: the most any stage publishing one stored event per stored event reaches here; \
+         prioritize reaches {:.2} of it",
+        e2e.rate() / relayed.rate()
     );
 }
