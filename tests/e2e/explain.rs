@@ -247,4 +247,18 @@ async fn explain_and_policy_diff_read_what_prioritize_decided() {
         let row = format!("\n{:<8}  {:>7}", p.as_str(), in_force.get(&p).unwrap_or(&0));
         assert!(text.contains(&row), "{row:?} missing from:\n{text}");
     }
+    // A candidate that is not a policy is refused as input (exit 4), before
+    // anything is replayed; a missing file is "could not do it" (exit 1).
+    std::fs::write(lab.path("broken.toml"), "version = \"b-1\"\n[sla\n").unwrap();
+    let broken = lab.path("broken.toml");
+    let (status, text, err) = lab.run(&["policy", "diff", broken.to_str().unwrap()]);
+    assert_eq!(status.code(), Some(4), "{text}\n{err}");
+    assert!(text.is_empty(), "{text}");
+    assert!(
+        err.contains("candidate policy rejected") && err.contains("broken.toml"),
+        "{err}"
+    );
+    let missing = lab.path("missing.toml");
+    let (status, _, err) = lab.run(&["policy", "diff", missing.to_str().unwrap()]);
+    assert_eq!(status.code(), Some(1), "{err}");
 }

@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     after_help = "Exit status: 0 done; 1 the command could not do its work (I/O, NATS, a bad \
                   option value); 2 usage error; 3 a check answered \"not (yet)\" (audit trail \
                   broken, scan not ingested yet); 4 the input was rejected (a report, a feed \
-                  document, a CVSS vector)."
+                  document, a CVSS vector, a candidate policy)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -282,7 +282,7 @@ pub enum ScanCommand {
         wait: bool,
     },
     /// What became of a submitted scan: completed (with counts), rejected
-    /// (with the reason), or still waiting for ingest. Exit status 0, 2
+    /// (with the reason), or still waiting for ingest. Exit status 0, 4
     /// (rejected) or 3 (not ingested yet).
     Status {
         /// The scan id `scan submit` printed.

@@ -142,8 +142,8 @@ fn argv(program: Option<std::path::PathBuf>) -> Vec<String> {
 pub(crate) const EXIT_NOT_YET: u8 = 3;
 
 /// Exit status when the input itself is refused: a report (`parse`, `scan
-/// submit --wait`, `scan status`), a feed document (`feed load`) or a CVSS
-/// vector (`cvss`). 1 stays for "could not do the work" (I/O, NATS, a bad
+/// submit --wait`, `scan status`), a feed document (`feed load`), a CVSS
+/// vector (`cvss`) or a candidate policy (`policy diff`). 1 stays for "could not do the work" (I/O, NATS, a bad
 /// option value) and 2 for usage errors (clap).
 pub(crate) const EXIT_REJECTED: u8 = 4;
 
@@ -418,7 +418,7 @@ async fn scan_status(cfg: &Config, scan_id: Uuid, wait: bool) -> Result<ExitCode
 }
 
 /// Prints a scan's outcome as `scan submit --wait` does; exit status 0 for
-/// completed, 2 for rejected.
+/// completed, [`EXIT_REJECTED`] for rejected.
 fn print_scan_outcome(cfg: &Config, outcome: &Payload) -> Result<ExitCode> {
     match outcome {
         Payload::ScanCompleted(c) => {

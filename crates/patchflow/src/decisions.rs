@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use prioritize::shadow::{self, ShadowInput};
 
-use crate::commands::{connect_cli, open_projection, with_discovered_nats};
+use crate::commands::{EXIT_REJECTED, connect_cli, open_projection, with_discovered_nats};
 use crate::config::Config;
 
 /// Prints why a finding has its priority and due date
@@ -36,7 +36,9 @@ pub async fn explain(cfg: &Config, finding: &str, json: bool, no_sync: bool) -> 
 /// intel prioritize decides with ([`prioritize::adapter::intel_in_force`]:
 /// the configured KEV and EPSS files updated with the catalogs, KEV
 /// additions and advisories the bus delivered), and prints the difference
-/// ([`shadow::render`]). Without NATS (or with `no_sync`) only the
+/// ([`shadow::render`]). A candidate that is not a valid policy is
+/// refused before anything is read: `error: …` on stderr, exit
+/// [`EXIT_REJECTED`]. Without NATS (or with `no_sync`) only the
 /// configured files count, and a warning says so. With `fresh`, the
 /// deadlines already set are ignored.
 ///
@@ -54,7 +56,14 @@ pub async fn policy_diff(
         .prioritize
         .load()
         .context("load the policy in force and its intel")?;
-    let candidate = prioritize::config::load_policy_file(candidate)?;
+    let candidate = match prioritize::config::load_policy_file(candidate) {
+        Ok(policy) => policy,
+        Err(e @ prioritize::ConfigError::Policy { .. }) => {
+            eprintln!("error: candidate policy rejected: {e}");
+            return Ok(ExitCode::from(EXIT_REJECTED));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let p = open_projection(cfg, no_sync).await?;
     let known = with_discovered_nats(cfg.clone());
     let intel = if !no_sync && known.nats.url.is_some() {
