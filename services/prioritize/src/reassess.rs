@@ -399,24 +399,30 @@ pub fn kev_changes(old: Option<&KevCatalog>, new: &KevCatalog) -> BTreeMap<Strin
     out
 }
 
+/// One EPSS reading in a re-decision's text: the value, or `not scored`
+/// for a CVE the file does not list (which the policy counts as 0.0).
+fn reading(value: Option<f64>) -> String {
+    value.map_or_else(|| "not scored".to_owned(), |v| v.to_string())
+}
+
 /// CVEs whose EPSS probability crossed one of `thresholds` (either way)
-/// between two EPSS files (a CVE absent from a file counts as 0.0), each
-/// with one line giving both readings.
+/// between two EPSS files (a CVE absent from a file counts as 0.0 and
+/// reads `not scored`), each with one line giving both readings.
 pub fn epss_crossings(
     old: Option<&EpssTable>,
     new: &EpssTable,
     thresholds: &[f64],
 ) -> BTreeMap<String, String> {
-    let prob = |t: Option<&EpssTable>, cve: &str| {
-        t.and_then(|t| t.scores.get(cve)).map_or(0.0, |(p, _)| *p)
-    };
+    let prob =
+        |t: Option<&EpssTable>, cve: &str| t.and_then(|t| t.scores.get(cve)).map(|(p, _)| *p);
     let mut cves: BTreeSet<&String> = new.scores.keys().collect();
     if let Some(o) = old {
         cves.extend(o.scores.keys());
     }
     let mut out = BTreeMap::new();
     for cve in cves {
-        let (before, after) = (prob(old, cve), prob(Some(new), cve));
+        let (was, is) = (prob(old, cve), prob(Some(new), cve));
+        let (before, after) = (was.unwrap_or(0.0), is.unwrap_or(0.0));
         let crossed: Vec<f64> = thresholds
             .iter()
             .copied()
@@ -426,8 +432,10 @@ pub fn epss_crossings(
             out.insert(
                 cve.clone(),
                 format!(
-                    "EPSS probability of {cve} {} from {before} to {after}, crossing {t} (score_date {}, model {})",
+                    "EPSS probability of {cve} {} from {} to {}, crossing {t} (score_date {}, model {})",
                     if after > before { "rose" } else { "fell" },
+                    reading(was),
+                    reading(is),
                     new.score_date.format("%Y-%m-%d"),
                     new.model_version.as_deref().unwrap_or("unstated")
                 ),
@@ -439,7 +447,7 @@ pub fn epss_crossings(
 
 /// CVEs whose EPSS percentile crossed `threshold` (either way) between two
 /// EPSS files (a CVE absent from a file, or without a percentile, counts
-/// as 0.0): the policy's optional `epss.percentile_threshold`. CVEs in
+/// as 0.0 and reads `not scored`): the policy's optional `epss.percentile_threshold`. CVEs in
 /// `skip` (already changed by their probability) are left out.
 pub fn epss_percentile_crossings(
     old: Option<&EpssTable>,
@@ -447,11 +455,8 @@ pub fn epss_percentile_crossings(
     threshold: f64,
     skip: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
-    let pct = |t: Option<&EpssTable>, cve: &str| {
-        t.and_then(|t| t.scores.get(cve))
-            .and_then(|(_, p)| *p)
-            .unwrap_or(0.0)
-    };
+    let pct =
+        |t: Option<&EpssTable>, cve: &str| t.and_then(|t| t.scores.get(cve)).and_then(|(_, p)| *p);
     let mut cves: BTreeSet<&String> = new.scores.keys().collect();
     if let Some(o) = old {
         cves.extend(o.scores.keys());
@@ -461,13 +466,16 @@ pub fn epss_percentile_crossings(
         if skip.contains_key(cve) {
             continue;
         }
-        let (before, after) = (pct(old, cve), pct(Some(new), cve));
+        let (was, is) = (pct(old, cve), pct(Some(new), cve));
+        let (before, after) = (was.unwrap_or(0.0), is.unwrap_or(0.0));
         if (before >= threshold) != (after >= threshold) {
             out.insert(
                 cve.clone(),
                 format!(
-                    "EPSS percentile of {cve} {} from {before} to {after}, crossing {threshold} (score_date {}, model {})",
+                    "EPSS percentile of {cve} {} from {} to {}, crossing {threshold} (score_date {}, model {})",
                     if after > before { "rose" } else { "fell" },
+                    reading(was),
+                    reading(is),
                     new.score_date.format("%Y-%m-%d"),
                     new.model_version.as_deref().unwrap_or("unstated")
                 ),
@@ -949,7 +957,16 @@ mod tests {
                 &[
                     ("CVE-1", "rose from 0.05 to 0.1, crossing 0.1"),
                     ("CVE-2", "fell from 0.2 to 0.05"),
-                    ("CVE-5", "rose from 0 to 0.3"),
+                    ("CVE-5", "rose from not scored to 0.3"),
+                ],
+            ),
+            // A CVE the newer file leaves out (a partial file) counts as 0.0
+            // and says so, rather than reading as a score of 0.
+            (
+                &[0.05],
+                &[
+                    ("CVE-4", "fell from 0.09 to not scored, crossing 0.05"),
+                    ("CVE-5", "rose from not scored to 0.3, crossing 0.05"),
                 ],
             ),
             (
