@@ -151,6 +151,53 @@ async fn a_real_scan_flows_through_every_service_to_the_compliance_report() {
         };
         assert_eq!(row["status"], status, "{host}");
     }
+    // The findings listing agrees: the overdue ones are exactly the findings
+    // whose latest decision is due before the instant, and a host's table
+    // has a row per open finding of that host.
+    let (status, json, stderr) = lab.run(&[
+        "report",
+        "findings",
+        "--overdue",
+        "--json",
+        "--as-of",
+        "2013-08-15T00:00:00Z",
+    ]);
+    assert!(status.success(), "{stderr}");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let got: BTreeSet<String> = listed
+        .iter()
+        .map(|r| r["finding_id"].as_str().unwrap().to_owned())
+        .collect();
+    let want: BTreeSet<String> = prioritized
+        .iter()
+        .filter(|p| p.due_at < as_of)
+        .map(|p| p.finding_id.to_string())
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+    assert!(listed.iter().all(|r| r["state"] == "overdue"), "{json}");
+    let host = rows[0]["asset_id"].as_str().unwrap();
+    let (status, text, stderr) = lab.run(&[
+        "report",
+        "findings",
+        "--host",
+        host,
+        "--as-of",
+        "2013-08-15T00:00:00Z",
+    ]);
+    assert!(status.success(), "{stderr}");
+    let mine = prioritized
+        .iter()
+        .filter(|p| p.asset.asset_id == host)
+        .count();
+    assert_eq!(text.lines().count(), mine + 2, "{text}");
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with(&format!("{mine} open finding")),
+        "{text}"
+    );
     // Medium (30 d) findings first seen 2013-07-01 are overdue by mid August;
     // low (90 d) ones are not.
     assert!(

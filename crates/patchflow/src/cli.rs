@@ -314,6 +314,32 @@ pub enum ReportCommand {
         #[arg(long)]
         no_sync: bool,
     },
+    /// The open findings at an instant, most urgent first: due date,
+    /// priority, overdue / excepted / open, host, finding id (what `explain`
+    /// takes), CVEs and check. Counts as `report compliance` counts.
+    Findings {
+        /// The instant (RFC 3339, or a date = its midnight UTC); default now.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Only this host (asset id or host name, any case).
+        #[arg(long)]
+        host: Option<String>,
+        /// Only findings listing this CVE (any case).
+        #[arg(long)]
+        cve: Option<String>,
+        /// Only this priority class.
+        #[arg(long, ignore_case = true, value_parser = ["critical", "high", "medium", "low"])]
+        priority: Option<String>,
+        /// Only findings past their due date with no active exception.
+        #[arg(long)]
+        overdue: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Do not catch the projection up from NATS first.
+        #[arg(long)]
+        no_sync: bool,
+    },
     /// Every event of a bundle, in order.
     Audit {
         /// The bundle id, or a unique prefix of it (as the demo prints).

@@ -584,16 +584,41 @@ async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
             json,
             no_sync,
         } => {
+            let as_of = as_of_or_now(cfg, as_of.as_deref())?;
             let p = open_projection(cfg, no_sync).await?;
-            let as_of = match as_of {
-                Some(s) => parse_instant(&s).context("--as-of")?,
-                None => cfg.clock.clock().now(),
-            };
             let r = p.compliance(as_of)?;
             if json {
                 writeln!(out, "{}", report::compliance_json(&r)?)?;
             } else {
                 write!(out, "{}", report::render_compliance(&r))?;
+            }
+        }
+        ReportCommand::Findings {
+            as_of,
+            host,
+            cve,
+            priority,
+            overdue,
+            json,
+            no_sync,
+        } => {
+            let priority = priority
+                .map(|p| p.parse::<events::Priority>().map_err(anyhow::Error::msg))
+                .transpose()
+                .context("--priority")?;
+            let as_of = as_of_or_now(cfg, as_of.as_deref())?;
+            let p = open_projection(cfg, no_sync).await?;
+            let filter = report::FindingFilter {
+                host,
+                cve,
+                priority,
+                overdue,
+            };
+            let rows = report::list_findings(&p.compliance(as_of)?, &filter);
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+            } else {
+                write!(out, "{}", report::render_findings(as_of, &rows))?;
             }
         }
         ReportCommand::Audit {
@@ -654,6 +679,15 @@ async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The instant `--as-of` names (RFC 3339, or a date = its midnight UTC),
+/// or the configured clock's now when it is not given.
+fn as_of_or_now(cfg: &Config, as_of: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>> {
+    match as_of {
+        Some(s) => parse_instant(s).context("--as-of"),
+        None => Ok(cfg.clock.clock().now()),
+    }
 }
 
 /// `patchflow audit verify`: recompute the projection's hash chain and,

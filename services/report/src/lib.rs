@@ -30,6 +30,7 @@ pub mod adapter;
 mod codec;
 pub mod decisions;
 mod error;
+pub mod findings;
 pub mod projection;
 pub mod query;
 pub mod render;
@@ -38,6 +39,7 @@ pub mod summary;
 pub use adapter::{ReportService, catch_up};
 pub use decisions::{FindingDecision, FindingHistory, OpenFindingState, render_explain};
 pub use error::ReportError;
+pub use findings::{FindingFilter, FindingState, ListedFinding, list_findings, render_findings};
 pub use projection::{Applied, BrokenLink, ChainReport, Projection, SCHEMA_VERSION, SkipReason};
 pub use query::{
     AuditEntry, BundleStatus, BundleSummary, ComplianceReport, ComplianceStatus, DeadLetter,

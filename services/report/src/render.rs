@@ -10,7 +10,7 @@ use crate::query::{AuditEntry, ComplianceReport, PriorityCounts};
 use crate::summary::rfc3339;
 
 #[derive(Clone, Copy, PartialEq)]
-enum Align {
+pub(crate) enum Align {
     Left,
     Right,
 }
@@ -30,7 +30,7 @@ pub(crate) fn cell(s: &str) -> String {
         .collect()
 }
 
-fn table(header: &[(&str, Align)], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(header: &[(&str, Align)], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|(h, _)| h.chars().count()).collect();
     for row in rows {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -60,7 +60,7 @@ fn table(header: &[(&str, Align)], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn or_dash(s: Option<String>) -> String {
+pub(crate) fn or_dash(s: Option<String>) -> String {
     s.unwrap_or_else(|| "-".to_owned())
 }
 
