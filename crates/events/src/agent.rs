@@ -55,6 +55,15 @@ pub struct AgentJob {
     /// key. Absent (`None`) only before deploy signs the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// Which key made [`AgentJob::signature`]: its fingerprint
+    /// ([`signing_key_fingerprint`], `ed25519:` and 16 hex digits). An
+    /// agent that trusts several keys (during a key rotation) verifies with
+    /// the one named, and names it when it does not trust it; without it
+    /// (a job from an older deploy) it tries each key it trusts. Not covered
+    /// by the signature: it only selects a key, and a changed one makes the
+    /// job fail verification like any other change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
 }
 
 impl AgentJob {
@@ -67,7 +76,8 @@ impl AgentJob {
     /// [`AgentJob::SIGNING_CONTEXT`] followed by the job as compact JSON
     /// (serde_json: no whitespace, fields in declaration order — `job_id`,
     /// `bundle_id`, `ring`, `wave`, `host`, `action`, `remediations`,
-    /// `issued_at`, `expires_at`), with the `signature` field left out.
+    /// `issued_at`, `expires_at`), with the `signature` and `key_id` fields
+    /// left out (so jobs verify the same for agents that predate `key_id`).
     ///
     /// The agent computes them from the job it decoded, so what is verified
     /// is exactly what it would act on: an unknown field added on the wire
@@ -76,6 +86,7 @@ impl AgentJob {
     pub fn signing_bytes(&self) -> Vec<u8> {
         let unsigned = AgentJob {
             signature: None,
+            key_id: None,
             ..self.clone()
         };
         let mut bytes = Self::SIGNING_CONTEXT.to_vec();
@@ -250,6 +261,7 @@ mod tests {
             issued_at: "2026-12-01T01:00:00Z".parse().unwrap(),
             expires_at: "2026-12-01T01:30:00Z".parse().unwrap(),
             signature: None,
+            key_id: None,
         }
     }
 
@@ -266,7 +278,9 @@ mod tests {
         let unsigned = job();
         let mut signed = job();
         signed.signature = Some("ab".repeat(64));
+        signed.key_id = Some("ed25519:0123456789abcdef".into());
         assert_eq!(String::from_utf8(unsigned.signing_bytes()).unwrap(), want);
+        // Neither the signature nor the key id it names is signed.
         assert_eq!(signed.signing_bytes(), unsigned.signing_bytes());
         let mut other = job();
         other.host = "web-02".into();

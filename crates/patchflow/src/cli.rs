@@ -91,9 +91,10 @@ pub enum Command {
         dry_run: bool,
         /// Deploy's Ed25519 public key (PEM, `-----BEGIN PUBLIC KEY-----`,
         /// e.g. `<data_dir>/job-signing.pub.pem` of the deploy); jobs not
-        /// signed with its private key are refused.
-        #[arg(long)]
-        verify_key: PathBuf,
+        /// signed with its private key are refused. Give it twice (old and
+        /// new key) while deploy's key is rotated.
+        #[arg(long, required = true)]
+        verify_key: Vec<PathBuf>,
         /// A program run before an apply job changes packages (take a
         /// snapshot); no arguments, no shell: the job is in its environment
         /// (`PATCHFLOW_HOST`, `PATCHFLOW_BUNDLE_ID`, `PATCHFLOW_JOB_ID`, …).

@@ -79,7 +79,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
                             backend,
                             state,
                             dry_run,
-                            verify_key: Some(verify_key),
+                            verify_key,
                             hooks: agent::Hooks {
                                 snapshot: argv(snapshot_hook),
                                 restore: argv(restore_hook),
@@ -281,11 +281,10 @@ async fn agent_cmd(cfg: Config, agent_cfg: agent::Config) -> Result<ExitCode> {
     agent_cfg.validate()?;
     // The key first: a wrong file is a local mistake, said before any
     // connection attempt.
-    let key = agent_cfg
-        .verify_key
-        .as_deref()
-        .ok_or_else(|| agent::config::ConfigError::NoVerifyKey(agent_cfg.host.clone()))?;
-    let verifier = agent::JobVerifier::load(key)?;
+    if agent_cfg.verify_key.is_empty() {
+        return Err(agent::config::ConfigError::NoVerifyKey(agent_cfg.host.clone()).into());
+    }
+    let verifier = agent::JobVerifier::load_all(&agent_cfg.verify_key)?;
     let cfg = with_discovered_nats(cfg);
     let bus = connect(&cfg, &format!("patchflow-agent-{}", agent_cfg.host)).await?;
     let token = CancellationToken::new();

@@ -220,7 +220,9 @@ impl Config {
         fix_opt(&mut self.deploy.signing_key);
         for a in &mut self.agents {
             fix(&mut a.state);
-            fix_opt(&mut a.verify_key);
+            for key in &mut a.verify_key {
+                fix(key);
+            }
         }
     }
 

@@ -111,8 +111,8 @@ pub async fn start(
     }
     if with_agents {
         for a in &cfg.agents {
-            let agent = match (&a.verify_key, &signer) {
-                (None, Some(s)) => agent::Agent::build_with_verifier(
+            let agent = match (a.verify_key.is_empty(), &signer) {
+                (true, Some(s)) => agent::Agent::build_with_verifier(
                     a,
                     agent::JobVerifier::new(s.verifying_key()),
                     bus.clone(),

@@ -553,18 +553,18 @@ pub enum Agent {
 
 impl Agent {
     /// Builds [`LabAgent`] for `lab` and [`HostAgent`] for the package
-    /// backends, verifying jobs with the public key file `cfg.verify_key`.
+    /// backends, verifying jobs with the public key files `cfg.verify_key`
+    /// (several while deploy's key is rotated).
     ///
     /// # Errors
     /// [`AgentError`] from the configuration (no `verify_key`:
     /// [`ConfigError::NoVerifyKey`]), the key file or the state file.
     pub fn build(cfg: &Config, bus: Bus, clock: Clock) -> Result<Agent, AgentError> {
         cfg.validate()?;
-        let path = cfg
-            .verify_key
-            .as_deref()
-            .ok_or_else(|| ConfigError::NoVerifyKey(cfg.host.clone()))?;
-        let verifier = JobVerifier::load(path)?;
+        if cfg.verify_key.is_empty() {
+            return Err(ConfigError::NoVerifyKey(cfg.host.clone()).into());
+        }
+        let verifier = JobVerifier::load_all(&cfg.verify_key)?;
         Agent::build_with_verifier(cfg, verifier, bus, clock)
     }
 

@@ -111,6 +111,24 @@ pub enum ConfigError {
     InvalidReboot(Vec<String>),
 }
 
+/// Reads `verify_key = "a.pem"` and `verify_key = ["old.pem", "new.pem"]`
+/// alike.
+fn one_or_many<'de, D>(de: D) -> Result<Vec<PathBuf>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match OneOrMany::deserialize(de)? {
+        OneOrMany::One(p) => vec![p],
+        OneOrMany::Many(v) => v,
+    })
+}
+
 /// The default reboot command of a package-backend agent:
 /// `["systemctl", "reboot"]`.
 pub fn default_reboot_command() -> Vec<String> {
@@ -165,13 +183,14 @@ pub struct Config {
     /// nothing (package backends only; default `false`).
     #[serde(default)]
     pub dry_run: bool,
-    /// Deploy's Ed25519 public key (SubjectPublicKeyInfo PEM, `-----BEGIN
-    /// PUBLIC KEY-----`; see [`crate::verify`]): only jobs signed with the
-    /// matching private key are taken. Required by [`crate::Agent::build`];
-    /// `patchflow up` gives its in-process agents the key of the deploy it
-    /// runs when this is unset.
-    #[serde(default)]
-    pub verify_key: Option<PathBuf>,
+    /// Deploy's Ed25519 public key files (SubjectPublicKeyInfo PEM,
+    /// `-----BEGIN PUBLIC KEY-----`; see [`crate::verify`]): only jobs
+    /// signed with a matching private key are taken. One path, or a list of
+    /// them while deploy's key is rotated (old and new). At least one is
+    /// required by [`crate::Agent::build`]; `patchflow up` gives its
+    /// in-process agents the key of the deploy it runs when this is empty.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub verify_key: Vec<PathBuf>,
     /// Snapshot and restore commands (package backends only; see [`Hooks`]).
     #[serde(default)]
     pub hooks: Hooks,
@@ -253,11 +272,35 @@ mod tests {
             backend: Backend::Lab,
             state: PathBuf::from("/tmp/web-01.json"),
             dry_run: false,
-            verify_key: None,
+            verify_key: Vec::new(),
             hooks: Hooks::default(),
             reboot: default_reboot_command(),
             reboot_secs: DEFAULT_LAB_REBOOT_SECS,
         }
+    }
+
+    #[test]
+    fn verify_key_is_one_path_or_a_list_for_a_key_rotation() {
+        let parse = |extra: &str| {
+            serde_json::from_str::<Config>(&format!(
+                r#"{{"host":"web-01","state":"/tmp/s.json"{extra}}}"#
+            ))
+            .map(|c| c.verify_key)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(parse(""), Ok(vec![]));
+        assert_eq!(
+            parse(r#","verify_key":"k.pub.pem""#),
+            Ok(vec![PathBuf::from("k.pub.pem")])
+        );
+        assert_eq!(
+            parse(r#","verify_key":["old.pub.pem","new.pub.pem"]"#),
+            Ok(vec![
+                PathBuf::from("old.pub.pem"),
+                PathBuf::from("new.pub.pem")
+            ])
+        );
+        assert!(parse(r#","verify_key":7"#).is_err());
     }
 
     #[test]

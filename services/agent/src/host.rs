@@ -1609,6 +1609,7 @@ mod tests {
             issued_at: at("2026-12-01T02:00:00Z"),
             expires_at: at("2026-12-01T03:00:00Z"),
             signature: None,
+            key_id: None,
         }
     }
 

@@ -12,6 +12,14 @@
 //! [`SIGNATURE_STEP`] and the reason; nothing on the host changes and the
 //! job is not recorded in the history.
 //!
+//! **Key rotation.** An agent may trust several keys (`--verify-key` given
+//! more than once, or a list in `[[agents]] verify_key`): during a rotation
+//! it takes jobs signed with the old key and with the new one. Deploy names
+//! the key that signed a job in [`AgentJob::key_id`]; the agent verifies
+//! with that key and refuses a job naming a key it does not trust, saying
+//! which keys it trusts. A job without `key_id` (from an older deploy) is
+//! tried with each trusted key.
+//!
 //! Verification uses `verify_strict` (no small-order keys, canonical
 //! signatures only). The signature is checked over the job as decoded, so
 //! what is verified is exactly what the agent would act on.
@@ -28,6 +36,9 @@ pub const SIGNATURE_STEP: &str = "verify-signature";
 /// Why a public key file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// No key file was given.
+    #[error("no job verification key given")]
+    None,
     /// The file cannot be read.
     #[error("job verification key {path}: {source}")]
     Io {
@@ -68,8 +79,19 @@ pub enum SignatureError {
     /// The job carries no signature.
     #[error("job has no signature; this agent takes only jobs signed by deploy's key {key}")]
     Missing {
-        /// The fingerprint of the agent's key.
+        /// The fingerprints of the keys the agent trusts, comma-separated.
         key: String,
+    },
+    /// The job names a signing key the agent does not trust.
+    #[error(
+        "job is signed with key {key_id}, which this agent does not trust (it trusts {trusted}); \
+         add deploy's new public key with another --verify-key during a key rotation"
+    )]
+    UntrustedKey {
+        /// The key the job names ([`AgentJob::key_id`]).
+        key_id: String,
+        /// The fingerprints of the keys the agent trusts, comma-separated.
+        trusted: String,
     },
     /// The signature field is not 128 hex digits.
     #[error("job signature is malformed: {reason}")]
@@ -84,21 +106,45 @@ pub enum SignatureError {
          (signed with another key, or changed after signing)"
     )]
     Mismatch {
-        /// The fingerprint of the agent's key.
+        /// The fingerprint of the key tried (the one the job names), or of
+        /// every trusted key, comma-separated, when the job names none.
         key: String,
     },
 }
 
-/// The public key the agent verifies jobs with.
+/// The public keys the agent verifies jobs with: one, or several during a
+/// key rotation (never none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobVerifier {
-    key: VerifyingKey,
+    keys: Vec<VerifyingKey>,
 }
 
 impl JobVerifier {
     /// A verifier for `key` (deploy's public key).
     pub fn new(key: VerifyingKey) -> JobVerifier {
-        JobVerifier { key }
+        JobVerifier { keys: vec![key] }
+    }
+
+    /// A verifier that also trusts `key` (another deploy key, during a
+    /// rotation); a key already trusted is not added twice.
+    pub fn and(mut self, key: VerifyingKey) -> JobVerifier {
+        if !self.keys.contains(&key) {
+            self.keys.push(key);
+        }
+        self
+    }
+
+    /// Reads every public key file of `paths` (see [`JobVerifier::load`]);
+    /// the agent trusts them all.
+    ///
+    /// # Errors
+    /// [`KeyError::None`] when `paths` is empty; the first file's
+    /// [`KeyError`] that cannot be used.
+    pub fn load_all(paths: &[PathBuf]) -> Result<JobVerifier, KeyError> {
+        let (first, rest) = paths.split_first().ok_or(KeyError::None)?;
+        rest.iter().try_fold(JobVerifier::load(first)?, |v, path| {
+            Ok(v.and(JobVerifier::load(path)?.keys.swap_remove(0)))
+        })
     }
 
     /// Parses a SubjectPublicKeyInfo PEM Ed25519 public key
@@ -135,17 +181,25 @@ impl JobVerifier {
         JobVerifier::from_pem(&pem, path)
     }
 
-    /// `ed25519:` and the first 16 hex digits of the raw public key (the
-    /// same as deploy logs for its key).
+    /// The trusted keys' fingerprints (`ed25519:` and the first 16 hex
+    /// digits of the raw public key, as deploy logs its key),
+    /// comma-separated, in the order given.
     pub fn fingerprint(&self) -> String {
-        events::signing_key_fingerprint(self.key.as_bytes())
+        self.keys
+            .iter()
+            .map(|k| events::signing_key_fingerprint(k.as_bytes()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
-    /// Checks `job.signature` against [`AgentJob::signing_bytes`].
+    /// Checks `job.signature` against [`AgentJob::signing_bytes`], with the
+    /// key [`AgentJob::key_id`] names, or with each trusted key when it
+    /// names none.
     ///
     /// # Errors
     /// [`SignatureError::Missing`] without a signature,
     /// [`SignatureError::Malformed`] when it is not 128 hex digits,
+    /// [`SignatureError::UntrustedKey`] when it names a key not trusted,
     /// [`SignatureError::Mismatch`] when it does not verify.
     pub fn verify(&self, job: &AgentJob) -> Result<(), SignatureError> {
         let Some(text) = job.signature.as_deref() else {
@@ -155,11 +209,30 @@ impl JobVerifier {
         };
         let bytes = parse_hex_64(text).map_err(|reason| SignatureError::Malformed { reason })?;
         let signature = Signature::from_bytes(&bytes);
-        self.key
-            .verify_strict(&job.signing_bytes(), &signature)
-            .map_err(|_| SignatureError::Mismatch {
+        let message = job.signing_bytes();
+        let named = match job.key_id.as_deref() {
+            Some(id) => {
+                let key = self
+                    .keys
+                    .iter()
+                    .find(|k| events::signing_key_fingerprint(k.as_bytes()) == id)
+                    .ok_or_else(|| SignatureError::UntrustedKey {
+                        key_id: id.to_owned(),
+                        trusted: self.fingerprint(),
+                    })?;
+                Some((id, key))
+            }
+            None => None,
+        };
+        let verifies = |k: &VerifyingKey| k.verify_strict(&message, &signature).is_ok();
+        match named {
+            Some((_, key)) if verifies(key) => Ok(()),
+            Some((id, _)) => Err(SignatureError::Mismatch { key: id.to_owned() }),
+            None if self.keys.iter().any(verifies) => Ok(()),
+            None => Err(SignatureError::Mismatch {
                 key: self.fingerprint(),
-            })
+            }),
+        }
     }
 
     /// The refusal reason for `job` failing `err`: `job <id> refused: <err>`.
@@ -216,6 +289,7 @@ pub(crate) mod tests {
             issued_at: "2026-12-01T01:00:00Z".parse().unwrap(),
             expires_at: "2026-12-01T01:30:00Z".parse().unwrap(),
             signature: None,
+            key_id: None,
         }
     }
 
@@ -266,6 +340,103 @@ pub(crate) mod tests {
         let mut multibyte = good.clone();
         multibyte.signature = Some(format!("é{}", "0".repeat(126)));
         check(&multibyte, Err("malformed"));
+    }
+
+    fn key(secret: [u8; 32]) -> VerifyingKey {
+        SigningKey::from_bytes(&secret).verifying_key()
+    }
+
+    /// Signs `job` as deploy does: the signature and the key's id.
+    fn sign_named(job: &mut AgentJob, secret: [u8; 32]) {
+        sign(job, secret);
+        job.key_id = Some(events::signing_key_fingerprint(key(secret).as_bytes()));
+    }
+
+    #[test]
+    fn during_a_rotation_both_keys_verify_and_a_named_key_must_be_trusted() {
+        let rotating = JobVerifier::new(key([1; 32]))
+            .and(key([2; 32]))
+            .and(key([1; 32]));
+        let (old_id, new_id, third_id) = (
+            events::signing_key_fingerprint(key([1; 32]).as_bytes()),
+            events::signing_key_fingerprint(key([2; 32]).as_bytes()),
+            events::signing_key_fingerprint(key([3; 32]).as_bytes()),
+        );
+        // A key given twice is trusted once.
+        assert_eq!(rotating.fingerprint(), format!("{old_id}, {new_id}"));
+        let verify = |j: &AgentJob| rotating.verify(j).map_err(|e| e.to_string());
+
+        // Named or not (an older deploy), a job signed with either key verifies.
+        for secret in [[1; 32], [2; 32]] {
+            let mut named = job();
+            sign_named(&mut named, secret);
+            assert_eq!(verify(&named), Ok(()));
+            let mut unnamed = job();
+            sign(&mut unnamed, secret);
+            assert_eq!(verify(&unnamed), Ok(()));
+        }
+
+        // A key the agent does not trust is named in the refusal, with the
+        // keys it does trust.
+        let mut third = job();
+        sign_named(&mut third, [3; 32]);
+        assert_eq!(
+            rotating.verify(&third),
+            Err(SignatureError::UntrustedKey {
+                key_id: third_id,
+                trusted: format!("{old_id}, {new_id}"),
+            })
+        );
+        let mut unnamed_third = job();
+        sign(&mut unnamed_third, [3; 32]);
+        assert_eq!(
+            rotating.verify(&unnamed_third),
+            Err(SignatureError::Mismatch {
+                key: format!("{old_id}, {new_id}"),
+            })
+        );
+
+        // The id only selects the key: naming the other trusted key, or
+        // changing the job, does not verify.
+        let mut misnamed = job();
+        sign(&mut misnamed, [1; 32]);
+        misnamed.key_id = Some(new_id.clone());
+        assert_eq!(
+            rotating.verify(&misnamed),
+            Err(SignatureError::Mismatch { key: new_id })
+        );
+        let mut moved = job();
+        sign_named(&mut moved, [2; 32]);
+        moved.host = "web-02".into();
+        assert!(verify(&moved).unwrap_err().contains("does not verify"));
+
+        // After the rotation the old key is gone: its jobs are refused.
+        let mut old = job();
+        sign_named(&mut old, [1; 32]);
+        let err = JobVerifier::new(key([2; 32])).verify(&old).unwrap_err();
+        assert!(matches!(err, SignatureError::UntrustedKey { .. }), "{err}");
+    }
+
+    #[test]
+    fn several_key_files_load_into_one_verifier() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, secret: [u8; 32]| {
+            use ed25519_dalek::pkcs8::EncodePublicKey as _;
+            let path = dir.path().join(name);
+            let pem = key(secret)
+                .to_public_key_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+                .unwrap();
+            std::fs::write(&path, pem).unwrap();
+            path
+        };
+        let (a, b) = (write("old.pub.pem", [1; 32]), write("new.pub.pem", [2; 32]));
+        let v = JobVerifier::load_all(&[a.clone(), b]).unwrap();
+        assert_eq!(v, JobVerifier::new(key([1; 32])).and(key([2; 32])));
+        assert!(matches!(JobVerifier::load_all(&[]), Err(KeyError::None)));
+        let err = JobVerifier::load_all(&[a, dir.path().join("missing.pem")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing.pem"), "{err}");
     }
 
     #[test]

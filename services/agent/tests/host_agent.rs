@@ -100,6 +100,7 @@ async fn a_dry_run_apt_agent_answers_its_job_over_nats_and_changes_nothing() {
         issued_at: now,
         expires_at: now + chrono::Duration::hours(1),
         signature: None,
+        key_id: None,
     };
     {
         use ed25519_dalek::Signer as _;

@@ -43,6 +43,7 @@ fn reboot_job(id: u128, host: &str) -> AgentJob {
         issued_at: now,
         expires_at: now + chrono::Duration::hours(1),
         signature: None,
+        key_id: None,
     };
     sign(job)
 }
@@ -132,7 +133,7 @@ impl Lab {
             backend: agent::Backend::Lab,
             state: self.state.clone(),
             dry_run: false,
-            verify_key: None,
+            verify_key: Vec::new(),
             hooks: agent::Hooks::default(),
             reboot: agent::config::default_reboot_command(),
             reboot_secs,

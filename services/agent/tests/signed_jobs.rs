@@ -2,7 +2,9 @@
 //! holds deploy's public key takes a job deploy signed, and refuses, with a
 //! published result that says why, a job signed with another key, an
 //! unsigned job, and a correctly signed job addressed to another host that
-//! reached its subject. Refused jobs change nothing on the host.
+//! reached its subject. Refused jobs change nothing on the host. During a
+//! rotation of deploy's key, an agent given both public keys takes jobs
+//! signed with either and refuses a job naming a key it does not trust.
 
 use std::time::{Duration, Instant};
 
@@ -40,7 +42,29 @@ fn job(id: u128, host: &str) -> AgentJob {
         issued_at: now,
         expires_at: now + chrono::Duration::hours(1),
         signature: None,
+        key_id: None,
     }
+}
+
+/// Writes `key`'s public key as `openssl pkey -pubout` would, as
+/// `dir/name`.
+fn write_public_key(dir: &std::path::Path, name: &str, key: &SigningKey) -> std::path::PathBuf {
+    use ed25519_dalek::pkcs8::EncodePublicKey as _;
+    let path = dir.join(name);
+    let pem = key
+        .verifying_key()
+        .to_public_key_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .unwrap();
+    std::fs::write(&path, pem).unwrap();
+    path
+}
+
+/// Signs `job` as deploy does: the signature and the id of the key.
+fn sign_named(job: &mut AgentJob, key: &SigningKey) {
+    sign(job, key);
+    job.key_id = Some(events::signing_key_fingerprint(
+        key.verifying_key().as_bytes(),
+    ));
 }
 
 /// Publishes `job` on this host's job subject and waits for its result.
@@ -88,21 +112,13 @@ async fn jobs_with_a_bad_signature_or_for_another_host_are_refused_and_reported(
     lab.packages.insert("openssl".into(), "3.0.2".into());
     lab.save(&state_path).unwrap();
     // The public key as the agent reads it from its --verify-key file.
-    let pub_path = dir.path().join("job-signing.pub.pem");
-    {
-        use ed25519_dalek::pkcs8::EncodePublicKey as _;
-        let pem = deploy_key
-            .verifying_key()
-            .to_public_key_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
-            .unwrap();
-        std::fs::write(&pub_path, pem).unwrap();
-    }
+    let pub_path = write_public_key(dir.path(), "job-signing.pub.pem", &deploy_key);
     let agent_cfg = Config {
         host: HOST.into(),
         backend: agent::Backend::Lab,
         state: state_path.clone(),
         dry_run: false,
-        verify_key: Some(pub_path.clone()),
+        verify_key: vec![pub_path.clone()],
         hooks: agent::Hooks::default(),
         reboot: Vec::new(),
         reboot_secs: 0,
@@ -173,6 +189,90 @@ async fn jobs_with_a_bad_signature_or_for_another_host_are_refused_and_reported(
     assert_eq!(
         after.packages.get("openssl").map(String::as_str),
         Some("3.0.13")
+    );
+
+    token.cancel();
+    running.await.unwrap().unwrap();
+    bus.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_a_key_rotation_jobs_signed_with_either_key_are_taken() {
+    let server = testkit::NatsServer::shared();
+    let cfg = BusConfig::new(server.url(), testkit::unique_namespace(), "agent-rotation");
+    let bus = Bus::connect(&cfg).await.expect("connect");
+    bus.ensure().await.expect("ensure");
+
+    let (old_key, new_key, unknown) = (
+        SigningKey::from_bytes(&[21; 32]),
+        SigningKey::from_bytes(&[22; 32]),
+        SigningKey::from_bytes(&[23; 32]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state_path = dir.path().join(format!("{HOST}.json"));
+    let mut lab = LabState::new(HOST);
+    lab.packages.insert("openssl".into(), "3.0.2".into());
+    lab.save(&state_path).unwrap();
+    // Both public keys in the configuration, as `--verify-key` twice.
+    let agent_cfg = Config {
+        host: HOST.into(),
+        backend: agent::Backend::Lab,
+        state: state_path.clone(),
+        dry_run: false,
+        verify_key: vec![
+            write_public_key(dir.path(), "old.pub.pem", &old_key),
+            write_public_key(dir.path(), "new.pub.pem", &new_key),
+        ],
+        hooks: agent::Hooks::default(),
+        reboot: Vec::new(),
+        reboot_secs: 0,
+    };
+    let agent = agent::Agent::build(&agent_cfg, bus.clone(), Clock::system()).unwrap();
+    let token = CancellationToken::new();
+    let running = tokio::spawn(agent.run(token.clone()));
+
+    // A key neither file holds: refused, naming it and the trusted ones.
+    let mut foreign = job(31, HOST);
+    sign_named(&mut foreign, &unknown);
+    let (_, r) = send(&bus, foreign).await;
+    assert_eq!(r.status, JobStatus::Refused, "{r:?}");
+    let fingerprint =
+        |k: &SigningKey| events::signing_key_fingerprint(k.verifying_key().as_bytes());
+    assert_eq!(
+        r.reason.as_deref().unwrap_or_default(),
+        format!(
+            "job {} refused: job is signed with key {}, which this agent does not trust \
+             (it trusts {}, {}); add deploy's new public key with another --verify-key \
+             during a key rotation",
+            r.job_id,
+            fingerprint(&unknown),
+            fingerprint(&old_key),
+            fingerprint(&new_key)
+        )
+    );
+
+    // The new key, named; then the old key from a deploy that predates
+    // key ids: both taken.
+    let mut with_new = job(32, HOST);
+    sign_named(&mut with_new, &new_key);
+    let (_, r) = send(&bus, with_new).await;
+    assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
+    let mut with_old = job(33, HOST);
+    with_old.remediations = vec![Remediation::Package {
+        name: "curl".into(),
+        fixed_version: "8.5.0".into(),
+    }];
+    sign(&mut with_old, &old_key);
+    let (_, r) = send(&bus, with_old).await;
+    assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
+    let after = LabState::load(&state_path).unwrap();
+    assert_eq!(
+        after.packages.get("openssl").map(String::as_str),
+        Some("3.0.13")
+    );
+    assert_eq!(
+        after.packages.get("curl").map(String::as_str),
+        Some("8.5.0")
     );
 
     token.cancel();

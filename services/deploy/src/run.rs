@@ -804,6 +804,7 @@ impl RingRun {
                     issued_at: now,
                     expires_at: due,
                     signature: None,
+                    key_id: None,
                 },
             ));
             new_jobs.push(HostJob::new(host.clone(), wave, id));

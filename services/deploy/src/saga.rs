@@ -201,6 +201,7 @@ impl RingRun {
                     issued_at: now,
                     expires_at: due_at,
                     signature: None,
+                    key_id: None,
                 },
             ));
             sent = Some((action, job_id));

@@ -206,11 +206,12 @@ impl JobSigner {
     }
 
     /// Signs `job`: sets [`AgentJob::signature`] to the hex Ed25519
-    /// signature of [`AgentJob::signing_bytes`] (a signature already there
-    /// is replaced).
+    /// signature of [`AgentJob::signing_bytes`] and [`AgentJob::key_id`] to
+    /// this key's [`JobSigner::fingerprint`] (both replaced when present).
     pub fn sign(&self, job: &mut AgentJob) {
         let signature = self.key.sign(&job.signing_bytes());
         job.signature = Some(hex::encode(signature.to_bytes()));
+        job.key_id = Some(self.fingerprint());
     }
 
     /// Signs every agent job among `outputs`; other outputs are unchanged.
@@ -263,6 +264,7 @@ mod tests {
             issued_at: "2026-12-01T01:00:00Z".parse().unwrap(),
             expires_at: "2026-12-01T01:30:00Z".parse().unwrap(),
             signature: None,
+            key_id: None,
         }
     }
 
@@ -281,6 +283,8 @@ mod tests {
         signer.sign(&mut j);
         let sig = j.signature.clone().unwrap();
         assert_eq!(sig.len(), 128);
+        // The job names the key that signed it, as agents print keys.
+        assert_eq!(j.key_id.as_deref(), Some(signer.fingerprint().as_str()));
         let bytes: [u8; 64] = from_hex(&sig).try_into().unwrap();
         let sig = ed25519_dalek::Signature::from_bytes(&bytes);
         let key = signer.verifying_key();

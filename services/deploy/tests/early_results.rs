@@ -32,6 +32,7 @@ fn canary_job(now: chrono::DateTime<Utc>) -> AgentJob {
         issued_at: now,
         expires_at: now + chrono::Duration::hours(1),
         signature: None,
+        key_id: None,
     }
 }
 

@@ -1286,6 +1286,7 @@ mod causal_tests {
                 issued_at: t,
                 expires_at: t,
                 signature: None,
+                key_id: None,
             })
         };
         let started = Payload::WaveStarted(events::WaveStarted {

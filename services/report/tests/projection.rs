@@ -378,6 +378,7 @@ fn bundle_scenario(feed: &mut Feed) -> Uuid {
         issued_at: t(at),
         expires_at: t(at) + chrono::Duration::hours(1),
         signature: None,
+        key_id: None,
     };
     let result = |host: &str, ring: &str, wave: u32, status: JobStatus, at: &str| AgentResult {
         job_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, host.as_bytes()),
