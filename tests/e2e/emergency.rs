@@ -723,7 +723,7 @@ async fn catalogs_from_the_bus_reprioritize_and_are_restored_after_a_restart() {
     };
     assert_eq!(source, "epss");
     assert!(
-        detail.contains("rose from 0 to 0.5, crossing 0.1"),
+        detail.contains("rose from not scored to 0.5, crossing 0.1"),
         "{detail}"
     );
     assert_eq!(
