@@ -89,19 +89,28 @@ macro_rules! payloads {
                 }
             }
 
-            fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
-                match self {
-                    $( Payload::$variant(p) => serde_json::to_value(p), )*
-                }
-            }
-
-            fn from_value(event_type: &str, data: serde_json::Value) -> Result<Payload, EventError> {
+            /// Decodes `data` (the JSON text of the envelope's `data`) as
+            /// the payload of `event_type`, straight from the text.
+            fn from_raw(event_type: &str, data: &str) -> Result<Payload, EventError> {
                 let wrap = |source| EventError::Data { event_type: event_type.to_owned(), source };
                 match event_type {
-                    $( $type_name => serde_json::from_value::<$ty>(data).map(Payload::$variant).map_err(wrap), )*
+                    $( $type_name => serde_json::from_str::<$ty>(data).map(Payload::$variant).map_err(wrap), )*
                     other => Err(EventError::UnknownType(other.to_owned())),
                 }
             }
+        }
+
+        /// Serialises a payload as its variant's own type (the envelope's
+        /// `data`), without an intermediate `serde_json::Value`.
+        impl Serialize for Payload {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $( Payload::$variant(p) => p.serialize(serializer), )*
+                }
+            }
+        }
+
+        impl Payload {
 
             /// The JSON Schema of each type's `data`, by type name.
             pub(crate) fn data_schemas() -> Vec<(&'static str, schemars::Schema)> {
@@ -318,11 +327,11 @@ struct WireOut<'a> {
     dataschema: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     traceparent: Option<&'a str>,
-    data: serde_json::Value,
+    data: &'a Payload,
 }
 
 #[derive(Deserialize)]
-struct WireIn {
+struct WireIn<'a> {
     specversion: String,
     id: Uuid,
     source: String,
@@ -333,7 +342,9 @@ struct WireIn {
     time: DateTime<Utc>,
     #[serde(default)]
     traceparent: Option<String>,
-    data: serde_json::Value,
+    /// Decoded by type once the envelope is read ([`Payload::from_raw`]).
+    #[serde(borrow)]
+    data: &'a serde_json::value::RawValue,
 }
 
 /// The `dataschema` URI of an event type: `urn:patchflow:schema:<type>`. The
@@ -388,7 +399,14 @@ impl Event {
 
     /// Serialises to CloudEvents structured-mode JSON.
     pub fn to_json(&self) -> Vec<u8> {
-        let wire = WireOut {
+        // Payloads are plain data (no maps with non-string keys), so this
+        // cannot fail.
+        serde_json::to_vec(&self.wire()).unwrap_or_default()
+    }
+
+    /// The envelope as written: CloudEvents attributes and the payload.
+    fn wire(&self) -> WireOut<'_> {
+        WireOut {
             specversion: SPEC_VERSION,
             id: self.id,
             source: &self.source,
@@ -398,11 +416,8 @@ impl Event {
             datacontenttype: CONTENT_TYPE,
             dataschema: dataschema(self.data.event_type()),
             traceparent: self.traceparent.as_deref(),
-            // Payloads are plain data (no maps with non-string keys), so this
-            // cannot fail.
-            data: self.data.to_value().unwrap_or(serde_json::Value::Null),
-        };
-        serde_json::to_vec(&wire).unwrap_or_default()
+            data: &self.data,
+        }
     }
 
     /// Parses CloudEvents structured-mode JSON.
@@ -411,11 +426,11 @@ impl Event {
     /// [`EventError`]: not an envelope, another specversion, an unknown type,
     /// or `data` that does not fit the type.
     pub fn from_json(bytes: &[u8]) -> Result<Event, EventError> {
-        let wire: WireIn = serde_json::from_slice(bytes).map_err(EventError::Envelope)?;
+        let wire: WireIn<'_> = serde_json::from_slice(bytes).map_err(EventError::Envelope)?;
         if wire.specversion != SPEC_VERSION {
             return Err(EventError::SpecVersion(wire.specversion));
         }
-        let data = Payload::from_value(&wire.event_type, wire.data)?;
+        let data = Payload::from_raw(&wire.event_type, wire.data.get())?;
         Ok(Event {
             id: wire.id,
             source: wire.source,
@@ -430,9 +445,7 @@ impl Event {
 impl Serialize for Event {
     /// As the CloudEvents structured-mode document of [`Event::to_json`].
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let value: serde_json::Value =
-            serde_json::from_slice(&self.to_json()).map_err(serde::ser::Error::custom)?;
-        value.serialize(serializer)
+        self.wire().serialize(serializer)
     }
 }
 
@@ -455,7 +468,27 @@ mod tests {
         let e = submitted();
         let stored = serde_json::to_string(&vec![e.clone()]).unwrap();
         let back: Vec<Event> = serde_json::from_str(&stored).unwrap();
-        assert_eq!(back, vec![e]);
+        assert_eq!(back, vec![e.clone()]);
+        // Nested, an event is the very document `to_json` writes.
+        let nested: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        let direct: serde_json::Value = serde_json::from_slice(&e.to_json()).unwrap();
+        assert_eq!(nested[0], direct);
+    }
+
+    #[test]
+    fn events_written_with_any_key_order_decode_alike() {
+        // Earlier builds wrote `data` with its keys sorted (through a
+        // `serde_json::Value`); stored events of that form still decode.
+        let e = submitted();
+        let sorted: serde_json::Value = serde_json::from_slice(&e.to_json()).unwrap();
+        let sorted = serde_json::to_vec(&sorted).unwrap();
+        assert_ne!(sorted, e.to_json());
+        assert_eq!(Event::from_json(&sorted).unwrap(), e);
+        // `data` that does not fit its type names the type.
+        let mut v: serde_json::Value = serde_json::from_slice(&e.to_json()).unwrap();
+        v["data"] = serde_json::json!({"scan_id": 7});
+        let err = Event::from_json(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("patch.scan.submitted.v1"), "{err}");
     }
 
     fn submitted() -> Event {
