@@ -70,16 +70,21 @@ fn sign_named(job: &mut AgentJob, key: &SigningKey) {
 /// Publishes `job` on this host's job subject and waits for its result.
 /// (Raw, so that a job naming another host still lands on this host's subject.)
 async fn send(bus: &Bus, job: AgentJob) -> (Event, AgentResult) {
+    send_to(bus, HOST, job).await
+}
+
+/// [`send`] to `host`'s job subject.
+async fn send_to(bus: &Bus, host: &str, job: AgentJob) -> (Event, AgentResult) {
     let job_id = job.job_id;
     let event = Event::new(Uuid::new_v4(), Service::Deploy, Utc::now(), job);
-    let subject = bus.namespace().subject(&tail::agent_job(HOST));
+    let subject = bus.namespace().subject(&tail::agent_job(host));
     bus.publish_raw(&subject, event.to_json())
         .await
         .expect("publish the job");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let last = bus
-            .last_event(&spec::AGENT_RESULTS, &tail::agent_result(HOST))
+            .last_event(&spec::AGENT_RESULTS, &tail::agent_result(host))
             .await
             .expect("read results");
         if let Some((_, event)) = last
@@ -275,6 +280,49 @@ async fn during_a_key_rotation_jobs_signed_with_either_key_are_taken() {
         Some("8.5.0")
     );
 
+    token.cancel();
+    running.await.unwrap().unwrap();
+    bus.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_named_by_its_ip_address_gets_its_jobs() {
+    // Scanners that know a host only by IP make that its asset id; the dots
+    // are escaped in the subject and the consumer name.
+    const IP_HOST: &str = "192.168.2.101";
+    let server = testkit::NatsServer::shared();
+    let cfg = BusConfig::new(server.url(), testkit::unique_namespace(), "agent-ip");
+    let bus = Bus::connect(&cfg).await.expect("connect");
+    bus.ensure().await.expect("ensure");
+    let key = SigningKey::from_bytes(&[41; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    let state_path = dir.path().join("ip-host.json");
+    let mut lab = LabState::new(IP_HOST);
+    lab.packages.insert("openssl".into(), "3.0.2".into());
+    lab.save(&state_path).unwrap();
+    let agent_cfg = Config {
+        host: IP_HOST.into(),
+        backend: agent::Backend::Lab,
+        state: state_path.clone(),
+        dry_run: false,
+        verify_key: vec![write_public_key(dir.path(), "k.pub.pem", &key)],
+        hooks: agent::Hooks::default(),
+        reboot: Vec::new(),
+        reboot_secs: 0,
+    };
+    let agent = agent::Agent::build(&agent_cfg, bus.clone(), Clock::system()).unwrap();
+    let token = CancellationToken::new();
+    let running = tokio::spawn(agent.run(token.clone()));
+    let mut j = job(51, IP_HOST);
+    sign_named(&mut j, &key);
+    let (_, r) = send_to(&bus, IP_HOST, j).await;
+    assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
+    assert_eq!(r.host, IP_HOST);
+    let after = LabState::load(&state_path).unwrap();
+    assert_eq!(
+        after.packages.get("openssl").map(String::as_str),
+        Some("3.0.13")
+    );
     token.cancel();
     running.await.unwrap().unwrap();
     bus.close().await;
