@@ -16,3 +16,4 @@ mod reboot_saga;
 mod restart;
 mod rollout_rings;
 mod schemas;
+mod signals;

@@ -280,14 +280,21 @@ impl Lab {
 
     /// Starts a long-running `patchflow` command, logging to `<name>.log`.
     pub fn spawn(&self, name: &str, args: &[&str]) -> Proc {
+        self.spawn_with(name, args, |_| {})
+    }
+
+    /// [`Lab::spawn`] with the command changed by `edit` first (another
+    /// environment, its own process group).
+    pub fn spawn_with(&self, name: &str, args: &[&str], edit: impl FnOnce(&mut Command)) -> Proc {
         let log_path = self.path(&format!("{name}.log"));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
             .expect("open process log");
-        let child = self
-            .patchflow()
+        let mut cmd = self.patchflow();
+        edit(&mut cmd);
+        let child = cmd
             .args(args)
             .stdout(Stdio::from(log.try_clone().expect("clone log")))
             .stderr(Stdio::from(log))
@@ -314,6 +321,20 @@ impl Proc {
             let _ = Command::new("kill")
                 .arg(format!("-{name}"))
                 .arg(child.id().to_string())
+                .status();
+        }
+    }
+
+    /// Sends a signal by name to the process's whole process group, as a
+    /// terminal sends Ctrl-C (`INT`) to its foreground job. The process must
+    /// lead its own group ([`Lab::spawn_with`] and
+    /// `std::os::unix::process::CommandExt::process_group(cmd, 0)`).
+    pub fn signal_group(&self, name: &str) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .arg(format!("-{name}"))
+                .arg("--")
+                .arg(format!("-{}", child.id()))
                 .status();
         }
     }

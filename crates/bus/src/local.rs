@@ -123,8 +123,14 @@ impl LocalServer {
 
     fn stop(&mut self, how: &str) {
         if let Some(mut control) = self.control.take() {
-            use std::io::Write as _;
-            let _ = writeln!(control, "{how}");
+            // For `term`, closing the pipe is the message (the guardian reads
+            // end of input): nothing is written, so a guardian that is
+            // already gone cannot raise SIGPIPE here.
+            if how != "term" {
+                use std::io::Write as _;
+                let _ = writeln!(control, "{how}");
+            }
+            drop(control);
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -175,7 +181,12 @@ pub fn spawn(
         }
         None => (Stdio::null(), Stdio::null()),
     };
-    let mut guardian = Command::new("sh")
+    let mut guardian = Command::new("sh");
+    // Its own process group: a Ctrl-C at the terminal goes to the process
+    // that started it, which drains its services and then stops the server,
+    // instead of killing the server under them.
+    std::os::unix::process::CommandExt::process_group(&mut guardian, 0);
+    let mut guardian = guardian
         .arg("-c")
         .arg(GUARDIAN)
         .arg(bin)

@@ -208,7 +208,7 @@ async fn up(cfg: Config) -> Result<ExitCode> {
     let bus = connect(&cfg, "patchflow-up").await?;
     let clock = cfg.clock.clock();
     let token = CancellationToken::new();
-    run::cancel_on_signal(token.clone());
+    run::cancel_on_signal(token.clone(), Some(run::DRAIN_LIMIT));
     let services = run::start(&cfg, &bus, &clock, &Service::PIPELINE, true, &token).await?;
     eprintln!(
         "patchflow up: every service running on {} (namespace {}); Ctrl-C or SIGTERM stops",
@@ -269,7 +269,7 @@ async fn serve(cfg: Config, service: ServiceArg) -> Result<ExitCode> {
     let bus = connect(&cfg, &format!("patchflow-{service}")).await?;
     let clock = cfg.clock.clock();
     let token = CancellationToken::new();
-    run::cancel_on_signal(token.clone());
+    run::cancel_on_signal(token.clone(), Some(run::DRAIN_LIMIT));
     let services = run::start(&cfg, &bus, &clock, &[service], false, &token).await?;
     info!(%service, "serving");
     run::join(services).await?;
@@ -288,7 +288,7 @@ async fn agent_cmd(cfg: Config, agent_cfg: agent::Config) -> Result<ExitCode> {
     let cfg = with_discovered_nats(cfg);
     let bus = connect(&cfg, &format!("patchflow-agent-{}", agent_cfg.host)).await?;
     let token = CancellationToken::new();
-    run::cancel_on_signal(token.clone());
+    run::cancel_on_signal(token.clone(), None);
     let agent =
         agent::Agent::build_with_verifier(&agent_cfg, verifier, bus.clone(), cfg.clock.clock())?;
     info!(

@@ -153,7 +153,7 @@ pub async fn run(config: Option<&Path>, overrides: &Overrides) -> Result<ExitCod
     let clock = cfg.clock.clock();
     let tz: Tz = cfg.schedule.timezone.parse().unwrap_or(Tz::UTC);
     let token = CancellationToken::new();
-    run::cancel_on_signal(token.clone());
+    run::cancel_on_signal(token.clone(), Some(run::DRAIN_LIMIT));
     let services = run::start(&cfg, &bus, &clock, &Service::PIPELINE, true, &token).await?;
 
     println!(

@@ -5,13 +5,14 @@
 
 use std::fs::File;
 use std::io::BufReader;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bus::{Bus, Clock};
 use events::Service;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::config::Config;
 
@@ -175,21 +176,55 @@ pub async fn join(mut set: Running) -> Result<()> {
     first.map_or(Ok(()), Err)
 }
 
-/// Cancels `token` on SIGTERM or Ctrl-C.
-pub fn cancel_on_signal(token: CancellationToken) {
+/// How long the services of `up`, `serve` and the demo may take to drain
+/// after the first SIGTERM or Ctrl-C before the process gives up on them
+/// and exits (status 1): a drain that waits on a NATS server that is gone
+/// would otherwise retry forever.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(60);
+
+/// Cancels `token` on SIGTERM or Ctrl-C, so in-flight work drains. A second
+/// SIGTERM or Ctrl-C exits at once (status 130), without draining; so does
+/// a drain longer than `drain_limit` (status 1), when one is given. An
+/// agent passes none: its package manager must not be cut off mid-change.
+/// Exiting this way runs no destructors; a local nats-server still stops,
+/// because its guardian sees this process's end ([`bus::local::spawn`]).
+pub fn cancel_on_signal(token: CancellationToken, drain_limit: Option<Duration>) {
+    use tokio::signal::unix::{SignalKind, signal};
     tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    error!(error = %e, "cannot listen for SIGTERM");
-                    return;
-                }
-            };
+        let (mut term, mut int) = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(t), Ok(i)) => (t, i),
+            (Err(e), _) | (_, Err(e)) => {
+                error!(error = %e, "cannot listen for SIGTERM and SIGINT");
+                return;
+            }
+        };
         tokio::select! {
-            _ = term.recv() => info!("SIGTERM: draining in-flight work"),
-            _ = tokio::signal::ctrl_c() => info!("interrupt: draining in-flight work"),
+            _ = term.recv() => info!("SIGTERM: draining in-flight work (again to stop at once)"),
+            _ = int.recv() => info!("interrupt: draining in-flight work (again to stop at once)"),
         }
         token.cancel();
+        let limit = async {
+            match drain_limit {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let status = tokio::select! {
+            _ = term.recv() => 130,
+            _ = int.recv() => 130,
+            () = limit => 1,
+        };
+        if status == 130 {
+            warn!("second signal: exiting without draining");
+        } else {
+            error!(
+                limit_s = drain_limit.unwrap_or_default().as_secs(),
+                "in-flight work did not drain in time (is the NATS server gone?); exiting"
+            );
+        }
+        std::process::exit(status);
     });
 }

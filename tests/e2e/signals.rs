@@ -1,0 +1,55 @@
+//! Stopping `patchflow up` from a terminal: Ctrl-C goes to every process of
+//! the foreground job, so the nats-server `up` started must not be in it.
+//! `up` drains its services, then stops its server, and exits 0.
+
+use std::time::{Duration, Instant};
+
+use tests::Lab;
+
+use crate::common::{V_UNKNOWN_HOSTS, health_endpoint, write_lab};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_at_the_terminal_drains_up_and_stops_its_local_server() {
+    let server = testkit::NatsServer::shared();
+    let lab = Lab::on(&server.url()).await;
+    write_lab(&lab, V_UNKNOWN_HOSTS, &health_endpoint().await);
+    // No NATS_URL: `up` starts its own server. Its own process group, as a
+    // shell gives a foreground job.
+    let mut up = lab.spawn_with("up", &["up"], |cmd| {
+        cmd.env_remove("NATS_URL");
+        std::os::unix::process::CommandExt::process_group(cmd, 0);
+    });
+    let url_file = lab.path("data/nats.url");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !up.log_text().contains("every service running") {
+        assert!(
+            Instant::now() < deadline,
+            "up did not start:\n{}",
+            up.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = std::fs::read_to_string(&url_file).expect("up wrote nats.url");
+    let port: u16 = url
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("port of {url:?}"));
+
+    up.signal_group("INT");
+    let status = up.wait(Duration::from_secs(30));
+    assert!(status.success(), "{status:?}\n{}", up.log_text());
+    let log = up.log_text();
+    assert!(log.contains("interrupt: draining in-flight work"), "{log}");
+    // The server stopped after the services, and the URL left with it.
+    assert!(!url_file.exists(), "{log}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the local nats-server on {port} outlived up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
