@@ -535,3 +535,53 @@ async fn inventory_and_cmdb_assets_reconcile_scanned_hosts_without_looping() {
     });
     assert!(dead.is_empty(), "{dead:?}\n{}", proc.log_text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_wait_gives_up_when_no_ingest_runs_and_reads_standard_input() {
+    let Some(report) = crate::common::v_unknown() else {
+        return;
+    };
+    let server = testkit::NatsServer::shared();
+    let lab = Lab::on(&server.url()).await;
+    std::fs::write(lab.path("patchflow.toml"), "").expect("config");
+    let report = report.to_str().expect("utf-8 path");
+
+    // Nothing ingests: --wait gives up at its limit with "not yet" (3).
+    let (status, out, err) = lab.run(&["scan", "submit", "--wait", "--timeout", "1", report]);
+    assert_eq!(status.code(), Some(3), "{out}{err}");
+    let scan_id = out
+        .split_whitespace()
+        .nth(2)
+        .expect("submitted scan <id>")
+        .to_owned();
+    assert!(
+        out.contains(&format!(
+            "scan {scan_id}: submitted, not ingested within 1 s"
+        )),
+        "{out}"
+    );
+
+    // Once ingest runs, the same scan completes.
+    let mut ingest = lab.spawn("ingest", &["serve", "ingest"]);
+    let (status, out, err) = lab.run(&["scan", "status", &scan_id, "--wait", "--timeout", "120"]);
+    assert!(status.success(), "{out}{err}\n{}", ingest.log_text());
+    assert!(out.starts_with("completed: 7 hosts, 30 findings"), "{out}");
+
+    // `-` submits standard input.
+    let piped = lab
+        .patchflow()
+        .args(["scan", "submit", "--wait", "-"])
+        .stdin(std::fs::File::open(report).expect("open report"))
+        .output()
+        .expect("run patchflow");
+    let out = String::from_utf8_lossy(&piped.stdout);
+    assert!(
+        piped.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert!(out.contains("(standard input)"), "{out}");
+    assert!(out.contains("completed: 7 hosts, 30 findings"), "{out}");
+    ingest.signal("TERM");
+    assert!(ingest.wait(Duration::from_secs(30)).success());
+}

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = None,
     after_help = "Exit status: 0 done; 1 the command could not do its work (I/O, NATS, a bad \
                   option value); 2 usage error; 3 a check answered \"not (yet)\" (audit trail \
-                  broken, scan not ingested yet); 4 the input was rejected (a report, a feed \
+                  broken, scan not ingested yet or not within --timeout); 4 the input was rejected (a report, a feed \
                   document, a CVSS vector, a candidate policy)."
 )]
 pub struct Cli {
@@ -267,7 +267,7 @@ pub enum ServiceArg {
 pub enum ScanCommand {
     /// Store a report in the object store and publish `patch.scan.submitted`.
     Submit {
-        /// The report file.
+        /// The report file (`-`: standard input).
         file: PathBuf,
         /// Format hint (ingest detects the format from the content).
         #[arg(long, ignore_case = true, value_parser = format_names())]
@@ -278,9 +278,13 @@ pub enum ScanCommand {
         /// Who submits it.
         #[arg(long, default_value = "operator")]
         by: String,
-        /// Wait until ingest completed or rejected it, and print the outcome.
+        /// Wait until ingest completed or rejected it, and print the outcome
+        /// (exit 0, or 4 when rejected; 3 when `--timeout` passed first).
         #[arg(long)]
         wait: bool,
+        /// How long `--wait` waits, in seconds.
+        #[arg(long, default_value_t = 600, requires = "wait")]
+        timeout: u64,
     },
     /// What became of a submitted scan: completed (with counts), rejected
     /// (with the reason), or still waiting for ingest. Exit status 0, 4
@@ -288,9 +292,12 @@ pub enum ScanCommand {
     Status {
         /// The scan id `scan submit` printed.
         scan_id: uuid::Uuid,
-        /// Wait (up to 10 minutes) until ingest completed or rejected it.
+        /// Wait until ingest completed or rejected it (`--timeout`).
         #[arg(long)]
         wait: bool,
+        /// How long `--wait` waits, in seconds.
+        #[arg(long, default_value_t = 600, requires = "wait")]
+        timeout: u64,
     },
 }
 

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use bus::Bus;
@@ -97,8 +98,17 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     scope,
                     by,
                     wait,
-                }) => scan_submit(&cfg, &file, format, scope, &by, wait).await,
-                Command::Scan(ScanCommand::Status { scan_id, wait }) => {
+                    timeout,
+                }) => {
+                    let wait = wait.then(|| Duration::from_secs(timeout));
+                    scan_submit(&cfg, &file, format, scope, &by, wait).await
+                }
+                Command::Scan(ScanCommand::Status {
+                    scan_id,
+                    wait,
+                    timeout,
+                }) => {
+                    let wait = wait.then(|| Duration::from_secs(timeout));
                     scan_status(&cfg, scan_id, wait).await
                 }
                 Command::Feed(cmd) => crate::feed::run(&cfg, cmd).await,
@@ -361,8 +371,10 @@ async fn scan_submit(
     format: Option<String>,
     scope: ScopeArg,
     by: &str,
-    wait: bool,
+    wait: Option<Duration>,
 ) -> Result<ExitCode> {
+    let spooled = read_once_source(file)?;
+    let file = spooled.as_ref().map_or(file, |t| t.path());
     if file.is_dir() {
         bail!("{} is a folder, not a report", file.display());
     }
@@ -380,25 +392,45 @@ async fn scan_submit(
         ScopeArg::Partial => ScanScope::Partial,
     };
     let event = submit(&bus, cfg.clock.clock().now(), file, format, scope, by).await?;
-    println!("submitted scan {} ({})", event.id, file.display());
-    if !wait {
+    let shown = if spooled.is_some() {
+        "standard input".to_owned()
+    } else {
+        file.display().to_string()
+    };
+    println!("submitted scan {} ({shown})", event.id);
+    let Some(limit) = wait else {
         println!(
             "see what ingest made of it: patchflow scan status {}",
             event.id
         );
         return Ok(ExitCode::SUCCESS);
+    };
+    match wait_for_scan(&cfg, &bus, event.id, limit).await? {
+        Some(outcome) => print_scan_outcome(&cfg, &outcome),
+        None => Ok(not_ingested_in(event.id, limit)),
     }
-    let outcome = wait_for_scan(&bus, event.id).await?;
-    print_scan_outcome(&cfg, &outcome)
+}
+
+/// Says that ingest did not answer for `scan_id` within `limit`: exit
+/// [`EXIT_NOT_YET`].
+fn not_ingested_in(scan_id: Uuid, limit: Duration) -> ExitCode {
+    println!(
+        "scan {scan_id}: submitted, not ingested within {} s; it stays submitted \
+         (patchflow scan status {scan_id})",
+        limit.as_secs()
+    );
+    ExitCode::from(EXIT_NOT_YET)
 }
 
 /// `patchflow scan status ID [--wait]`.
-async fn scan_status(cfg: &Config, scan_id: Uuid, wait: bool) -> Result<ExitCode> {
+async fn scan_status(cfg: &Config, scan_id: Uuid, wait: Option<Duration>) -> Result<ExitCode> {
     let cfg = with_discovered_nats(cfg.clone());
     let bus = connect_cli(&cfg, "patchflow-cli").await?;
-    if wait {
-        let outcome = wait_for_scan(&bus, scan_id).await?;
-        return print_scan_outcome(&cfg, &outcome);
+    if let Some(limit) = wait {
+        return match wait_for_scan(&cfg, &bus, scan_id, limit).await? {
+            Some(outcome) => print_scan_outcome(&cfg, &outcome),
+            None => Ok(not_ingested_in(scan_id, limit)),
+        };
     }
     let mut seen = ScanSeen::default();
     seen.read(&bus, scan_id).await?;
@@ -489,18 +521,47 @@ impl ScanSeen {
     }
 }
 
-/// Waits (up to 10 min) for the `scan.completed` or `scan.rejected` of `scan_id`.
-pub async fn wait_for_scan(bus: &Bus, scan_id: Uuid) -> Result<Payload> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(600);
+/// After this long without an outcome, `--wait` says on stderr what it
+/// waits for, once.
+const WAIT_NOTICE_AFTER: Duration = Duration::from_secs(10);
+
+/// Waits up to `limit` for the `scan.completed` or `scan.rejected` of
+/// `scan_id`; `None` when neither came. After [`WAIT_NOTICE_AFTER`] it says
+/// once on stderr which server and namespace it watches, since the usual
+/// cause is no ingest running there.
+///
+/// # Errors
+/// The streams cannot be read.
+pub async fn wait_for_scan(
+    cfg: &Config,
+    bus: &Bus,
+    scan_id: Uuid,
+    limit: Duration,
+) -> Result<Option<Payload>> {
+    let started = tokio::time::Instant::now();
+    let mut noticed = false;
     let mut seen = ScanSeen::default();
-    while tokio::time::Instant::now() < deadline {
+    loop {
         seen.read(bus, scan_id).await?;
         if let Some(outcome) = seen.outcome.take() {
-            return Ok(outcome);
+            return Ok(Some(outcome));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let waited = started.elapsed();
+        if waited >= limit {
+            return Ok(None);
+        }
+        if !noticed && waited >= WAIT_NOTICE_AFTER {
+            noticed = true;
+            eprintln!(
+                "still waiting for ingest to take scan {scan_id} (NATS {}, namespace {}): is \
+                 `patchflow up` or `patchflow serve ingest` running there? Giving up after {} s.",
+                cfg.nats.url.as_deref().unwrap_or("?"),
+                cfg.nats.namespace,
+                limit.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    bail!("scan {scan_id} was neither completed nor rejected within 10 minutes")
 }
 
 /// Parses an instant option (`--as-of`, `--score-date`): RFC 3339, or a
