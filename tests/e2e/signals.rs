@@ -53,3 +53,63 @@ async fn ctrl_c_at_the_terminal_drains_up_and_stops_its_local_server() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_up_is_killed_commands_answer_from_the_local_copy() {
+    let server = testkit::NatsServer::shared();
+    let lab = Lab::on(&server.url()).await;
+    write_lab(&lab, V_UNKNOWN_HOSTS, &health_endpoint().await);
+    let mut up = lab.spawn_with("up", &["up"], |cmd| {
+        cmd.env_remove("NATS_URL");
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !up.log_text().contains("every service running") {
+        assert!(
+            Instant::now() < deadline,
+            "up did not start:\n{}",
+            up.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The projection exists once report has caught up; then a crash.
+    let db = lab.path("data/report.sqlite");
+    while !db.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no projection:\n{}",
+            up.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    up.signal("KILL");
+    let _ = up.wait(Duration::from_secs(10));
+    assert!(
+        lab.path("data/nats.url").exists(),
+        "a crash leaves nats.url"
+    );
+
+    // Its server is gone with it (the guardian saw up's end); the stale
+    // nats.url is ignored with a warning, and the report answers.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let out = lab
+            .patchflow()
+            .env_remove("NATS_URL")
+            .args(["report", "compliance", "--as-of", "2013-08-15"])
+            .output()
+            .expect("run patchflow");
+        let err = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            assert!(err.contains("where no server answers"), "{err}");
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains("fleet as of 2013-08-15"),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            break;
+        }
+        // Until the guardian has stopped the server, it still answers.
+        assert!(Instant::now() < deadline, "{err}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

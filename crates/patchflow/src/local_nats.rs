@@ -65,9 +65,56 @@ impl Drop for LocalNats {
 }
 
 /// The URL a running `patchflow up` left in `<data_dir>/nats.url`, if any.
+///
+/// A file left behind by an `up` that did not stop cleanly (killed, or the
+/// machine went down) names a port where nothing answers any more: then it
+/// is ignored, with a warning on stderr, so commands answer from the local
+/// report projection as after a clean stop instead of failing to connect.
 pub fn discovered_url(data_dir: &Path) -> Option<String> {
-    std::fs::read_to_string(data_dir.join("nats.url"))
+    let path = data_dir.join("nats.url");
+    let url = std::fs::read_to_string(&path)
         .ok()
         .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty())?;
+    if answers(&url) {
+        return Some(url);
+    }
+    eprintln!(
+        "warning: {} names {url}, where no server answers (a patchflow up that did not stop \
+         cleanly); going on without NATS",
+        path.display()
+    );
+    None
+}
+
+/// Whether something accepts TCP connections at `nats://host:port` within
+/// half a second. A URL of another form is assumed to answer.
+fn answers(url: &str) -> bool {
+    use std::net::ToSocketAddrs as _;
+    let Some(authority) = url.strip_prefix("nats://") else {
+        return true;
+    };
+    let Ok(mut addrs) = authority.to_socket_addrs() else {
+        return true;
+    };
+    addrs.any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_file_naming_a_dead_port_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(discovered_url(dir.path()), None);
+        let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let live_url = format!("nats://{}", live.local_addr().unwrap());
+        std::fs::write(dir.path().join("nats.url"), format!("{live_url}\n")).unwrap();
+        assert_eq!(discovered_url(dir.path()), Some(live_url));
+        let port = live.local_addr().unwrap().port();
+        drop(live);
+        std::fs::write(dir.path().join("nats.url"), format!("nats://127.0.0.1:{port}")).unwrap();
+        assert_eq!(discovered_url(dir.path()), None);
+    }
 }
