@@ -92,15 +92,22 @@ async fn after_up_is_killed_commands_answer_from_the_local_copy() {
     // nats.url is ignored with a warning, and the report answers.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
+        // Without --config: the configuration `up` ran with is used.
         let out = lab
             .patchflow()
             .env_remove("NATS_URL")
+            .env_remove("PATCHFLOW_CONFIG")
             .args(["report", "compliance", "--as-of", "2013-08-15"])
             .output()
             .expect("run patchflow");
         let err = String::from_utf8_lossy(&out.stderr);
         if out.status.success() {
             assert!(err.contains("where no server answers"), "{err}");
+            let config = lab.path("patchflow.toml");
+            assert!(
+                err.contains(&format!("note: using {}", config.display())),
+                "{err}"
+            );
             assert!(
                 String::from_utf8_lossy(&out.stdout).contains("fleet as of 2013-08-15"),
                 "{}",

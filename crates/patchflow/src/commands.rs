@@ -44,7 +44,20 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Cvss { vectors } => cvss(&vectors),
         Command::Schemas(cmd) => schemas(cmd),
         command => {
-            let cfg = Config::load(cli.global.config.as_deref(), &overrides)?;
+            // One-shot commands without --config read the configuration the
+            // `up` of their data folder runs with, so `plan` or `policy
+            // diff` see its windows and policy.
+            let config = match &cli.global.config {
+                Some(path) => Some(path.clone()),
+                None if quiet_default => recorded_config(
+                    overrides
+                        .data_dir
+                        .as_deref()
+                        .unwrap_or(Path::new(crate::config::DEFAULT_DATA_DIR)),
+                ),
+                None => None,
+            };
+            let cfg = Config::load(config.as_deref(), &overrides)?;
             // The config's log filter is the services'; one-shot commands
             // keep to warnings unless --log or RUST_LOG says otherwise.
             init_logging(
@@ -53,7 +66,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 quiet_default,
             );
             match command {
-                Command::Up { .. } => up(cfg).await,
+                Command::Up { .. } => up(cfg, config.as_deref()).await,
                 Command::Serve { service } => serve(cfg, service).await,
                 Command::Agent {
                     host,
@@ -202,12 +215,55 @@ pub(crate) fn with_discovered_nats(mut cfg: Config) -> Config {
     cfg
 }
 
-async fn up(cfg: Config) -> Result<ExitCode> {
+/// `<data_dir>/up.config`: the absolute path of the configuration file the
+/// `up` of that folder was started with.
+pub const UP_CONFIG_FILE: &str = "up.config";
+
+/// Records the configuration file `up` runs with in `data_dir` (or that it
+/// runs without one), for the one-shot commands ([`recorded_config`]).
+///
+/// # Errors
+/// The record cannot be written or removed.
+pub fn record_config(data_dir: &Path, config: Option<&Path>) -> Result<()> {
+    let record = data_dir.join(UP_CONFIG_FILE);
+    match config {
+        Some(path) => {
+            let absolute =
+                std::path::absolute(path).with_context(|| format!("resolve {}", path.display()))?;
+            std::fs::write(&record, absolute.as_os_str().as_encoded_bytes())
+                .with_context(|| format!("write {}", record.display()))
+        }
+        None => match std::fs::remove_file(&record) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("remove {}", record.display())),
+        },
+    }
+}
+
+/// The configuration file `up` last ran with in `data_dir`, when it still
+/// exists; a note on stderr names it.
+fn recorded_config(data_dir: &Path) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string(data_dir.join(UP_CONFIG_FILE)).ok()?;
+    let path = std::path::PathBuf::from(text.trim_end_matches('\n'));
+    if !path.is_file() {
+        return None;
+    }
+    eprintln!(
+        "note: using {}, the configuration `patchflow up` runs with in {} (--config chooses another)",
+        path.display(),
+        data_dir.display()
+    );
+    Some(path)
+}
+
+async fn up(cfg: Config, config: Option<&Path>) -> Result<ExitCode> {
     let mut cfg = cfg;
     let data_dir = cfg.data_dir();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("create data folder {}", data_dir.display()))?;
     let _lock = lock_data_dir(&data_dir)?;
+    record_config(&data_dir, config)?;
     let mut local = None;
     if cfg.nats.url.is_none() {
         let server = local_nats::LocalNats::start(&data_dir)?;

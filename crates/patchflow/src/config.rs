@@ -10,6 +10,10 @@ use chrono::{DateTime, Utc};
 use events::Namespace;
 use serde::Deserialize;
 
+/// The data folder when neither `--data-dir`, `PATCHFLOW_DATA_DIR` nor the
+/// configuration names one (relative to the working directory).
+pub const DEFAULT_DATA_DIR: &str = ".patchflow";
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -274,7 +278,7 @@ impl Config {
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir
             .clone()
-            .unwrap_or_else(|| PathBuf::from(".patchflow"))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
     }
 
     /// The report projection file.

@@ -144,6 +144,7 @@ pub async fn run(config: Option<&Path>, overrides: &Overrides) -> Result<ExitCod
     };
     let text = text.replace("{demo_health}", &health_addr);
     std::fs::write(&config_path, &text)?;
+    commands::record_config(&dir, Some(&config_path))?;
     let mut cfg = Config::from_toml(&text, &base, &origin, &demo_overrides)?;
 
     let mut nats = local_nats::LocalNats::start(&dir)?;
