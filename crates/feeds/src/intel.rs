@@ -61,7 +61,8 @@ pub enum IntelError {
     /// The EPSS file has no `score_date` and the caller gave no fallback.
     #[error(
         "EPSS file has no score_date in its '#' comment line and no fallback score date was given \
-         (EPSS v1 files have none: pass the file's date)"
+         (EPSS v1 files have none: pass the file's date, `patchflow feed load --score-date \
+         YYYY-MM-DD` or `epss_score_date` in [prioritize])"
     )]
     EpssMissingScoreDate,
     /// The EPSS column header is not `cve,epss[,percentile]`.

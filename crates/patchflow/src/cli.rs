@@ -177,7 +177,9 @@ pub enum Command {
     /// per ring, the windows they fall in (local and UTC), the freezes
     /// crossed, the approval needed and the deadline check.
     Plan {
-        /// The bundle id, or a unique prefix of it (from the projection).
+        /// The bundle id, or a unique prefix of it (from the projection;
+        /// `patchflow report bundles` lists them).
+        #[arg(required_unless_present = "dry_run", conflicts_with = "dry_run")]
         bundle: Option<String>,
         /// Plan the open findings (their latest decisions) afresh instead.
         #[arg(long)]

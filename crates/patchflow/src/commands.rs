@@ -509,11 +509,15 @@ async fn scan_status(cfg: &Config, scan_id: Uuid, wait: Option<Duration>) -> Res
 fn print_scan_outcome(cfg: &Config, outcome: &Payload) -> Result<ExitCode> {
     match outcome {
         Payload::ScanCompleted(c) => {
+            let count = report::summary::count;
             println!(
-                "completed: {} hosts, {} findings, {} informational items",
-                c.hosts.len(),
-                c.findings,
-                c.info_facts
+                "completed: {}, {}, {}",
+                count(c.hosts.len(), "host"),
+                count(usize::try_from(c.findings).unwrap_or(usize::MAX), "finding"),
+                count(
+                    usize::try_from(c.info_facts).unwrap_or(usize::MAX),
+                    "informational item"
+                )
             );
             let now = cfg.clock.clock().now();
             if let Some(w) = ingest::format::future_scan_warning(c.started_at, c.finished_at, now) {

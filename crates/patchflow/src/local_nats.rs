@@ -114,7 +114,11 @@ mod tests {
         assert_eq!(discovered_url(dir.path()), Some(live_url));
         let port = live.local_addr().unwrap().port();
         drop(live);
-        std::fs::write(dir.path().join("nats.url"), format!("nats://127.0.0.1:{port}")).unwrap();
+        std::fs::write(
+            dir.path().join("nats.url"),
+            format!("nats://127.0.0.1:{port}"),
+        )
+        .unwrap();
         assert_eq!(discovered_url(dir.path()), None);
     }
 }

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use crate::query::{ComplianceReport, OpenFinding};
-use crate::render::{Align, cell, or_dash, table};
+use crate::render::{Align, cell, or_dash, table, whole_seconds};
 use events::Priority;
 
 /// Which open findings to list; every set field must match (all unset: every
@@ -128,10 +128,7 @@ pub fn render_findings(as_of: chrono::DateTime<chrono::Utc>, rows: &[ListedFindi
         .map(|l| {
             let f = &l.finding;
             vec![
-                or_dash(
-                    f.due_at
-                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                ),
+                or_dash(f.due_at.map(whole_seconds)),
                 or_dash(f.priority.map(|p| p.as_str().to_owned())),
                 l.state.as_str().to_owned(),
                 cell(l.hostname.as_deref().unwrap_or(&l.asset_id)),
@@ -161,7 +158,7 @@ pub fn render_findings(as_of: chrono::DateTime<chrono::Utc>, rows: &[ListedFindi
     out.push_str(&format!(
         "{} as of {}: {} overdue, {} excepted\n",
         crate::summary::count(rows.len(), "open finding"),
-        crate::summary::rfc3339(as_of),
+        crate::render::whole_seconds(as_of),
         count(FindingState::Overdue),
         count(FindingState::Excepted)
     ));

@@ -64,6 +64,12 @@ pub(crate) fn or_dash(s: Option<String>) -> String {
     s.unwrap_or_else(|| "-".to_owned())
 }
 
+/// An instant in a table or a report line, RFC 3339 UTC in whole seconds
+/// (`--as-of` defaults to now, whose nanoseconds say nothing to a reader).
+pub(crate) fn whole_seconds(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 fn priorities(p: &PriorityCounts) -> String {
     format!(
         "critical {}, high {}, medium {}, low {}, unprioritized {}",
@@ -87,10 +93,7 @@ pub fn render_compliance(report: &ComplianceReport) -> String {
                 h.overdue.to_string(),
                 or_dash(h.avg_cvss.map(|s| format!("{s:.1}"))),
                 // Whole seconds: a table column, not an event time.
-                or_dash(
-                    h.last_patched_at
-                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                ),
+                or_dash(h.last_patched_at.map(whole_seconds)),
                 h.status.as_str().to_owned(),
             ]
         })
@@ -109,9 +112,9 @@ pub fn render_compliance(report: &ComplianceReport) -> String {
     );
     let f = &report.fleet;
     out.push_str(&format!(
-        "fleet as of {}: {} hosts, {} compliant, {} non-compliant; {} open ({}), {} overdue\n",
-        rfc3339(report.as_of),
-        f.hosts,
+        "fleet as of {}: {}, {} compliant, {} non-compliant; {} open ({}), {} overdue\n",
+        whole_seconds(report.as_of),
+        crate::summary::count(usize::try_from(f.hosts).unwrap_or(usize::MAX), "host"),
         f.compliant,
         f.non_compliant,
         f.open,
@@ -213,6 +216,27 @@ mod tests {
                 "fleet as of 2025-01-20T00:00:00Z: 2 hosts, 1 compliant, 1 non-compliant; \
                  13 open (critical 0, high 0, medium 0, low 0, unprioritized 0), 1 overdue",
             ]
+        );
+    }
+
+    #[test]
+    fn one_host_is_singular_and_the_instant_is_in_whole_seconds() {
+        let report = ComplianceReport {
+            as_of: "2025-01-20T00:00:00.123456789Z".parse().unwrap(),
+            hosts: vec![host("host-a", 0, 0, None)],
+            fleet: FleetSummary {
+                hosts: 1,
+                compliant: 1,
+                ..FleetSummary::default()
+            },
+        };
+        let text = render_compliance(&report);
+        assert!(
+            text.ends_with(
+                "fleet as of 2025-01-20T00:00:00Z: 1 host, 1 compliant, 0 non-compliant; \
+                 0 open (critical 0, high 0, medium 0, low 0, unprioritized 0), 0 overdue\n"
+            ),
+            "{text}"
         );
     }
 
