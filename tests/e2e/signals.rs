@@ -4,22 +4,21 @@
 
 use std::time::{Duration, Instant};
 
-use tests::Lab;
+use tests::{Lab, Proc};
 
 use crate::common::{V_UNKNOWN_HOSTS, health_endpoint, write_lab};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_at_the_terminal_drains_up_and_stops_its_local_server() {
+/// A lab whose `patchflow up` runs with no NATS_URL, so it starts its own
+/// nats-server; `edit` changes the command first. Returns once every
+/// service runs.
+async fn up_with_its_own_server(edit: impl FnOnce(&mut std::process::Command)) -> (Lab, Proc) {
     let server = testkit::NatsServer::shared();
     let lab = Lab::on(&server.url()).await;
     write_lab(&lab, V_UNKNOWN_HOSTS, &health_endpoint().await);
-    // No NATS_URL: `up` starts its own server. Its own process group, as a
-    // shell gives a foreground job.
-    let mut up = lab.spawn_with("up", &["up"], |cmd| {
+    let up = lab.spawn_with("up", &["up"], |cmd| {
         cmd.env_remove("NATS_URL");
-        std::os::unix::process::CommandExt::process_group(cmd, 0);
+        edit(cmd);
     });
-    let url_file = lab.path("data/nats.url");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !up.log_text().contains("every service running") {
         assert!(
@@ -29,6 +28,17 @@ async fn ctrl_c_at_the_terminal_drains_up_and_stops_its_local_server() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (lab, up)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_at_the_terminal_drains_up_and_stops_its_local_server() {
+    // Its own process group, as a shell gives a foreground job.
+    let (lab, mut up) = up_with_its_own_server(|cmd| {
+        std::os::unix::process::CommandExt::process_group(cmd, 0);
+    })
+    .await;
+    let url_file = lab.path("data/nats.url");
     let url = std::fs::read_to_string(&url_file).expect("up wrote nats.url");
     let port: u16 = url
         .trim()
@@ -56,21 +66,8 @@ async fn ctrl_c_at_the_terminal_drains_up_and_stops_its_local_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_up_is_killed_commands_answer_from_the_local_copy() {
-    let server = testkit::NatsServer::shared();
-    let lab = Lab::on(&server.url()).await;
-    write_lab(&lab, V_UNKNOWN_HOSTS, &health_endpoint().await);
-    let mut up = lab.spawn_with("up", &["up"], |cmd| {
-        cmd.env_remove("NATS_URL");
-    });
+    let (lab, mut up) = up_with_its_own_server(|_| {}).await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !up.log_text().contains("every service running") {
-        assert!(
-            Instant::now() < deadline,
-            "up did not start:\n{}",
-            up.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     // The projection exists once report has caught up; then a crash.
     let db = lab.path("data/report.sqlite");
     while !db.exists() {

@@ -67,6 +67,43 @@ fn sign_named(job: &mut AgentJob, key: &SigningKey) {
     ));
 }
 
+/// The version of `package` the lab host's state file records.
+fn installed(state: &std::path::Path, package: &str) -> Option<String> {
+    LabState::load(state)
+        .unwrap()
+        .packages
+        .get(package)
+        .cloned()
+}
+
+/// A bus in a fresh namespace of the shared test server.
+async fn bus(name: &str) -> Bus {
+    let server = testkit::NatsServer::shared();
+    let cfg = BusConfig::new(server.url(), testkit::unique_namespace(), name);
+    let bus = Bus::connect(&cfg).await.expect("connect");
+    bus.ensure().await.expect("ensure");
+    bus
+}
+
+/// A lab host `host` with openssl 3.0.2, its state file in `dir`, and the
+/// configuration of its lab agent verifying jobs with the key files `keys`.
+fn lab_host(dir: &std::path::Path, host: &str, keys: Vec<std::path::PathBuf>) -> Config {
+    let state = dir.join("host-state.json");
+    let mut lab = LabState::new(host);
+    lab.packages.insert("openssl".into(), "3.0.2".into());
+    lab.save(&state).unwrap();
+    Config {
+        host: host.into(),
+        backend: agent::Backend::Lab,
+        state,
+        dry_run: false,
+        verify_key: keys,
+        hooks: agent::Hooks::default(),
+        reboot: Vec::new(),
+        reboot_secs: 0,
+    }
+}
+
 /// Publishes `job` on this host's job subject and waits for its result.
 /// (Raw, so that a job naming another host still lands on this host's subject.)
 async fn send(bus: &Bus, job: AgentJob) -> (Event, AgentResult) {
@@ -104,30 +141,14 @@ async fn send_to(bus: &Bus, host: &str, job: AgentJob) -> (Event, AgentResult) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_with_a_bad_signature_or_for_another_host_are_refused_and_reported() {
-    let server = testkit::NatsServer::shared();
-    let cfg = BusConfig::new(server.url(), testkit::unique_namespace(), "agent-signed");
-    let bus = Bus::connect(&cfg).await.expect("connect");
-    bus.ensure().await.expect("ensure");
-
+    let bus = bus("agent-signed").await;
     let deploy_key = SigningKey::from_bytes(&[11; 32]);
     let impostor = SigningKey::from_bytes(&[12; 32]);
     let dir = tempfile::tempdir().unwrap();
-    let state_path = dir.path().join(format!("{HOST}.json"));
-    let mut lab = LabState::new(HOST);
-    lab.packages.insert("openssl".into(), "3.0.2".into());
-    lab.save(&state_path).unwrap();
     // The public key as the agent reads it from its --verify-key file.
     let pub_path = write_public_key(dir.path(), "job-signing.pub.pem", &deploy_key);
-    let agent_cfg = Config {
-        host: HOST.into(),
-        backend: agent::Backend::Lab,
-        state: state_path.clone(),
-        dry_run: false,
-        verify_key: vec![pub_path.clone()],
-        hooks: agent::Hooks::default(),
-        reboot: Vec::new(),
-        reboot_secs: 0,
-    };
+    let agent_cfg = lab_host(dir.path(), HOST, vec![pub_path.clone()]);
+    let state_path = agent_cfg.state.clone();
     let verifier = JobVerifier::load(&pub_path).unwrap();
     let agent = LabAgent::build(&agent_cfg, verifier, bus.clone(), Clock::system()).unwrap();
     let token = CancellationToken::new();
@@ -190,11 +211,7 @@ async fn jobs_with_a_bad_signature_or_for_another_host_are_refused_and_reported(
     let (event, r) = send(&bus, good).await;
     assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
     assert_eq!(event.id, events::derive_id(r.job_id, "agent", "result"));
-    let after = LabState::load(&state_path).unwrap();
-    assert_eq!(
-        after.packages.get("openssl").map(String::as_str),
-        Some("3.0.13")
-    );
+    assert_eq!(installed(&state_path, "openssl").as_deref(), Some("3.0.13"));
 
     token.cancel();
     running.await.unwrap().unwrap();
@@ -203,35 +220,20 @@ async fn jobs_with_a_bad_signature_or_for_another_host_are_refused_and_reported(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn during_a_key_rotation_jobs_signed_with_either_key_are_taken() {
-    let server = testkit::NatsServer::shared();
-    let cfg = BusConfig::new(server.url(), testkit::unique_namespace(), "agent-rotation");
-    let bus = Bus::connect(&cfg).await.expect("connect");
-    bus.ensure().await.expect("ensure");
-
+    let bus = bus("agent-rotation").await;
     let (old_key, new_key, unknown) = (
         SigningKey::from_bytes(&[21; 32]),
         SigningKey::from_bytes(&[22; 32]),
         SigningKey::from_bytes(&[23; 32]),
     );
     let dir = tempfile::tempdir().unwrap();
-    let state_path = dir.path().join(format!("{HOST}.json"));
-    let mut lab = LabState::new(HOST);
-    lab.packages.insert("openssl".into(), "3.0.2".into());
-    lab.save(&state_path).unwrap();
     // Both public keys in the configuration, as `--verify-key` twice.
-    let agent_cfg = Config {
-        host: HOST.into(),
-        backend: agent::Backend::Lab,
-        state: state_path.clone(),
-        dry_run: false,
-        verify_key: vec![
-            write_public_key(dir.path(), "old.pub.pem", &old_key),
-            write_public_key(dir.path(), "new.pub.pem", &new_key),
-        ],
-        hooks: agent::Hooks::default(),
-        reboot: Vec::new(),
-        reboot_secs: 0,
-    };
+    let keys = vec![
+        write_public_key(dir.path(), "old.pub.pem", &old_key),
+        write_public_key(dir.path(), "new.pub.pem", &new_key),
+    ];
+    let agent_cfg = lab_host(dir.path(), HOST, keys);
+    let state_path = agent_cfg.state.clone();
     let agent = agent::Agent::build(&agent_cfg, bus.clone(), Clock::system()).unwrap();
     let token = CancellationToken::new();
     let running = tokio::spawn(agent.run(token.clone()));
@@ -270,15 +272,8 @@ async fn during_a_key_rotation_jobs_signed_with_either_key_are_taken() {
     sign(&mut with_old, &old_key);
     let (_, r) = send(&bus, with_old).await;
     assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
-    let after = LabState::load(&state_path).unwrap();
-    assert_eq!(
-        after.packages.get("openssl").map(String::as_str),
-        Some("3.0.13")
-    );
-    assert_eq!(
-        after.packages.get("curl").map(String::as_str),
-        Some("8.5.0")
-    );
+    assert_eq!(installed(&state_path, "openssl").as_deref(), Some("3.0.13"));
+    assert_eq!(installed(&state_path, "curl").as_deref(), Some("8.5.0"));
 
     token.cancel();
     running.await.unwrap().unwrap();
@@ -290,26 +285,12 @@ async fn a_host_named_by_its_ip_address_gets_its_jobs() {
     // Scanners that know a host only by IP make that its asset id; the dots
     // are escaped in the subject and the consumer name.
     const IP_HOST: &str = "192.168.2.101";
-    let server = testkit::NatsServer::shared();
-    let cfg = BusConfig::new(server.url(), testkit::unique_namespace(), "agent-ip");
-    let bus = Bus::connect(&cfg).await.expect("connect");
-    bus.ensure().await.expect("ensure");
+    let bus = bus("agent-ip").await;
     let key = SigningKey::from_bytes(&[41; 32]);
     let dir = tempfile::tempdir().unwrap();
-    let state_path = dir.path().join("ip-host.json");
-    let mut lab = LabState::new(IP_HOST);
-    lab.packages.insert("openssl".into(), "3.0.2".into());
-    lab.save(&state_path).unwrap();
-    let agent_cfg = Config {
-        host: IP_HOST.into(),
-        backend: agent::Backend::Lab,
-        state: state_path.clone(),
-        dry_run: false,
-        verify_key: vec![write_public_key(dir.path(), "k.pub.pem", &key)],
-        hooks: agent::Hooks::default(),
-        reboot: Vec::new(),
-        reboot_secs: 0,
-    };
+    let keys = vec![write_public_key(dir.path(), "k.pub.pem", &key)];
+    let agent_cfg = lab_host(dir.path(), IP_HOST, keys);
+    let state_path = agent_cfg.state.clone();
     let agent = agent::Agent::build(&agent_cfg, bus.clone(), Clock::system()).unwrap();
     let token = CancellationToken::new();
     let running = tokio::spawn(agent.run(token.clone()));
@@ -318,11 +299,7 @@ async fn a_host_named_by_its_ip_address_gets_its_jobs() {
     let (_, r) = send_to(&bus, IP_HOST, j).await;
     assert_eq!(r.status, JobStatus::Succeeded, "{r:?}");
     assert_eq!(r.host, IP_HOST);
-    let after = LabState::load(&state_path).unwrap();
-    assert_eq!(
-        after.packages.get("openssl").map(String::as_str),
-        Some("3.0.13")
-    );
+    assert_eq!(installed(&state_path, "openssl").as_deref(), Some("3.0.13"));
     token.cancel();
     running.await.unwrap().unwrap();
     bus.close().await;

@@ -150,46 +150,58 @@ impl Run {
     }
 }
 
-/// Raw JetStream: publish all, one consumer counts and acks them.
-async fn raw(url: &str, events: &[Event]) -> Run {
-    let bus = connect(url, "bench-raw").await;
+/// Starts a consumer of `filter` (a FINDINGS subject tail) that counts
+/// and acks what it reads, until `token` fires.
+fn count_on(
+    bus: &Bus,
+    durable: &str,
+    filter: &str,
+    token: &CancellationToken,
+) -> (
+    Arc<Counter>,
+    tokio::task::JoinHandle<Result<(), bus::BusError>>,
+) {
     let counter = Counter::new();
-    let token = CancellationToken::new();
-    let serve = tokio::spawn({
+    let consumers = vec![sink(durable, filter)];
+    let task = tokio::spawn({
         let (bus, counter, token) = (bus.clone(), counter.clone(), token.clone());
-        async move {
-            bus::serve(
-                &bus,
-                Service::Cli,
-                vec![sink("bench-raw", tail::FINDING_OBSERVED)],
-                counter,
-                false,
-                token,
-            )
-            .await
-        }
+        async move { bus::serve(&bus, Service::Cli, consumers, counter, false, token).await }
     });
-    // Warm-up: the consumer exists and has handled one message.
-    let (warm, timed) = events.split_at(1);
+    (counter, task)
+}
+
+/// Publishes the first event and waits until `counter` saw it (consumers
+/// exist, connections are warm), then times publishing the others until
+/// `counter` saw them all.
+async fn timed(bus: &Bus, counter: &Counter, events: &[Event], what: &str) -> Run {
+    let (warm, rest) = events.split_at(1);
     bus.publish_all(warm).await.expect("publish warm-up");
     counter
         .wait_for(1, Duration::from_secs(30))
         .await
-        .expect("raw warm-up");
+        .unwrap_or_else(|e| panic!("{what} warm-up: {e}"));
     let started = Instant::now();
-    bus.publish_all(timed).await.expect("publish");
+    bus.publish_all(rest).await.expect("publish");
     counter
         .wait_for(events.len(), Duration::from_secs(600))
         .await
-        .expect("raw consume");
-    let seconds = started.elapsed().as_secs_f64();
-    token.cancel();
-    let _ = serve.await;
-    bus.close().await;
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     Run {
-        messages: timed.len(),
-        seconds,
+        messages: rest.len(),
+        seconds: started.elapsed().as_secs_f64(),
     }
+}
+
+/// Raw JetStream: publish all, one consumer counts and acks them.
+async fn raw(url: &str, events: &[Event]) -> Run {
+    let bus = connect(url, "bench-raw").await;
+    let token = CancellationToken::new();
+    let (counter, task) = count_on(&bus, "bench-raw", tail::FINDING_OBSERVED, &token);
+    let run = timed(&bus, &counter, events, "raw").await;
+    token.cancel();
+    let _ = task.await;
+    bus.close().await;
+    run
 }
 
 /// The relay: publish all observations, a stateless handler publishes the
@@ -215,42 +227,13 @@ async fn relay(url: &str, events: &[Event], decisions: HashMap<Uuid, Event>) -> 
             .await
         }
     });
-    let counter = Counter::new();
-    let sink_task = tokio::spawn({
-        let (bus, counter, token) = (bus.clone(), counter.clone(), token.clone());
-        async move {
-            bus::serve(
-                &bus,
-                Service::Cli,
-                vec![sink("bench-sink", tail::FINDING_PRIORITIZED_ALL)],
-                counter,
-                false,
-                token,
-            )
-            .await
-        }
-    });
-    let (warm, timed) = events.split_at(1);
-    bus.publish_all(warm).await.expect("publish warm-up");
-    counter
-        .wait_for(1, Duration::from_secs(30))
-        .await
-        .expect("relay warm-up");
-    let started = Instant::now();
-    bus.publish_all(timed).await.expect("publish");
-    counter
-        .wait_for(events.len(), Duration::from_secs(600))
-        .await
-        .expect("relayed decisions");
-    let seconds = started.elapsed().as_secs_f64();
+    let (counter, sink_task) = count_on(&bus, "bench-sink", tail::FINDING_PRIORITIZED_ALL, &token);
+    let run = timed(&bus, &counter, events, "relayed decisions").await;
     token.cancel();
     let _ = relay_task.await;
     let _ = sink_task.await;
     bus.close().await;
-    Run {
-        messages: timed.len(),
-        seconds,
-    }
+    run
 }
 
 /// The decision prioritize would publish for each observation (no stored
@@ -289,46 +272,14 @@ async fn end_to_end(url: &str, events: &[Event]) -> (Run, usize) {
         let token = token.clone();
         async move { service.run(token).await }
     });
-    let counter = Counter::new();
-    let sink_task = tokio::spawn({
-        let (bus, counter, token) = (bus.clone(), counter.clone(), token.clone());
-        async move {
-            bus::serve(
-                &bus,
-                Service::Cli,
-                vec![sink("bench-sink", tail::FINDING_PRIORITIZED_ALL)],
-                counter,
-                false,
-                token,
-            )
-            .await
-        }
-    });
-    let (warm, timed) = events.split_at(1);
-    bus.publish_all(warm).await.expect("publish warm-up");
-    counter
-        .wait_for(1, Duration::from_secs(30))
-        .await
-        .expect("end-to-end warm-up");
-    let started = Instant::now();
-    bus.publish_all(timed).await.expect("publish");
-    counter
-        .wait_for(events.len(), Duration::from_secs(600))
-        .await
-        .expect("decisions");
-    let seconds = started.elapsed().as_secs_f64();
+    let (counter, sink_task) = count_on(&bus, "bench-sink", tail::FINDING_PRIORITIZED_ALL, &token);
+    let run = timed(&bus, &counter, events, "decisions").await;
     let out_bytes = counter.bytes.load(Ordering::Relaxed) / events.len().max(1);
     token.cancel();
     let _ = svc.await;
     let _ = sink_task.await;
     bus.close().await;
-    (
-        Run {
-            messages: timed.len(),
-            seconds,
-        },
-        out_bytes,
-    )
+    (run, out_bytes)
 }
 
 #[tokio::main(flavor = "multi_thread")]
