@@ -112,6 +112,14 @@ async fn explain_and_policy_diff_read_what_prioritize_decided() {
     let (status, by_fingerprint, _) = lab.run(&["explain", &d.fingerprint]);
     assert!(status.success());
     assert_eq!(by_fingerprint, text);
+    // So does a unique prefix of its id, as `report findings` prints ids;
+    // three characters are too few to be taken.
+    let (status, by_prefix, err) = lab.run(&["explain", "--no-sync", &id[..13]]);
+    assert!(status.success(), "{err}");
+    assert_eq!(by_prefix, text);
+    let (status, _, err) = lab.run(&["explain", "--no-sync", &id[..3]]);
+    assert_eq!(status.code(), Some(1));
+    assert!(err.contains("no finding"), "{err}");
     let (status, json, _) = lab.run(&["explain", "--no-sync", &id, "--json"]);
     assert!(status.success());
     let json: serde_json::Value = serde_json::from_str(&json).expect("explain --json");

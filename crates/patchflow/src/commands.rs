@@ -664,8 +664,9 @@ pub(crate) async fn open_projection(cfg: &Config, no_sync: bool) -> Result<repor
     Ok(report::Projection::open(&db)?)
 }
 
-/// The shortest bundle id prefix taken (a change approval must not hang
-/// on one or two characters that happen to be unique today).
+/// The shortest id prefix taken for a bundle or a finding (a change
+/// approval must not hang on one or two characters that happen to be
+/// unique today).
 pub(crate) const MIN_ID_PREFIX: usize = 4;
 
 /// The bundle a full id or a unique id prefix (as the demo prints) names:
@@ -680,17 +681,29 @@ pub(crate) fn resolve_bundle(p: &report::Projection, wanted: &str) -> Result<uui
              its id (patchflow report bundles lists them)"
         );
     }
-    let matches: Vec<uuid::Uuid> = p
+    let wanted_lower = wanted.to_ascii_lowercase();
+    let matches = p
         .bundles()?
         .into_iter()
         .map(|b| b.bundle_id)
-        .filter(|id| id.to_string().starts_with(&wanted.to_ascii_lowercase()))
-        .collect();
+        .filter(|id| id.to_string().starts_with(&wanted_lower));
+    unique_by_prefix("bundle", "patchflow report bundles", wanted, matches)
+}
+
+/// The one id among `matches` (the ids starting with `wanted`), or an error
+/// naming `what` and the command `list` that shows the ids.
+pub(crate) fn unique_by_prefix(
+    what: &str,
+    list: &str,
+    wanted: &str,
+    matches: impl IntoIterator<Item = uuid::Uuid>,
+) -> Result<uuid::Uuid> {
+    let matches: Vec<uuid::Uuid> = matches.into_iter().collect();
     match matches.as_slice() {
         [one] => Ok(*one),
-        [] => bail!("no bundle id starts with {wanted:?} (see patchflow report bundles)"),
+        [] => bail!("no {what} id starts with {wanted:?} (see {list})"),
         many => bail!(
-            "{wanted:?} names {} bundles; give more of the id",
+            "{wanted:?} names {} {what}s; give more of the id",
             many.len()
         ),
     }

@@ -9,7 +9,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use prioritize::shadow::{self, ShadowInput};
 
-use crate::commands::{EXIT_REJECTED, connect_cli, open_projection, with_discovered_nats};
+use crate::commands::{
+    EXIT_REJECTED, MIN_ID_PREFIX, connect_cli, open_projection, unique_by_prefix,
+    with_discovered_nats,
+};
 use crate::config::Config;
 
 /// Prints why a finding has its priority and due date
@@ -19,8 +22,25 @@ use crate::config::Config;
 /// The projection cannot be opened or read, or it has never seen `finding`.
 pub async fn explain(cfg: &Config, finding: &str, json: bool, no_sync: bool) -> Result<ExitCode> {
     let p = open_projection(cfg, no_sync).await?;
-    let Some(history) = p.finding_history(finding)? else {
-        bail!("no finding {finding:?} in the report projection (give its id or fingerprint)");
+    let history = match p.finding_history(finding)? {
+        Some(h) => Some(h),
+        // A unique prefix of a finding id, as `report findings` prints them.
+        None if finding.len() >= MIN_ID_PREFIX => {
+            let ids = p.finding_ids_with_prefix(finding)?;
+            if ids.is_empty() {
+                None
+            } else {
+                let id = unique_by_prefix("finding", "patchflow report findings", finding, ids)?;
+                p.finding_history(&id.to_string())?
+            }
+        }
+        None => None,
+    };
+    let Some(history) = history else {
+        bail!(
+            "no finding {finding:?} in the report projection (give its id, a unique prefix of it, \
+             or its fingerprint; patchflow report findings lists them)"
+        );
     };
     let out = &mut std::io::stdout().lock();
     if json {

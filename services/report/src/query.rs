@@ -634,6 +634,31 @@ impl Projection {
         Ok(out)
     }
 
+    /// The ids of the findings whose id starts with `prefix` (lower-case
+    /// hex digits and dashes; anything else matches nothing).
+    ///
+    /// # Errors
+    /// [`ReportError::Sql`] on a read failure; [`ReportError::Corrupt`] when
+    /// a stored id is not a UUID.
+    pub fn finding_ids_with_prefix(&self, prefix: &str) -> Result<Vec<Uuid>, ReportError> {
+        if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT finding_id FROM findings WHERE finding_id LIKE ?1 ORDER BY finding_id")
+            .ctx("query finding ids")?;
+        let mut rows = stmt
+            .query([format!("{}%", prefix.to_ascii_lowercase())])
+            .ctx("query finding ids")?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().ctx("query finding ids")? {
+            let id: String = r.get(0).ctx("read finding id")?;
+            out.push(parse_uuid(&id)?);
+        }
+        Ok(out)
+    }
+
     /// Compliance of every known asset at `as_of` (UTC), with fleet totals;
     /// see the module docs for the rules.
     ///
