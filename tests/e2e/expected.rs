@@ -152,7 +152,7 @@ const CASES: &[Case] = &[
     // ---- nessus ----
     report(
         "nessus/defectdojo__nessus_with_cvssv3.nessus",
-        "format nessus, hosts 1, findings 25, info items 23 (kept as asset facts), skipped 0",
+        "format nessus, hosts 1, findings 25, info items 23 (kept as asset facts), skipped 0, merged 1 repeated item(s) into the finding they repeat",
         nessus_with_cvssv3,
         Peer::Differs(
             "DD's 48 = our 25 findings + 23 info items (48 distinct plugins: plugin 58987 is \
@@ -314,7 +314,8 @@ const CASES: &[Case] = &[
     report(
         "nexpose/defectdojo__many_vulns.xml",
         "format nexpose, hosts 8, findings 28, info items 0 (kept as asset facts), skipped 6 \
-         status error, 400 status not-vulnerable, 52 status skipped-version, 1 status unknown",
+         status error, 400 status not-vulnerable, 52 status skipped-version, 1 status unknown, \
+         merged 134 repeated item(s) into the finding they repeat",
         nexpose_many,
         Peer::Differs(
             "DD adds synthetic Host Up / Open port Info findings and merges by (severity, \
@@ -331,7 +332,7 @@ const CASES: &[Case] = &[
     ),
     report(
         "nexpose/defectdojo__report_auth.xml",
-        "format nexpose, hosts 4, findings 14, info items 0 (kept as asset facts), skipped 0",
+        "format nexpose, hosts 4, findings 14, info items 0 (kept as asset facts), skipped 0, merged 12 repeated item(s) into the finding they repeat",
         nexpose_auth,
         Peer::Differs(
             "DD: 4 merged vulnerabilities + Host Up, with one location per test; we keep one \
@@ -401,7 +402,7 @@ const CASES: &[Case] = &[
     ),
     report(
         "grype/defectdojo__check_all_fields.json",
-        "format grype, hosts 1, findings 5, info items 0 (kept as asset facts), skipped 0",
+        "format grype, hosts 1, findings 5, info items 0 (kept as asset facts), skipped 0, merged 1 repeated item(s) into the finding they repeat",
         grype_check_all_fields,
         Peer::Differs(
             "Negligible is Low, not Info: the package is vulnerable, so it stays a finding \
@@ -432,7 +433,7 @@ const CASES: &[Case] = &[
     ),
     report(
         "grype/defectdojo__same_cve_different_paths.json",
-        "format grype, hosts 1, findings 1, info items 0 (kept as asset facts), skipped 0",
+        "format grype, hosts 1, findings 1, info items 0 (kept as asset facts), skipped 0, merged 1 repeated item(s) into the finding they repeat",
         grype_same_cve,
         Peer::Agrees,
     ),

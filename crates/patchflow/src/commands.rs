@@ -967,12 +967,20 @@ fn parse(file: &Path, format: Option<&str>) -> Result<ExitCode> {
         .iter()
         .map(|(why, n)| format!("{n} {why}"))
         .collect();
+    // Items the report lists more than once for one finding (same asset and
+    // check) are one finding: say so, or an item would go missing silently.
+    let merged = summary.findings.saturating_sub(findings);
     eprintln!(
-        "format {fmt}, hosts {hosts}, findings {findings}, info items {facts} (kept as asset facts), skipped {}",
+        "format {fmt}, hosts {hosts}, findings {findings}, info items {facts} (kept as asset facts), skipped {}{}",
         if skipped.is_empty() {
             "0".to_owned()
         } else {
             skipped.join(", ")
+        },
+        if merged > 0 {
+            format!(", merged {merged} repeated item(s) into the finding they repeat")
+        } else {
+            String::new()
         }
     );
     if let Some(w) = format::future_scan_warning(summary.started_at, summary.finished_at, fallback)
