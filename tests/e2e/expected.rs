@@ -2132,3 +2132,37 @@ fn epss_v1(t: &feeds::EpssTable) {
         assert_eq!(reading(t, cve), (epss, None), "{cve}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_given_as_the_wrong_kind_gets_a_hint() {
+    let Some((corpus, _)) = corpus_and_list() else {
+        return;
+    };
+    let kev = corpus.join("kev/cisagov-kev-data__known_exploited_vulnerabilities_2025.08.25.json");
+    let kev = kev.to_str().expect("utf-8 path");
+    let server = testkit::NatsServer::shared();
+    let lab = Lab::on(&server.url()).await;
+    std::fs::write(lab.path("patchflow.toml"), "").expect("config");
+    for wrong in ["csaf", "osv", "epss"] {
+        let (status, out, err) = lab.run(&["feed", "load", kev, "--kind", wrong]);
+        assert_eq!(status.code(), Some(4), "{wrong}: {out}{err}");
+        assert!(
+            err.contains("hint: it looks like a kev document: --kind kev"),
+            "{wrong}: {err}"
+        );
+    }
+    // A KEV catalog handed to the report parser.
+    let (status, out, err) = lab.run(&["parse", kev]);
+    assert_eq!(status.code(), Some(4), "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "hint: it looks like a kev feed document, not a scanner report: \
+             patchflow feed load {kev} --kind kev"
+        )),
+        "{err}"
+    );
+    // The right kind gets no hint.
+    let (status, out, err) = lab.run(&["feed", "load", kev, "--kind", "kev"]);
+    assert!(status.success(), "{out}{err}");
+    assert!(!err.contains("hint:"), "{err}");
+}

@@ -31,6 +31,7 @@ pub mod advisory;
 pub mod csaf;
 pub mod cve_map;
 pub mod epss;
+pub mod guess;
 pub mod intel;
 pub mod kev;
 pub mod matching;

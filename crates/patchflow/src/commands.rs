@@ -943,6 +943,12 @@ fn parse(file: &Path, format: Option<&str>) -> Result<ExitCode> {
         Ok(found) => found,
         Err(e) => {
             eprintln!("rejected: {shown}: {e}");
+            if let Some(kind) = feed_look(file) {
+                eprintln!(
+                    "hint: it looks like a {kind} feed document, not a scanner report: \
+                     patchflow feed load {shown} --kind {kind}"
+                );
+            }
             return Ok(ExitCode::from(EXIT_REJECTED));
         }
     };
@@ -988,6 +994,17 @@ fn parse(file: &Path, format: Option<&str>) -> Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The feed kind a rejected report looks like ([`feeds::guess::guess_kind`]),
+/// for files up to 64 MiB (feed documents are smaller; a bigger file is not
+/// read again just for a hint).
+fn feed_look(file: &Path) -> Option<feeds::FeedKind> {
+    let size = std::fs::metadata(file).ok()?.len();
+    if size > 64 << 20 {
+        return None;
+    }
+    feeds::guess::guess_kind(&std::fs::read(file).ok()?)
 }
 
 /// For `-` or a path that is not a regular file but can be read once (a

@@ -59,6 +59,8 @@ async fn load(
             .to_string();
         (body, source)
     };
+    // For the hint on a rejection: what the document looks like.
+    let looks_like = feeds::guess::guess_kind(&body).filter(|k| *k != kind);
     let cfg = with_discovered_nats(cfg.clone());
     let bus = connect_cli(&cfg, "patchflow-feed").await?;
     let loader = FeedLoader::new(bus.clone(), cfg.clock.clock()).await?;
@@ -82,6 +84,9 @@ async fn load(
         }
         LoadOutcome::Rejected { reason } => {
             eprintln!("error: {kind} {source} rejected: {reason}");
+            if let Some(other) = looks_like {
+                eprintln!("hint: it looks like a {other} document: --kind {other}");
+            }
             return Ok(ExitCode::from(crate::commands::EXIT_REJECTED));
         }
         LoadOutcome::Loaded(r) => {
