@@ -34,6 +34,8 @@ struct Outcome {
     completed: bool,
     observed: Vec<FindingObserved>,
     resolved: Vec<FindingResolved>,
+    /// What `scan submit --wait` printed.
+    stdout: String,
 }
 
 /// Submits `file` with `--wait`, then reads back from the event log what
@@ -72,6 +74,7 @@ async fn submit(lab: &Lab, proc: &tests::Proc, file: &Path, scope: ScanScope) ->
         completed: false,
         observed: Vec::new(),
         resolved: Vec::new(),
+        stdout: stdout.clone(),
     };
     for e in events {
         match e.data {
@@ -321,6 +324,13 @@ async fn a_full_rescan_resolves_what_it_no_longer_shows_and_a_partial_one_nothin
     );
     let s2 = submit(&lab, &proc, &scan2, ScanScope::Full).await;
     assert_eq!(s2.resolved.len(), 1, "{:?}", s2.resolved);
+    // The operator is told, not only the event log.
+    assert!(
+        s2.stdout.contains("; 1 finding resolved (no longer seen)"),
+        "{}",
+        s2.stdout
+    );
+    assert!(!s1.stdout.contains("resolved"), "{}", s1.stdout);
     let r = &s2.resolved[0];
     assert_eq!((r.finding_id, r.scan_id), (b.finding_id, s2.scan_id));
     assert_eq!(

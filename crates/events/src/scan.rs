@@ -79,4 +79,9 @@ pub struct ScanCompleted {
     pub started_at: Option<DateTime<Utc>>,
     /// Latest host scan end in the report (UTC).
     pub finished_at: Option<DateTime<Utc>>,
+    /// Number of `patch.finding.resolved` events published for it: open
+    /// findings a full scan of their host no longer shows (0 for a partial
+    /// scan, and in events from before this field).
+    #[serde(default)]
+    pub resolved: u64,
 }

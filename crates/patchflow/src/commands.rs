@@ -509,15 +509,22 @@ async fn scan_status(cfg: &Config, scan_id: Uuid, wait: Option<Duration>) -> Res
 fn print_scan_outcome(cfg: &Config, outcome: &Payload) -> Result<ExitCode> {
     match outcome {
         Payload::ScanCompleted(c) => {
-            let count = report::summary::count;
-            println!(
-                "completed: {}, {}, {}",
-                count(c.hosts.len(), "host"),
-                count(usize::try_from(c.findings).unwrap_or(usize::MAX), "finding"),
-                count(
-                    usize::try_from(c.info_facts).unwrap_or(usize::MAX),
-                    "informational item"
+            let count = |n: u64, noun: &str| {
+                report::summary::count(usize::try_from(n).unwrap_or(usize::MAX), noun)
+            };
+            let resolved = if c.resolved > 0 {
+                format!(
+                    "; {} resolved (no longer seen)",
+                    count(c.resolved, "finding")
                 )
+            } else {
+                String::new()
+            };
+            println!(
+                "completed: {}, {}, {}{resolved}",
+                count(c.hosts.len() as u64, "host"),
+                count(c.findings, "finding"),
+                count(c.info_facts, "informational item")
             );
             let now = cfg.clock.clock().now();
             if let Some(w) = ingest::format::future_scan_warning(c.started_at, c.finished_at, now) {

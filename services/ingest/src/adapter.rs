@@ -460,6 +460,7 @@ impl IngestService {
                 info_facts: totals.facts,
                 started_at: summary.started_at,
                 finished_at: summary.finished_at,
+                resolved: totals.resolved,
             },
         );
         done.traceparent = Some(bus::trace::child(parent.traceparent.as_deref()));

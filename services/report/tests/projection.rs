@@ -914,6 +914,7 @@ fn rich_feed() -> (Feed, Uuid) {
             info_facts: 0,
             started_at: None,
             finished_at: None,
+            resolved: 0,
         },
     );
     feed.push(

@@ -114,6 +114,7 @@ mod tests {
             info_facts: 0,
             started_at: None,
             finished_at: None,
+            resolved: 0,
         }
     }
 
