@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
 use events::{
@@ -368,6 +368,17 @@ impl Projection {
         Ok(Projection { conn, path })
     }
 
+    /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so a second writer (the report service and a CLI catching up the same
+    /// file) waits up to [`BUSY_TIMEOUT`] for it. A deferred transaction
+    /// would start as a reader and, when the other writer commits first,
+    /// fail at its first write with "database is locked" without waiting.
+    fn write_transaction(&mut self) -> Result<rusqlite::Transaction<'_>, ReportError> {
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx("begin transaction")
+    }
+
     /// [`Projection::open`] for a caller that replays the streams into the
     /// projection: a file of another schema version (an older patchflow's)
     /// is moved aside to `<file>.schema<version>` (kept for inspection,
@@ -460,7 +471,7 @@ impl Projection {
         stream_seq: u64,
         event: &Event,
     ) -> Result<Applied, ReportError> {
-        let tx = self.conn.transaction().ctx("begin transaction")?;
+        let tx = self.write_transaction()?;
         let applied = apply_in(&tx, stream, stream_seq, event)?;
         tx.commit().ctx("commit transaction")?;
         Ok(applied)
@@ -476,7 +487,7 @@ impl Projection {
     where
         I: IntoIterator<Item = (&'e str, u64, &'e Event)>,
     {
-        let tx = self.conn.transaction().ctx("begin transaction")?;
+        let tx = self.write_transaction()?;
         let mut out = Vec::new();
         for (stream, seq, event) in batch {
             out.push(apply_in(&tx, stream, seq, event)?);

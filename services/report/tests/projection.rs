@@ -1543,3 +1543,51 @@ fn a_bundle_held_for_approval_says_so_until_approved() {
     );
     assert_eq!(BundleStatus::AwaitingApproval.as_str(), "awaiting_approval");
 }
+
+#[test]
+fn a_second_writer_waits_for_the_first_instead_of_failing() {
+    // The report service and a CLI command catching up the same file write
+    // at once; the one that comes second waits for the lock.
+    let mut feed = Feed::default();
+    let first = feed.push(
+        Service::Ingest,
+        "2025-03-01T00:00:00Z",
+        observed(
+            asset("web-1"),
+            "2001",
+            443,
+            "CVE-2000-3",
+            "2025-03-01T00:00:00Z",
+            "2025-03-01T00:00:00Z",
+        ),
+    );
+    let findings = stream_name(&spec::FINDINGS);
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = open(&dir);
+    // Start a read snapshot in this connection's view before the other
+    // writer commits, as a catch-up reading positions does.
+    assert_eq!(p.position(&findings).unwrap(), 0);
+    let path = dir.path().join("report.sqlite");
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let other = std::thread::spawn(move || {
+        let mut conn = rusqlite::Connection::open(path).unwrap();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        tx.execute(
+            "INSERT INTO stream_positions (stream, position) VALUES ('OTHER', 7)",
+            [],
+        )
+        .unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        tx.commit().unwrap();
+    });
+    locked_rx.recv().unwrap();
+    assert_eq!(
+        p.apply(&findings, 1, &first).unwrap(),
+        Applied::Stored { position: 1 }
+    );
+    other.join().unwrap();
+    assert_eq!(p.position("OTHER").unwrap(), 7);
+}
