@@ -40,6 +40,7 @@ async fn ctrl_c_at_the_terminal_drains_up_and_stops_its_local_server() {
     .await;
     let url_file = lab.path("data/nats.url");
     let url = std::fs::read_to_string(&url_file).expect("up wrote nats.url");
+    let url = url.lines().next().unwrap_or_default().to_owned();
     let port: u16 = url
         .trim()
         .rsplit(':')
@@ -99,7 +100,10 @@ async fn after_up_is_killed_commands_answer_from_the_local_copy() {
             .expect("run patchflow");
         let err = String::from_utf8_lossy(&out.stderr);
         if out.status.success() {
-            assert!(err.contains("where no server answers"), "{err}");
+            assert!(
+                err.contains("left by a patchflow up that did not stop cleanly"),
+                "{err}"
+            );
             let config = lab.path("patchflow.toml");
             assert!(
                 err.contains(&format!("note: using {}", config.display())),

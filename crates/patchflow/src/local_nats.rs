@@ -39,8 +39,13 @@ impl LocalNats {
             server.stop();
             anyhow::bail!("{e} (see {})", log.display());
         }
-        std::fs::write(&server.url_file, &server.url)
-            .with_context(|| format!("write {}", server.url_file.display()))?;
+        // The URL, then the pid of this process: a file whose writer is gone
+        // is stale even when another server took the port since.
+        std::fs::write(
+            &server.url_file,
+            format!("{}\npid {}\n", server.url, std::process::id()),
+        )
+        .with_context(|| format!("write {}", server.url_file.display()))?;
         Ok(server)
     }
 
@@ -66,22 +71,25 @@ impl Drop for LocalNats {
 
 /// The URL a running `patchflow up` left in `<data_dir>/nats.url`, if any.
 ///
-/// A file left behind by an `up` that did not stop cleanly (killed, or the
-/// machine went down) names a port where nothing answers any more: then it
-/// is ignored, with a warning on stderr, so commands answer from the local
-/// report projection as after a clean stop instead of failing to connect.
+/// The file holds the URL, then `pid <n>` of the `up` that wrote it. A file
+/// left behind by an `up` that did not stop cleanly (killed, or the machine
+/// went down) is ignored, with a warning on stderr, so commands answer from
+/// the local report projection as after a clean stop: when that process is
+/// gone (even if another server took the port since), or when nothing
+/// answers at the URL.
 pub fn discovered_url(data_dir: &Path) -> Option<String> {
     let path = data_dir.join("nats.url");
-    let url = std::fs::read_to_string(&path)
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())?;
-    if answers(&url) {
+    let text = std::fs::read_to_string(&path).ok()?;
+    let mut lines = text.lines().map(str::trim);
+    let url = lines.next().filter(|s| !s.is_empty())?.to_owned();
+    let writer: Option<u32> = lines.find_map(|l| l.strip_prefix("pid ")?.trim().parse().ok());
+    let gone = writer.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+    if !gone && answers(&url) {
         return Some(url);
     }
     eprintln!(
-        "warning: {} names {url}, where no server answers (a patchflow up that did not stop \
-         cleanly); going on without NATS",
+        "warning: {} names {url}, left by a patchflow up that did not stop cleanly; going on \
+         without NATS",
         path.display()
     );
     None
@@ -105,13 +113,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_url_file_naming_a_dead_port_is_ignored() {
+    fn a_url_file_of_a_dead_up_or_a_dead_port_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(discovered_url(dir.path()), None);
         let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let live_url = format!("nats://{}", live.local_addr().unwrap());
         std::fs::write(dir.path().join("nats.url"), format!("{live_url}\n")).unwrap();
-        assert_eq!(discovered_url(dir.path()), Some(live_url));
+        assert_eq!(discovered_url(dir.path()), Some(live_url.clone()));
+        // Written by this (live) process: used.
+        let mine = format!("{live_url}\npid {}\n", std::process::id());
+        std::fs::write(dir.path().join("nats.url"), mine).unwrap();
+        assert_eq!(discovered_url(dir.path()), Some(live_url.clone()));
+        // Written by a process that is gone: ignored, though a server answers.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let stale = format!("{live_url}\npid {gone}\n");
+        std::fs::write(dir.path().join("nats.url"), stale).unwrap();
+        assert_eq!(discovered_url(dir.path()), None);
         let port = live.local_addr().unwrap().port();
         drop(live);
         std::fs::write(
