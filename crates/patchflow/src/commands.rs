@@ -351,6 +351,7 @@ async fn agent_cmd(cfg: Config, agent_cfg: agent::Config) -> Result<ExitCode> {
         return Err(agent::config::ConfigError::NoVerifyKey(agent_cfg.host.clone()).into());
     }
     let verifier = agent::JobVerifier::load_all(&agent_cfg.verify_key)?;
+    let trusted = verifier.fingerprint();
     let cfg = with_discovered_nats(cfg);
     let bus = connect(&cfg, &format!("patchflow-agent-{}", agent_cfg.host)).await?;
     let token = CancellationToken::new();
@@ -362,6 +363,7 @@ async fn agent_cmd(cfg: Config, agent_cfg: agent::Config) -> Result<ExitCode> {
         backend = %agent_cfg.backend,
         dry_run = agent_cfg.dry_run,
         state = %agent_cfg.state.display(),
+        trusted_keys = %trusted,
         "agent running"
     );
     agent.run(token).await?;

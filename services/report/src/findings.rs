@@ -138,7 +138,16 @@ pub fn render_findings(as_of: chrono::DateTime<chrono::Utc>, rows: &[ListedFindi
                 } else {
                     cell(&f.cves.join(","))
                 },
-                cell(&format!("{}:{} {}", f.scanner, f.check_id, f.check_name)),
+                // One line, however the scanner spaced the title.
+                cell(&format!(
+                    "{}:{} {}",
+                    f.scanner,
+                    f.check_id,
+                    f.check_name
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )),
             ]
         })
         .collect();
