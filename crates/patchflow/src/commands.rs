@@ -250,7 +250,7 @@ fn recorded_config(data_dir: &Path) -> Option<std::path::PathBuf> {
         return None;
     }
     eprintln!(
-        "note: using {}, the configuration `patchflow up` runs with in {} (--config chooses another)",
+        "note: using {}, the configuration `patchflow up` was started with in {} (--config chooses another)",
         path.display(),
         data_dir.display()
     );
@@ -756,7 +756,16 @@ async fn report_cmd(cfg: &Config, cmd: ReportCommand) -> Result<ExitCode> {
                 priority,
                 overdue,
             };
-            let rows = report::list_findings(&p.compliance(as_of)?, &filter);
+            let compliance = p.compliance(as_of)?;
+            if let Some(host) = &filter.host
+                && !report::knows_host(&compliance, host)
+            {
+                eprintln!(
+                    "note: no host {host:?} is known (as of {}); report compliance lists the hosts",
+                    as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+            }
+            let rows = report::list_findings(&compliance, &filter);
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
             } else {

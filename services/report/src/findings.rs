@@ -67,16 +67,10 @@ pub struct ListedFinding {
 /// overdue ones, then by `due_at` (earliest first; not yet prioritized
 /// last), then by asset and finding id.
 pub fn list_findings(report: &ComplianceReport, filter: &FindingFilter) -> Vec<ListedFinding> {
-    let host_matches = |asset: &str, hostname: Option<&str>| {
-        filter.host.as_deref().is_none_or(|want| {
-            asset.eq_ignore_ascii_case(want)
-                || hostname.is_some_and(|h| h.eq_ignore_ascii_case(want))
-        })
-    };
     let mut out: Vec<ListedFinding> = report
         .hosts
         .iter()
-        .filter(|h| host_matches(&h.asset_id, h.hostname.as_deref()))
+        .filter(|h| filter.host.as_deref().is_none_or(|want| names(h, want)))
         .flat_map(|h| {
             h.findings.iter().map(move |f| ListedFinding {
                 asset_id: h.asset_id.clone(),
@@ -115,6 +109,19 @@ pub fn list_findings(report: &ComplianceReport, filter: &FindingFilter) -> Vec<L
             .then_with(|| x.finding.finding_id.cmp(&y.finding.finding_id))
     });
     out
+}
+
+/// Whether `host` (an asset id or host name, any case) names a host of
+/// `report`: `false` tells an unknown host from one with nothing open.
+pub fn knows_host(report: &ComplianceReport, host: &str) -> bool {
+    report.hosts.iter().any(|h| names(h, host))
+}
+
+fn names(h: &crate::query::HostCompliance, want: &str) -> bool {
+    h.asset_id.eq_ignore_ascii_case(want)
+        || h.hostname
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(want))
 }
 
 /// The listing as a table: `DUE  PRIORITY  STATE  HOST  FINDING  CVES
@@ -356,6 +363,8 @@ mod tests {
         for (filter, want) in table {
             assert_eq!(ids(&list_findings(&r, filter)), *want, "{filter:?}");
         }
+        assert!(knows_host(&r, "Web-01") && knows_host(&r, "asset-b"));
+        assert!(!knows_host(&r, "nowhere"));
     }
 
     #[test]

@@ -39,7 +39,9 @@ pub mod summary;
 pub use adapter::{ReportService, catch_up};
 pub use decisions::{FindingDecision, FindingHistory, OpenFindingState, render_explain};
 pub use error::ReportError;
-pub use findings::{FindingFilter, FindingState, ListedFinding, list_findings, render_findings};
+pub use findings::{
+    FindingFilter, FindingState, ListedFinding, knows_host, list_findings, render_findings,
+};
 pub use projection::{Applied, BrokenLink, ChainReport, Projection, SCHEMA_VERSION, SkipReason};
 pub use query::{
     AuditEntry, BundleStatus, BundleSummary, ComplianceReport, ComplianceStatus, DeadLetter,
