@@ -25,7 +25,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/patchflow/fuzz-target}
 export RUSTC_BOOTSTRAP=1
 
 all=(nessus qualys qualys-csv openvas openvas-csv nexpose trivy grype sarif
-     generic-csv generic-json detect kev-json kev-csv epss csaf osv cvss)
+     generic-csv generic-json detect kev-json kev-csv epss csaf osv cvss event feed-guess)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
@@ -46,6 +46,8 @@ seeds() {
     csaf) echo csaf ;;
     osv) echo osv ;;
     cvss) echo cvss ;;
+    feed-guess) echo kev epss csaf osv ;;
+    event) ;;
   esac
 }
 
@@ -55,6 +57,9 @@ mkdir -p "$work/generic-csv" "$work/generic-json" "$work/detect"
 awk '/^```csv/{on=1;next} /^```/{on=0} on' "$repo/docs/generic-format.md" > "$work/generic-csv/doc-example.csv"
 awk '/^```json/{on=1;next} /^```/{on=0} on' "$repo/docs/generic-format.md" > "$work/generic-json/doc-example.json"
 cp "$work/generic-csv/doc-example.csv" "$work/generic-json/doc-example.json" "$work/detect/"
+# An event as the bus carries it, as a seed for the envelope.
+mkdir -p "$work/event"
+printf '%s' '{"specversion":"1.0","id":"0190c6f4-9d3a-7cc0-8000-000000000001","source":"patchflow/ingest","type":"patch.scan.submitted.v1","subject":"0190c6f4-9d3a-7cc0-8000-000000000002","time":"2026-11-30T00:00:00Z","datacontenttype":"application/json","dataschema":"urn:patchflow:schema:patch.scan.submitted.v1","data":{"scan_id":"0190c6f4-9d3a-7cc0-8000-000000000002","object":"scans/a.nessus","file_name":"a.nessus","digest":null,"size_bytes":10,"format_hint":null,"scope":"full","submitted_by":"operator"}}' > "$work/event/scan-submitted.json"
 
 cargo fuzz build --fuzz-dir "$here" -s none -a
 
