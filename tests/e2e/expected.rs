@@ -810,20 +810,32 @@ fn every_expected_file_has_a_case() {
 
 /// `patchflow parse` output: exit code, the stderr summary (last line), the
 /// findings.
+/// Runs `patchflow parse` on `path`: exit code, the last line on stderr
+/// that is not a `hint:` (the summary or the rejection), the findings.
 fn parse(path: &Path) -> (Option<i32>, String, Vec<Value>) {
+    let (code, stderr, findings) = parse_all(path);
+    let last = stderr
+        .lines()
+        .rfind(|l| !l.starts_with("hint: "))
+        .unwrap_or_default()
+        .to_owned();
+    (code, last, findings)
+}
+
+/// [`parse`] with the whole of stderr.
+fn parse_all(path: &Path) -> (Option<i32>, String, Vec<Value>) {
     let out = Command::new(patchflow_bin())
         .arg("parse")
         .arg(path)
         .env_remove("RUST_LOG")
         .output()
         .expect("run patchflow parse");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr.lines().last().unwrap_or_default().to_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let findings = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
         .collect();
-    (out.status.code(), last, findings)
+    (out.status.code(), stderr, findings)
 }
 
 /// A report on stdin (`-`, or `/dev/stdin`: a pipe, which can be read only
@@ -892,11 +904,22 @@ fn every_report_agrees_with_expected() {
             }
             Want::Feed { kind, .. } | Want::FeedRejected { kind, .. } => {
                 // Not a scan report: `parse` refuses it, and `feed load` is
-                // the user path (the test below).
+                // the user path (the test below). A document that looks
+                // like a feed gets a hint naming its kind: always for a
+                // valid one, and never another kind than its own.
                 let (code, last, _) = parse(&path);
                 assert_eq!(code, Some(4), "{}: {last}", case.file);
                 assert!(last.starts_with("rejected: "), "{}: {last}", case.file);
-                assert!(!kind.is_empty());
+                let (_, stderr, _) = parse_all(&path);
+                let hint = stderr.lines().find(|l| l.starts_with("hint: "));
+                let names_kind = |h: &str| h.ends_with(&format!("--kind {kind}"));
+                match (&case.want, hint) {
+                    (Want::Feed { .. }, Some(h)) | (Want::FeedRejected { .. }, Some(h)) => {
+                        assert!(names_kind(h), "{}: {h}", case.file);
+                    }
+                    (Want::Feed { .. }, None) => panic!("{}: no hint: {stderr}", case.file),
+                    _ => {}
+                }
             }
         }
     }
