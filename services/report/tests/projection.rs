@@ -273,17 +273,22 @@ fn a_finding_is_open_from_first_observation_until_resolved_and_again_when_it_ret
 // ---------------------------------------------------------------------------
 // Idempotency.
 
-#[test]
-fn applying_an_event_twice_or_a_lower_sequence_changes_nothing() {
-    let mut feed = Feed::default();
-    let o = observed(
+/// Check 2001 on web-1 port 443 (CVE-2000-3), first seen 2025-03-01.
+fn web1_observed() -> events::FindingObserved {
+    observed(
         asset("web-1"),
         "2001",
         443,
         "CVE-2000-3",
         "2025-03-01T00:00:00Z",
         "2025-03-01T00:00:00Z",
-    );
+    )
+}
+
+#[test]
+fn applying_an_event_twice_or_a_lower_sequence_changes_nothing() {
+    let mut feed = Feed::default();
+    let o = web1_observed();
     let first = feed.push(Service::Ingest, "2025-03-01T00:00:00Z", o.clone());
     let mut later = o.clone();
     later.observed_at = t("2025-03-02T00:00:00Z");
@@ -1549,18 +1554,7 @@ fn a_second_writer_waits_for_the_first_instead_of_failing() {
     // The report service and a CLI command catching up the same file write
     // at once; the one that comes second waits for the lock.
     let mut feed = Feed::default();
-    let first = feed.push(
-        Service::Ingest,
-        "2025-03-01T00:00:00Z",
-        observed(
-            asset("web-1"),
-            "2001",
-            443,
-            "CVE-2000-3",
-            "2025-03-01T00:00:00Z",
-            "2025-03-01T00:00:00Z",
-        ),
-    );
+    let first = feed.push(Service::Ingest, "2025-03-01T00:00:00Z", web1_observed());
     let findings = stream_name(&spec::FINDINGS);
     let dir = tempfile::tempdir().unwrap();
     let mut p = open(&dir);
