@@ -96,15 +96,8 @@ pub fn list_findings(report: &ComplianceReport, filter: &FindingFilter) -> Vec<L
         })
         .collect();
     out.sort_by(|x, y| {
-        y.finding
-            .overdue
-            .cmp(&x.finding.overdue)
-            .then_with(|| match (x.finding.due_at, y.finding.due_at) {
-                (Some(a), Some(b)) => a.cmp(&b),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            })
+        x.finding
+            .urgency(&y.finding)
             .then_with(|| x.asset_id.cmp(&y.asset_id))
             .then_with(|| x.finding.finding_id.cmp(&y.finding.finding_id))
     });

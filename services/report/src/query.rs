@@ -161,6 +161,24 @@ pub struct OpenFinding {
     pub exception_id: Option<Uuid>,
 }
 
+impl OpenFinding {
+    /// The order of urgency: overdue first, then by `due_at` (earliest
+    /// first; not yet prioritized last). `Less` is more urgent. Ties are
+    /// for the caller to break.
+    pub fn urgency(&self, other: &OpenFinding) -> std::cmp::Ordering {
+        use std::cmp::Ordering::{Greater, Less};
+        other
+            .overdue
+            .cmp(&self.overdue)
+            .then_with(|| match (self.due_at, other.due_at) {
+                (Some(a), Some(b)) => a.cmp(&b),
+                (Some(_), None) => Less,
+                (None, Some(_)) => Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            })
+    }
+}
+
 /// One host's compliance at the report's instant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostCompliance {
@@ -798,17 +816,7 @@ impl Projection {
                 .remove(&asset_id)
                 .map(|m| m.into_values().collect())
                 .unwrap_or_default();
-            findings.sort_by(|x, y| {
-                y.overdue
-                    .cmp(&x.overdue)
-                    .then_with(|| match (x.due_at, y.due_at) {
-                        (Some(a), Some(b)) => a.cmp(&b),
-                        (Some(_), None) => std::cmp::Ordering::Less,
-                        (None, Some(_)) => std::cmp::Ordering::Greater,
-                        (None, None) => std::cmp::Ordering::Equal,
-                    })
-                    .then_with(|| x.finding_id.cmp(&y.finding_id))
-            });
+            findings.sort_by(|x, y| x.urgency(y).then_with(|| x.finding_id.cmp(&y.finding_id)));
             let mut by_priority = PriorityCounts::default();
             for f in &findings {
                 by_priority.add(f.priority);
