@@ -142,9 +142,13 @@ impl JobVerifier {
     /// [`KeyError`] that cannot be used.
     pub fn load_all(paths: &[PathBuf]) -> Result<JobVerifier, KeyError> {
         let (first, rest) = paths.split_first().ok_or(KeyError::None)?;
-        rest.iter().try_fold(JobVerifier::load(first)?, |v, path| {
-            Ok(v.and(JobVerifier::load(path)?.keys.swap_remove(0)))
-        })
+        let mut verifier = JobVerifier::load(first)?;
+        for path in rest {
+            for key in JobVerifier::load(path)?.keys {
+                verifier = verifier.and(key);
+            }
+        }
+        Ok(verifier)
     }
 
     /// Parses a SubjectPublicKeyInfo PEM Ed25519 public key
