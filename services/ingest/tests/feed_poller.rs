@@ -516,6 +516,16 @@ async fn the_loader_skips_unchanged_documents_and_advisories() {
     assert!(matches!(&events[2].data, Payload::CatalogLoaded(c) if c.kind == CatalogKind::Epss));
 }
 
+/// A bus in a fresh namespace and a feed loader on it, at [`t0`].
+async fn kev_loader() -> (Bus, FeedLoader) {
+    let server = testkit::NatsServer::shared();
+    let bus = bus_on(&server.url()).await;
+    let loader = FeedLoader::new(bus.clone(), Clock::manual(t0()))
+        .await
+        .unwrap();
+    (bus, loader)
+}
+
 /// Loads a KEV document from `source`.
 async fn load_kev(loader: &FeedLoader, source: &str, body: String) -> LoadOutcome {
     loader
@@ -534,11 +544,7 @@ async fn load_kev(loader: &FeedLoader, source: &str, body: String) -> LoadOutcom
 /// from its source after another one replaced it.
 #[tokio::test]
 async fn an_older_catalog_is_refused_and_the_one_in_force_reloads() {
-    let server = testkit::NatsServer::shared();
-    let bus = bus_on(&server.url()).await;
-    let loader = FeedLoader::new(bus.clone(), Clock::manual(t0()))
-        .await
-        .unwrap();
+    let (bus, loader) = kev_loader().await;
     let load = |source: &'static str, body: String| load_kev(&loader, source, body);
     let august = catalog_released(
         "2025.08.25",
@@ -619,11 +625,7 @@ fn numbered_catalog(version: &str, released: &str, ns: impl Iterator<Item = u32>
 /// form gives midnight) is not "older".
 #[tokio::test]
 async fn a_trimmed_kev_catalog_is_refused_and_the_same_day_is_not_older() {
-    let server = testkit::NatsServer::shared();
-    let bus = bus_on(&server.url()).await;
-    let loader = FeedLoader::new(bus.clone(), Clock::manual(t0()))
-        .await
-        .unwrap();
+    let (_bus, loader) = kev_loader().await;
     let load = |source: &'static str, body: String| load_kev(&loader, source, body);
     let full = numbered_catalog("2025.08.25", "2025-08-25T17:04:19.0000Z", 1..=100);
     assert!(matches!(
